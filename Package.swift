@@ -1,0 +1,80 @@
+// swift-tools-version: 6.2
+//
+// invoker: a Linux crash helper. One executable (`invoker`), the `TracerKit` library every tracer
+// builds on, the built-in tracers, and the C fixture programs the end-to-end tests crash on purpose.
+
+import PackageDescription
+
+let fixtureFlags: [CSetting] = [
+    .unsafeFlags(["-O0", "-g", "-fno-omit-frame-pointer", "-Wall", "-Wextra"]),
+    .define("_GNU_SOURCE"),
+]
+
+let package = Package(
+    name: "invoker",
+    products: [
+        .executable(name: "invoker", targets: ["Invoker"]),
+        .library(name: "TracerKit", targets: ["TracerKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2", traits: []),
+    ],
+    targets: [
+        // System libraries from Debian: libunwind-dev, libelf-dev, libdw-dev.
+        .systemLibrary(name: "CUnwind", path: "Sources/CUnwind"),
+        .systemLibrary(name: "CElfutils", path: "Sources/CElfutils"),
+        // The one C shim: variadic syscalls, wait macros, macro-named libunwind entry points.
+        .target(
+            name: "CInvokerShim",
+            dependencies: ["CUnwind", "CElfutils"],
+            path: "Sources/CInvokerShim",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [
+                .linkedLibrary("unwind-ptrace"), .linkedLibrary("unwind-generic"), .linkedLibrary("unwind"),
+                .linkedLibrary("lzma"), .linkedLibrary("dw"), .linkedLibrary("elf"), .linkedLibrary("stdc++"),
+            ]
+        ),
+        .target(
+            name: "TracerKit",
+            dependencies: [
+                "CInvokerShim", "CElfutils",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(
+            name: "Tracers",
+            dependencies: [
+                "TracerKit", "CInvokerShim", "CUnwind", "CElfutils",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
+        ),
+        .executableTarget(
+            name: "Invoker",
+            dependencies: [
+                "TracerKit", "Tracers", "CInvokerShim",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
+        ),
+
+        // C fixtures: programs with known stacks that crash on purpose (see each main.c's header).
+        //FIX .executableTarget(name: "ats-crasher", path: "Tests/Fixtures/ats-crasher", cSettings: fixtureFlags,
+//FIX                          linkerSettings: [.linkedLibrary("pthread")]),
+        //FIX .executableTarget(name: "helper-probe", path: "Tests/Fixtures/helper-probe", cSettings: fixtureFlags),
+
+        .testTarget(
+            name: "TracerKitTests",
+            dependencies: ["TracerKit", "Tracers", "CInvokerShim"]
+        ),
+        .testTarget(
+            name: "InvokerTests",
+            dependencies: ["TracerKit", "Invoker"]
+        ),
+    ]
+)

@@ -1,0 +1,104 @@
+// CInvokerShim: the one small C shim of invoker. It exposes, under an `ivk_` prefix, what Swift
+// cannot import directly: variadic calls (ptrace, prctl, syscall), the W* wait-status macros,
+// gettid, the layout of the crash payload's siginfo_t/ucontext_t, libunwind's macro-named entry
+// points, and the C++ demangler.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+#include <sys/uio.h>
+#include <signal.h>
+#include <libunwind-ptrace.h>
+#include <elfutils/libdwfl.h>
+
+// MARK: ptrace (variadic in glibc)
+
+/// PTRACE_SEIZE with the given options; 0 or -1 with errno.
+long ivk_ptrace_seize(pid_t tid, unsigned long options);
+/// PTRACE_INTERRUPT: ask a seized thread to enter a ptrace-stop.
+long ivk_ptrace_interrupt(pid_t tid);
+/// PTRACE_DETACH, delivering `sig` (0 for none) as the thread resumes.
+long ivk_ptrace_detach(pid_t tid, int sig);
+/// PTRACE_GETREGS into `regs`.
+long ivk_ptrace_getregs(pid_t tid, struct user_regs_struct *regs);
+
+// MARK: wait status macros
+
+int ivk_wifexited(int status);
+int ivk_wexitstatus(int status);
+int ivk_wifsignaled(int status);
+int ivk_wtermsig(int status);
+int ivk_wifstopped(int status);
+int ivk_wstopsig(int status);
+/// The PTRACE_EVENT_* number of a ptrace-stop (status >> 16), 0 for a plain signal stop.
+int ivk_wptrace_event(int status);
+
+// MARK: prctl and friends
+
+int ivk_set_parent_death_signal(int sig);
+int ivk_set_ptracer(pid_t tracer);
+int ivk_set_dumpable(int dumpable);
+pid_t ivk_gettid(void);
+
+// MARK: the crash payload's C structures (x86_64 glibc layout of the build host)
+
+enum { IVK_SIGINFO_SIZE = 128, IVK_UCONTEXT_SIZE = 968, IVK_NGREG = 23 };
+
+/// The fields of a siginfo_t a crash report uses, decoded from raw payload bytes.
+struct ivk_siginfo {
+    int32_t signo;
+    int32_t errnum;
+    int32_t code;
+    int32_t pid;       ///< si_pid, meaningful for SI_USER/SI_TKILL/SI_QUEUE
+    uint32_t uid;      ///< si_uid, same
+    uint64_t address;  ///< si_addr, meaningful for SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP
+};
+
+/// Decodes IVK_SIGINFO_SIZE bytes laid out as siginfo_t.
+void ivk_decode_siginfo(const void *bytes, struct ivk_siginfo *out);
+/// Decodes IVK_UCONTEXT_SIZE bytes laid out as ucontext_t: its IVK_NGREG general registers
+/// (indexed by glibc's REG_* numbers).
+void ivk_decode_ucontext_gregs(const void *bytes, uint64_t gregs[IVK_NGREG]);
+
+// MARK: libunwind (its API names are macros that expand to _Ux86_64_*)
+
+unw_addr_space_t ivk_unw_create_addr_space(unw_accessors_t *accessors);
+void ivk_unw_destroy_addr_space(unw_addr_space_t space);
+int ivk_unw_set_caching_policy(unw_addr_space_t space, unw_caching_policy_t policy);
+int ivk_unw_init_remote(unw_cursor_t *cursor, unw_addr_space_t space, void *arg);
+int ivk_unw_step(unw_cursor_t *cursor);
+int ivk_unw_get_reg(unw_cursor_t *cursor, int reg, unw_word_t *value);
+int ivk_unw_is_signal_frame(unw_cursor_t *cursor);
+const char *ivk_unw_strerror(int code);
+
+// MARK: elfutils
+
+/// dwfl_begin with the callbacks for a live process (/proc/PID/maps, separate debug files
+/// found by build-id and debuglink). The callbacks table is static.
+Dwfl *ivk_dwfl_begin_for_process(void);
+
+// MARK: demangling
+
+/// The C++ runtime's demangler (__cxa_demangle). Returns a malloc'd string or NULL.
+char *ivk_demangle_cxx(const char *mangled);
+
+// MARK: GNU extensions (need _GNU_SOURCE, which Swift's Glibc module is not built with)
+
+ssize_t ivk_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long local_count,
+                             const struct iovec *remote, unsigned long remote_count);
+/// "SEGV" for SIGSEGV (sigabbrev_np), or NULL.
+const char *ivk_signal_abbreviation(int sig);
+
+/// unw_get_proc_info for the cursor's current frame: 0 if call-frame information covers it.
+int ivk_unw_get_proc_info(unw_cursor_t *cursor, unw_proc_info_t *info);
+
+// MARK: files and logging
+
+/// renameat2(RENAME_NOREPLACE): rename without replacing an existing file.
+int ivk_rename_noreplace(const char *from, const char *to);
+/// openlog(ident, LOG_PID|LOG_NDELAY, LOG_DAEMON); `ident` must stay valid.
+void ivk_openlog(const char *ident);
+/// syslog(priority, "%s", message).
+void ivk_syslog(int priority, const char *message);

@@ -1,0 +1,116 @@
+// CInvokerShim: thin, prefixed wrappers. No logic lives here beyond what Swift cannot express.
+#include "CInvokerShim.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(siginfo_t) == IVK_SIGINFO_SIZE, "siginfo_t layout differs from the ATS payload");
+_Static_assert(sizeof(ucontext_t) == IVK_UCONTEXT_SIZE, "ucontext_t layout differs from the ATS payload");
+_Static_assert(NGREG == IVK_NGREG, "gregset_t size differs");
+
+long ivk_ptrace_seize(pid_t tid, unsigned long options) {
+    return ptrace(PTRACE_SEIZE, tid, NULL, (void *)options);
+}
+
+long ivk_ptrace_interrupt(pid_t tid) {
+    return ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);
+}
+
+long ivk_ptrace_detach(pid_t tid, int sig) {
+    return ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig);
+}
+
+long ivk_ptrace_getregs(pid_t tid, struct user_regs_struct *regs) {
+    return ptrace(PTRACE_GETREGS, tid, NULL, regs);
+}
+
+int ivk_wifexited(int status) { return WIFEXITED(status); }
+int ivk_wexitstatus(int status) { return WEXITSTATUS(status); }
+int ivk_wifsignaled(int status) { return WIFSIGNALED(status); }
+int ivk_wtermsig(int status) { return WTERMSIG(status); }
+int ivk_wifstopped(int status) { return WIFSTOPPED(status); }
+int ivk_wstopsig(int status) { return WSTOPSIG(status); }
+int ivk_wptrace_event(int status) { return (status >> 16) & 0xff; }
+
+int ivk_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
+int ivk_set_ptracer(pid_t tracer) { return prctl(PR_SET_PTRACER, tracer, 0, 0, 0); }
+int ivk_set_dumpable(int dumpable) { return prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0); }
+pid_t ivk_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+void ivk_decode_siginfo(const void *bytes, struct ivk_siginfo *out) {
+    siginfo_t info;
+    memcpy(&info, bytes, sizeof info);
+    memset(out, 0, sizeof *out);
+    out->signo = info.si_signo;
+    out->errnum = info.si_errno;
+    out->code = info.si_code;
+    out->pid = info.si_pid;
+    out->uid = info.si_uid;
+    out->address = (uint64_t)(uintptr_t)info.si_addr;
+}
+
+void ivk_decode_ucontext_gregs(const void *bytes, uint64_t gregs[IVK_NGREG]) {
+    ucontext_t context;
+    memcpy(&context, bytes, sizeof context);
+    for (int i = 0; i < IVK_NGREG; i++) gregs[i] = (uint64_t)context.uc_mcontext.gregs[i];
+}
+
+unw_addr_space_t ivk_unw_create_addr_space(unw_accessors_t *accessors) {
+    return unw_create_addr_space(accessors, 0);
+}
+void ivk_unw_destroy_addr_space(unw_addr_space_t space) { unw_destroy_addr_space(space); }
+int ivk_unw_set_caching_policy(unw_addr_space_t space, unw_caching_policy_t policy) {
+    return unw_set_caching_policy(space, policy);
+}
+int ivk_unw_init_remote(unw_cursor_t *cursor, unw_addr_space_t space, void *arg) {
+    return unw_init_remote(cursor, space, arg);
+}
+int ivk_unw_step(unw_cursor_t *cursor) { return unw_step(cursor); }
+int ivk_unw_get_reg(unw_cursor_t *cursor, int reg, unw_word_t *value) {
+    return unw_get_reg(cursor, reg, value);
+}
+int ivk_unw_is_signal_frame(unw_cursor_t *cursor) { return unw_is_signal_frame(cursor); }
+const char *ivk_unw_strerror(int code) { return unw_strerror(code); }
+
+static char *debuginfo_path = NULL;
+static const Dwfl_Callbacks process_callbacks = {
+    .find_elf = dwfl_linux_proc_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .debuginfo_path = &debuginfo_path,
+};
+
+Dwfl *ivk_dwfl_begin_for_process(void) { return dwfl_begin(&process_callbacks); }
+
+extern char *__cxa_demangle(const char *mangled, char *buffer, size_t *length, int *status);
+
+char *ivk_demangle_cxx(const char *mangled) {
+    int status = 0;
+    char *result = __cxa_demangle(mangled, NULL, NULL, &status);
+    return status == 0 ? result : NULL;
+}
+
+ssize_t ivk_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long local_count,
+                             const struct iovec *remote, unsigned long remote_count) {
+    return process_vm_readv(pid, local, local_count, remote, remote_count, 0);
+}
+
+const char *ivk_signal_abbreviation(int sig) { return sigabbrev_np(sig); }
+
+int ivk_unw_get_proc_info(unw_cursor_t *cursor, unw_proc_info_t *info) { return unw_get_proc_info(cursor, info); }
+
+#include <stdio.h>
+#include <syslog.h>
+#include <fcntl.h>
+
+int ivk_rename_noreplace(const char *from, const char *to) {
+    return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+}
+void ivk_openlog(const char *ident) { openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON); }
+void ivk_syslog(int priority, const char *message) { syslog(priority, "%s", message); }

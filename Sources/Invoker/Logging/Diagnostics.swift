@@ -1,0 +1,38 @@
+// Diagnostics: where invoker's own messages go (syslog, or standard error under --debug), and the
+// guarantee that fds 0, 1 and 2 are open before anything else opens a file.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+
+enum Diagnostics {
+    /// Sends swift-log output to syslog or to standard error.
+    static func bootstrap(syslog: Bool, ident: String) {
+        if syslog {
+            SyslogLogHandler.open(ident: ident)
+            LoggingSystem.bootstrap { _ in SyslogLogHandler() }
+        } else {
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = .info
+                return handler
+            }
+        }
+    }
+}
+
+enum StandardDescriptors {
+    /// Traffic Server closes every descriptor but stdin before it runs the helper. If 1 or 2 stayed
+    /// closed, the next file we open would become "standard output" and print() would write into
+    /// it. Point any closed one at /dev/null.
+    static func ensureOpen() {
+        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) == -1 && errno == EBADF {
+            let opened = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY)
+            if opened >= 0 && opened != fd {
+                dup2(opened, fd)
+                close(opened)
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+// LogDirectory: where crash logs go, found the way Traffic Server finds its log directory:
+//   1. --log-dir (ours);
+//   2. PROXY_CONFIG_LOG_LOGFILE_DIR, the environment override ATS applies to records.config;
+//   3. the run root's runroot.yaml `logdir` (--runroot, or TS_RUNROOT);
+//   4. `CONFIG proxy.config.log.logfile_dir STRING …` in records.config (under TS_ROOT, else
+//      Debian's /etc/trafficserver);
+//   5. the layout default, /var/log/trafficserver (Debian's), if it exists;
+//   6. else the current directory.
+// Relative paths resolve against TS_ROOT (or /) as ATS resolves them against its prefix.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import TracerKit
+
+struct LogDirectory {
+    var path: String
+    /// How the path was chosen ("records.config", "--log-dir", …).
+    var source: String
+    /// A warning for the operator when the directory is not usable.
+    var problem: String?
+
+    static func resolve(explicit: String?, runroot: String?, environment: [String: String] = currentEnvironment()) -> LogDirectory {
+        let prefix = environment["TS_ROOT"].flatMap { $0.isEmpty ? nil : $0 } ?? "/"
+        func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : (prefix == "/" ? "/" : prefix + "/") + path }
+        var chosen: LogDirectory
+        if let explicit {
+            chosen = LogDirectory(path: explicit, source: "--log-dir")
+        } else if let value = environment["PROXY_CONFIG_LOG_LOGFILE_DIR"], !value.isEmpty {
+            chosen = LogDirectory(path: absolute(value), source: "PROXY_CONFIG_LOG_LOGFILE_DIR")
+        } else if let root = runroot ?? environment["TS_RUNROOT"], let dir = runrootLogDirectory(root) {
+            chosen = LogDirectory(path: dir, source: "runroot.yaml")
+        } else if let dir = recordsConfigLogDirectory(prefix: prefix) {
+            chosen = LogDirectory(path: absolute(dir), source: "records.config")
+        } else if isDirectory("/var/log/trafficserver") {
+            chosen = LogDirectory(path: "/var/log/trafficserver", source: "default")
+        } else {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+            let cwd = getcwd(&buffer, buffer.count) != nil ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "."
+            chosen = LogDirectory(path: cwd, source: "current directory")
+        }
+        if !isDirectory(chosen.path) {
+            chosen.problem = "The crash log directory \(chosen.path) (from \(chosen.source)) does not exist; a crash log would go to standard error and syslog."
+        } else if access(chosen.path, W_OK) != 0 {
+            chosen.problem = "The crash log directory \(chosen.path) (from \(chosen.source)) is not writable; a crash log would go to standard error and syslog."
+        }
+        return chosen
+    }
+
+    /// `logdir:` of RUNROOT/runroot.yaml (a flat key: value map), resolved against the run root.
+    static func runrootLogDirectory(_ root: String) -> String? {
+        let file = root.hasSuffix(".yaml") ? root : root + "/runroot.yaml"
+        let base = root.hasSuffix(".yaml") ? String(root[..<(root.lastIndex(of: "/") ?? root.startIndex)]) : root
+        guard let text = ProcFile.readText(file, limit: 64 * 1024) else { return nil }
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, parts[0].trimmingWhitespace() == "logdir" else { continue }
+            let value = parts[1].trimmingWhitespace()
+            return value.hasPrefix("/") ? value : base + "/" + value
+        }
+        return nil
+    }
+
+    /// The value of proxy.config.log.logfile_dir in records.config, if set.
+    static func recordsConfigLogDirectory(prefix: String) -> String? {
+        let candidates = prefix == "/" ? ["/etc/trafficserver/records.config"]
+            : ["\(prefix)/etc/trafficserver/records.config", "/etc/trafficserver/records.config"]
+        for file in candidates {
+            guard let text = ProcFile.readText(file, limit: 4 << 20) else { continue }
+            for line in text.split(separator: "\n") {
+                let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                if words.count >= 4, words[0] == "CONFIG", words[1] == "proxy.config.log.logfile_dir" {
+                    return String(words[3])
+                }
+            }
+        }
+        return nil
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func currentEnvironment() -> [String: String] {
+        var result: [String: String] = [:]
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            cursor += 1
+        }
+        return result
+    }
+}

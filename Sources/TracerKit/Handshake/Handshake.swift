@@ -1,0 +1,97 @@
+// Handshake: the helper's side of the protocol with a server that forked it (Traffic Server's
+// crash_log_helper protocol, also spoken by our fixtures):
+//
+//   1. park():  arm the parent-death signal (SIGCONT), check the parent is still the one that
+//               forked us, then stop ourselves with SIGSTOP. The server waits (waitpid WUNTRACED)
+//               until we are stopped before it goes on starting up.
+//   2. wake:    the server's fatal-signal handler sends SIGCONT, writes the payload to our stdin
+//               and closes it; or the server exits and the parent-death SIGCONT wakes us with
+//               stdin at EOF.
+//   3. readPayload(): read stdin to EOF (bounded), then decide from the bytes.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CInvokerShim
+import SystemPackage
+
+/// What woke a parked helper.
+public enum WakeReason: Sendable, Equatable {
+    /// A crash: the decoded payload.
+    case crash(CrashPayload)
+    /// Stdin reached EOF with nothing written: the server shut down cleanly (or died without
+    /// speaking). Write nothing, exit 0.
+    case shutdown
+}
+
+/// Errors of the handshake.
+public enum HandshakeError: Error, CustomStringConvertible, Equatable {
+    /// The parent that forked us is already gone (we were re-parented before parking).
+    case parentGone(expected: Int32, actual: Int32)
+    case systemCall(operation: String, errno: Errno)
+
+    public var description: String {
+        switch self {
+        case let .parentGone(expected, actual):
+            "The process that started the helper (pid \(expected)) is gone (parent is now \(actual)); nothing to wait for."
+        case let .systemCall(operation, error):
+            "The crash handshake failed: \(operation) returned \(error.sentence)."
+        }
+    }
+}
+
+/// The helper's side of the crash handshake.
+public enum Handshake {
+    /// Arms SIGCONT as the parent-death signal, checks that `parent` is still our parent, and
+    /// stops this process until it receives SIGCONT. Returns once woken.
+    public static func park(parent: Int32) throws(HandshakeError) {
+        // PR_SET_PDEATHSIG first, then getppid(): if the parent died in between, getppid()
+        // already shows the re-parenting and we do not stop forever.
+        if ivk_set_parent_death_signal(SIGCONT) != 0 {
+            throw .systemCall(operation: "prctl(PR_SET_PDEATHSIG, SIGCONT)", errno: Errno(rawValue: errno))
+        }
+        let actual = getppid()
+        guard actual == parent else { throw .parentGone(expected: parent, actual: actual) }
+        // raise() targets this thread; the whole (single-threaded) process stops. The server's
+        // waitpid(WUNTRACED) sees the stop and continues its start-up.
+        if raise(SIGSTOP) != 0 {
+            throw .systemCall(operation: "raise(SIGSTOP)", errno: Errno(rawValue: errno))
+        }
+    }
+
+    /// Reads `input` to EOF (at most `limit` bytes; the rest is drained and ignored) and says
+    /// what the server meant by it.
+    public static func readPayload(from input: FileDescriptor, limit: Int = 1 << 20,
+                                   deadline: Deadline = .after(seconds: 5)) -> WakeReason {
+        let bytes = readToEnd(input, limit: limit, deadline: deadline)
+        guard let payload = CrashPayload.decode(bytes) else { return .shutdown }
+        return .crash(payload)
+    }
+
+    /// Reads to EOF, bounded in bytes and time. A server that never closes its end must not hold
+    /// us forever: after the deadline we take what arrived.
+    static func readToEnd(_ input: FileDescriptor, limit: Int, deadline: Deadline) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while !deadline.hasExpired {
+            var pfd = pollfd(fd: input.rawValue, events: Int16(POLLIN), revents: 0)
+            let waitMs = Int32(max(1, min(1000, deadline.secondsRemaining * 1000)))
+            let ready = poll(&pfd, 1, waitMs)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            if ready == 0 { continue }
+            let got = chunk.withUnsafeMutableBytes { buffer in
+                Glibc.read(input.rawValue, buffer.baseAddress, buffer.count)
+            }
+            if got < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                break
+            }
+            if got == 0 { break }
+            if bytes.count < limit { bytes.append(contentsOf: chunk[0..<min(got, limit - bytes.count)]) }
+        }
+        return bytes
+    }
+}

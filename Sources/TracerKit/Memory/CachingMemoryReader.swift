@@ -1,0 +1,64 @@
+// CachingMemoryReader: a page cache in front of another MemoryReader. Unwinding reads the same
+// stack words and unwind tables many times; with this decorator each page costs one read, and
+// `prefetch` copies whole stacks with one process_vm_readv per batch.
+
+/// Caches the pages another reader returns, including the fact that a page is unreadable.
+public final class CachingMemoryReader: MemoryReader {
+    public static let pageSize: UInt64 = 4096
+    private let base: any MemoryReader
+    /// Page number → its bytes, or nil for a page known to be unreadable.
+    private var pages: [UInt64: [UInt8]?] = [:]
+    /// Reads that went to the underlying reader (for the benchmark and tests).
+    public private(set) var missCount = 0
+
+    public init(_ base: any MemoryReader) { self.base = base }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at address: UInt64) throws(MemoryReadError) {
+        var done = 0
+        while done < buffer.count {
+            let current = address &+ UInt64(done)
+            let pageNumber = current / Self.pageSize
+            let offset = Int(current % Self.pageSize)
+            let take = min(buffer.count - done, Int(Self.pageSize) - offset)
+            guard let page = try page(pageNumber) else {
+                throw MemoryReadError(address: current, count: buffer.count, reason: "page is not readable")
+            }
+            page.withUnsafeBytes { bytes in
+                buffer.baseAddress!.advanced(by: done).copyMemory(from: bytes.baseAddress! + offset, byteCount: take)
+            }
+            done += take
+        }
+    }
+
+    /// Fills the cache for whole ranges at once when the base reader is a `ProcessVMReader`
+    /// (one system call for all of them); otherwise does nothing and pages load on demand.
+    public func prefetch(_ ranges: [ClosedRange<UInt64>]) {
+        guard let vm = base as? ProcessVMReader else { return }
+        var requests: [(address: UInt64, buffer: UnsafeMutableRawBufferPointer)] = []
+        for range in ranges {
+            let first = range.lowerBound / Self.pageSize, last = range.upperBound / Self.pageSize
+            guard last >= first, last - first < 4096 else { continue }
+            let size = Int(last - first + 1) * Int(Self.pageSize)
+            requests.append((first * Self.pageSize, .allocate(byteCount: size, alignment: 16)))
+        }
+        defer { requests.forEach { $0.buffer.deallocate() } }
+        guard !requests.isEmpty else { return }
+        let copied = vm.read(ranges: requests)
+        missCount += 1
+        for (request, count) in zip(requests, copied) {
+            for page in 0..<(count / Int(Self.pageSize)) {
+                let start = page * Int(Self.pageSize)
+                let bytes = Array(UnsafeRawBufferPointer(rebasing: request.buffer[start..<start + Int(Self.pageSize)]))
+                pages[request.address / Self.pageSize + UInt64(page)] = bytes
+            }
+        }
+    }
+
+    private func page(_ number: UInt64) throws(MemoryReadError) -> [UInt8]? {
+        if let cached = pages[number] { return cached }
+        missCount += 1
+        let bytes = try? base.readBytes(at: number * Self.pageSize, count: Int(Self.pageSize))
+        pages[number] = .some(bytes)
+        return bytes
+    }
+}

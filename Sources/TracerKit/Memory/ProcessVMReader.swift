@@ -1,0 +1,90 @@
+// ProcessVMReader: reads a live process with process_vm_readv(2), one system call per request
+// (or per batch, see `read(ranges:)`), falling back to /proc/PID/mem where the kernel refuses
+// process_vm_readv (ENOSYS, or EPERM under some seccomp policies).
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CInvokerShim
+import SystemPackage
+
+/// Reads another process's memory with process_vm_readv.
+public final class ProcessVMReader: MemoryReader {
+    public let pid: Int32
+    private var fallback: ProcMemReader?
+    private var useFallback = false
+
+    public init(pid: Int32) { self.pid = pid }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at address: UInt64) throws(MemoryReadError) {
+        if buffer.isEmpty { return }
+        if useFallback { return try procMem().read(into: buffer, at: address) }
+        var local = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
+        var remote = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(address)), iov_len: buffer.count)
+        let got = ivk_process_vm_readv(pid, &local, 1, &remote, 1)
+        if got == buffer.count { return }
+        if got < 0 {
+            let error = Errno(rawValue: errno)
+            if error == .noFunction || error == .notPermitted {
+                useFallback = true
+                return try procMem().read(into: buffer, at: address)
+            }
+            throw MemoryReadError(address: address, count: buffer.count, reason: error.sentence)
+        }
+        throw MemoryReadError(address: address + UInt64(got), count: buffer.count,
+                              reason: "only \(got) of \(buffer.count) bytes are mapped and readable")
+    }
+
+    /// Copies several ranges with one system call. Each element of the result says how many bytes
+    /// of that range were copied (process_vm_readv stops at the first unreadable byte).
+    public func read(ranges: [(address: UInt64, buffer: UnsafeMutableRawBufferPointer)]) -> [Int] {
+        var locals = ranges.map { iovec(iov_base: $0.buffer.baseAddress, iov_len: $0.buffer.count) }
+        var remotes = ranges.map {
+            iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt($0.address)), iov_len: $0.buffer.count)
+        }
+        var total = ivk_process_vm_readv(pid, &locals, UInt(locals.count), &remotes, UInt(remotes.count))
+        if total < 0 { total = 0 }
+        return ranges.map { range in
+            let copied = min(total, range.buffer.count)
+            total -= copied
+            return copied
+        }
+    }
+
+    private func procMem() throws(MemoryReadError) -> ProcMemReader {
+        if let fallback { return fallback }
+        do {
+            let reader = try ProcMemReader(pid: pid)
+            fallback = reader
+            return reader
+        } catch {
+            throw MemoryReadError(address: 0, count: 0, reason: "/proc/\(pid)/mem: \(error.sentence)")
+        }
+    }
+}
+
+/// Reads another process's memory through /proc/PID/mem with pread(2).
+public final class ProcMemReader: MemoryReader {
+    public let pid: Int32
+    private let fd: FileDescriptor
+
+    public init(pid: Int32) throws(Errno) {
+        self.pid = pid
+        let descriptor = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Errno(rawValue: errno) }
+        fd = FileDescriptor(rawValue: descriptor)
+    }
+
+    deinit { try? fd.close() }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at address: UInt64) throws(MemoryReadError) {
+        var done = 0
+        while done < buffer.count {
+            let got = pread(fd.rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(Int64(bitPattern: address + UInt64(done))))
+            if got > 0 { done += got; continue }
+            if got < 0 && errno == EINTR { continue }
+            let reason = got == 0 ? "end of address space" : Errno(rawValue: errno).sentence
+            throw MemoryReadError(address: address + UInt64(done), count: buffer.count, reason: reason)
+        }
+    }
+}

@@ -1,0 +1,80 @@
+// ModuleIndex: the target's loaded ELF modules as elfutils' libdwfl sees them (from
+// /proc/PID/maps, with their files, build-ids and separate debug files). It is captured once per
+// snapshot; the symbolizer asks it for names and lines.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CElfutils
+import CInvokerShim
+
+/// A loaded ELF module.
+public struct LoadedModule: Sendable, Equatable {
+    /// The file the module was loaded from (as the target's maps name it).
+    public var path: String
+    /// Lowest and highest address of the module's mappings.
+    public var start: UInt64
+    public var end: UInt64
+    /// The GNU build-id, lowercase hex, if the module has one.
+    public var buildID: String?
+
+    public init(path: String, start: UInt64, end: UInt64, buildID: String?) {
+        self.path = path; self.start = start; self.end = end; self.buildID = buildID
+    }
+}
+
+/// The libdwfl session for one target process. Not thread-safe: use from one thread.
+public final class ModuleIndex {
+    /// The libdwfl handle; owned here, ended in `deinit`.
+    package let dwfl: OpaquePointer
+    public private(set) var modules: [LoadedModule] = []
+    /// Why modules could not be listed, if they could not.
+    public private(set) var problem: String?
+
+    /// Reports the modules of live process `pid` (reads /proc/PID/maps).
+    public init?(pid: Int32) {
+        guard let handle = ivk_dwfl_begin_for_process() else { return nil }
+        dwfl = handle
+        let result = dwfl_linux_proc_report(handle, pid)
+        dwfl_report_end(handle, nil, nil)
+        if result != 0 {
+            let reason = result > 0 ? String(cString: strerror(result)) : String(cString: dwfl_errmsg(-1))
+            problem = "Cannot list the modules of process \(pid): \(reason)."
+        }
+        modules = collectModules()
+    }
+
+    deinit { dwfl_end(dwfl) }
+
+    /// The libdwfl module containing `address`.
+    package func module(at address: UInt64) -> OpaquePointer? {
+        dwfl_addrmodule(dwfl, Dwarf_Addr(address))
+    }
+
+    private func collectModules() -> [LoadedModule] {
+        final class Box { var modules: [LoadedModule] = [] }
+        let box = Box()
+        _ = withExtendedLifetime(box) {
+            dwfl_getmodules(dwfl, { module, _, name, start, arg in
+                let box = Unmanaged<Box>.fromOpaque(arg!).takeUnretainedValue()
+                var end: Dwarf_Addr = 0
+                var mainFile: UnsafePointer<CChar>? = nil
+                _ = dwfl_module_info(module, nil, nil, &end, nil, nil, &mainFile, nil)
+                var bits: UnsafePointer<UInt8>? = nil
+                var vaddr: GElf_Addr = 0
+                let length = dwfl_module_build_id(module, &bits, &vaddr)
+                var buildID: String? = nil
+                if length > 0, let bits {
+                    buildID = (0..<Int(length)).map { byte in
+                        let hex = String(bits[byte], radix: 16)
+                        return hex.count == 1 ? "0" + hex : hex
+                    }.joined()
+                }
+                let path = name.map { String(cString: $0) } ?? mainFile.map { String(cString: $0) } ?? "?"
+                box.modules.append(LoadedModule(path: path, start: start, end: end, buildID: buildID))
+                return Int32(DWARF_CB_OK)
+            }, Unmanaged.passUnretained(box).toOpaque(), 0)
+        }
+        return box.modules.sorted { $0.start < $1.start }
+    }
+}

@@ -1,0 +1,141 @@
+// ProcessSnapshot: the read-only picture of a stopped target that every built-in tracer and
+// writer works from. It is captured once, right after the attach: threads with names and
+// registers, memory maps, loaded modules, /proc status and limits; memory stays readable through
+// `memory` (a page cache whose stacks were prefetched with one process_vm_readv).
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One thread of a snapshot.
+public struct ThreadSnapshot: Sendable, Equatable {
+    public var tid: Int32
+    /// The thread's name (/proc/PID/task/TID/comm).
+    public var name: String
+    /// Registers where the thread is stopped (ptrace), nil if they could not be read.
+    public var registers: Registers?
+    /// For the crashing thread: the registers at the faulting instruction (from the payload's
+    /// ucontext). Unwinding starts here so frame 0 is the faulting function, not the handler.
+    public var faultRegisters: Registers?
+    public var isCrashing: Bool
+    /// The state letter from /proc/PID/task/TID/stat ("S", "R", "D", "t").
+    public var state: String
+
+    /// Where unwinding should start.
+    public var unwindStart: Registers? { faultRegisters ?? registers }
+}
+
+/// A read-only picture of a stopped process.
+public final class ProcessSnapshot {
+    public let pid: Int32
+    public let executable: String
+    public let commandLine: [String]
+    /// Threads, the crashing one first.
+    public let threads: [ThreadSnapshot]
+    public let mappings: [MemoryMapping]
+    public let modules: ModuleIndex?
+    /// Raw /proc/PID/status and /proc/PID/limits, as traffic_crashlog prints them.
+    public let statusText: String?
+    public let limitsText: String?
+    public let fault: FaultContext?
+    /// Memory of the target (cached; valid while the target is stopped).
+    public let memory: any MemoryReader
+    /// Sentences about what could not be captured.
+    public let problems: [String]
+
+    init(pid: Int32, executable: String, commandLine: [String], threads: [ThreadSnapshot],
+         mappings: [MemoryMapping], modules: ModuleIndex?, statusText: String?, limitsText: String?,
+         fault: FaultContext?, memory: any MemoryReader, problems: [String]) {
+        self.pid = pid; self.executable = executable; self.commandLine = commandLine; self.threads = threads
+        self.mappings = mappings; self.modules = modules; self.statusText = statusText
+        self.limitsText = limitsText; self.fault = fault; self.memory = memory; self.problems = problems
+    }
+
+    /// The crashing thread, if known.
+    public var crashingThread: ThreadSnapshot? { threads.first { $0.isCrashing } }
+
+    /// How much of each stack is copied in one batch at capture (the rest loads page by page).
+    static let stackPrefetchBytes: UInt64 = 64 * 1024
+
+    /// Captures a snapshot of the process held by `session`. `fault` names the crashing thread and
+    /// its registers at the fault when a payload said so.
+    public static func capture(session: PtraceSession, fault: FaultContext?) -> ProcessSnapshot {
+        let pid = session.pid
+        var problems = session.problems
+        let mappings = MemoryMapping.parse(ProcFile.readText("/proc/\(pid)/maps", limit: 16 << 20) ?? "")
+        var threads: [ThreadSnapshot] = []
+        for held in session.threads {
+            let name = ProcFile.readText("/proc/\(pid)/task/\(held.tid)/comm", limit: 64)?.trimmingWhitespace() ?? ""
+            var registers: Registers? = nil
+            do {
+                registers = try session.registers(of: held.tid)
+            } catch {
+                problems.append(error.description)
+            }
+            threads.append(ThreadSnapshot(tid: held.tid, name: name, registers: registers, faultRegisters: nil,
+                                          isCrashing: false, state: threadState(pid: pid, tid: held.tid)))
+        }
+        var resolvedFault = fault
+        if let fault {
+            let crashing = fault.crashingThread.flatMap { tid in threads.firstIndex { $0.tid == tid } }
+                ?? findCrashingThread(threads, fault: fault, mappings: mappings)
+            if let crashing {
+                threads[crashing].isCrashing = true
+                threads[crashing].faultRegisters = fault.registers
+                resolvedFault?.crashingThread = threads[crashing].tid
+                threads.insert(threads.remove(at: crashing), at: 0)
+            } else if let tid = fault.crashingThread {
+                problems.append("The crashing thread \(tid) named by the payload was not found among the target's threads.")
+            }
+        }
+        let reader = CachingMemoryReader(ProcessVMReader(pid: pid))
+        reader.prefetch(threads.flatMap { thread -> [ClosedRange<UInt64>] in
+            [thread.registers?.rsp, thread.faultRegisters?.rsp].compactMap { sp in
+                guard let sp, sp > 128, let mapping = mappings.mapping(containing: sp) else { return nil }
+                let low = max(mapping.start, sp - 128)
+                let high = min(mapping.end, sp + stackPrefetchBytes) - 1
+                return high > low ? low...high : nil
+            }
+        })
+        let modules = ModuleIndex(pid: pid)
+        if let problem = modules?.problem { problems.append(problem) }
+        let commandLine = (ProcFile.readBytes("/proc/\(pid)/cmdline", limit: 64 * 1024).map { bytes in
+            bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        }.get ?? []).filter { !$0.isEmpty }
+        return ProcessSnapshot(
+            pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? commandLine.first ?? "?",
+            commandLine: commandLine, threads: threads, mappings: mappings, modules: modules,
+            statusText: ProcFile.readText("/proc/\(pid)/status", limit: 64 * 1024),
+            limitsText: ProcFile.readText("/proc/\(pid)/limits", limit: 64 * 1024),
+            fault: resolvedFault, memory: reader, problems: problems)
+    }
+
+    /// Finds the crashing thread when the payload did not name it (ATS 9.x–10.1):
+    /// 1. the thread blocked in wait4() on this helper: the server's handler waits for us there;
+    /// 2. else the thread whose stack mapping holds the stack pointer of the fault context.
+    static func findCrashingThread(_ threads: [ThreadSnapshot], fault: FaultContext,
+                                   mappings: [MemoryMapping]) -> Int? {
+        let wait4: UInt64 = 61
+        let helper = UInt64(getpid())
+        if let index = threads.firstIndex(where: { $0.registers?.origRax == wait4 && $0.registers?.rdi == helper }) {
+            return index
+        }
+        if let sp = fault.registers?.rsp, let stack = mappings.mapping(containing: sp) {
+            return threads.firstIndex { thread in
+                thread.registers.map { stack.contains($0.rsp) } ?? false
+            }
+        }
+        return nil
+    }
+
+    static func threadState(pid: Int32, tid: Int32) -> String {
+        guard let stat = ProcFile.readText("/proc/\(pid)/task/\(tid)/stat", limit: 4096),
+              let close = stat.lastIndex(of: ")") else { return "?" }
+        return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init) ?? "?"
+    }
+}
+
+extension Result {
+    /// The success value, or nil.
+    package var get: Success? { try? get() }
+}

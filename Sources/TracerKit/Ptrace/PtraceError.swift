@@ -1,0 +1,73 @@
+// PtraceError: why attaching to or reading a target failed, as sentences an operator can act on.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import SystemPackage
+
+/// Errors of the ptrace layer.
+public enum PtraceError: Error, Equatable, CustomStringConvertible {
+    /// The process is gone (it exited before or while we attached).
+    case processGone(pid: Int32)
+    /// The kernel refused to let us trace the thread; `reason` says why as far as we can tell.
+    case notPermitted(pid: Int32, tid: Int32, errno: Errno, reason: String)
+    /// Another ptrace call failed.
+    case systemCall(operation: String, tid: Int32, errno: Errno)
+    /// Threads did not stop before the deadline.
+    case timedOut(pid: Int32, stopped: Int, pending: [Int32])
+
+    public var description: String {
+        switch self {
+        case let .processGone(pid):
+            "Process \(pid) exited before its threads could be stopped; nothing could be captured from it."
+        case let .notPermitted(pid, tid, error, reason):
+            "Cannot attach to thread \(tid) of process \(pid): \(error.symbolicName) — \(reason)"
+        case let .systemCall(operation, tid, error):
+            "\(operation) on thread \(tid) failed: \(error.sentence)."
+        case let .timedOut(pid, stopped, pending):
+            "Only \(stopped) threads of process \(pid) stopped before the deadline; threads \(pending.map(String.init).joined(separator: ", ")) did not (uninterruptible sleep?)."
+        }
+    }
+
+    /// Explains an EPERM from PTRACE_SEIZE: Yama, a missing capability, another tracer, or a
+    /// process of another user.
+    static func explainPermission(pid: Int32, tid: Int32) -> String {
+        var reasons: [String] = []
+        if let status = ProcFile.readText("/proc/\(pid)/status", limit: 8192),
+           let tracer = ProcFile.field("TracerPid", in: status), tracer != "0" {
+            let name = ProcFile.readText("/proc/\(tracer)/comm", limit: 64)?.trimmingWhitespace() ?? "?"
+            reasons.append("process \(tracer) (\(name)) is already tracing it; only one tracer at a time")
+        }
+        if let scope = ProcFile.readText("/proc/sys/kernel/yama/ptrace_scope", limit: 16)?.trimmingWhitespace(),
+           let level = Int(scope), level > 0 {
+            switch level {
+            case 1: reasons.append("Yama ptrace_scope is 1 and the target is not our descendant and did not call prctl(PR_SET_PTRACER) for us")
+            case 2: reasons.append("Yama ptrace_scope is 2: only a process with CAP_SYS_PTRACE may attach")
+            default: reasons.append("Yama ptrace_scope is \(level): ptrace attach is disabled on this system")
+            }
+        }
+        if !hasCapSysPtrace() {
+            let ourUID = getuid()
+            if let status = ProcFile.readText("/proc/\(pid)/status", limit: 8192),
+               let uidLine = ProcFile.field("Uid", in: status),
+               let targetUID = uidLine.split(whereSeparator: { $0 == "\t" || $0 == " " }).first.flatMap({ UInt32($0) }),
+               targetUID != ourUID {
+                reasons.append("the target runs as uid \(targetUID), we run as uid \(ourUID) without CAP_SYS_PTRACE")
+            }
+        }
+        if let status = ProcFile.readText("/proc/self/status", limit: 8192),
+           let seccomp = ProcFile.field("Seccomp", in: status), seccomp != "0" {
+            reasons.append("this helper runs under a seccomp filter (mode \(seccomp)), as in many containers")
+        }
+        if reasons.isEmpty {
+            reasons.append("the kernel refused (a container without CAP_SYS_PTRACE, or a security module such as SELinux or AppArmor)")
+        }
+        return reasons.joined(separator: "; ") + "."
+    }
+
+    static func hasCapSysPtrace() -> Bool {
+        guard let status = ProcFile.readText("/proc/self/status", limit: 8192),
+              let hex = ProcFile.field("CapEff", in: status), let caps = UInt64(hex, radix: 16) else { return false }
+        return caps & (1 << 19) != 0  // CAP_SYS_PTRACE
+    }
+}

@@ -1,0 +1,158 @@
+// PtraceSession: stops every thread of a target exactly once and always lets them go again.
+//
+// Attach: PTRACE_SEIZE each thread listed in /proc/PID/task, then PTRACE_INTERRUPT it; wait for
+// each to report its stop (waitpid __WALL, polled against the deadline so a thread stuck in
+// uninterruptible sleep cannot hold us); re-scan /proc/PID/task until a scan finds no thread we
+// have not seized (threads born while we attached). Threads that vanish (ESRCH, or an exit
+// reported by waitpid) are dropped. A thread whose stop turned out to be a signal-delivery stop
+// gets that signal back on detach.
+//
+// Detach: PTRACE_DETACH every thread still held; also from `deinit`, so no error path can leave
+// the target stopped or traced.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CInvokerShim
+import SystemPackage
+
+/// One thread held by a session.
+public struct StoppedThread: Sendable, Equatable {
+    public var tid: Int32
+    /// A signal that was being delivered when the thread stopped; re-delivered on detach.
+    public var pendingSignal: Int32
+}
+
+/// A ptrace session over every thread of one process.
+public final class PtraceSession {
+    public let pid: Int32
+    /// The threads currently stopped by this session, in /proc/PID/task order.
+    public private(set) var threads: [StoppedThread] = []
+    /// Threads that existed but vanished while we attached.
+    public private(set) var vanishedThreads: [Int32] = []
+    /// Sentences about anything that went wrong but did not stop the attach.
+    public private(set) var problems: [String] = []
+    private var isAttached = true
+
+    private init(pid: Int32) { self.pid = pid }
+
+    deinit { detach() }
+
+    /// Stops every thread of `pid`. Throws if no thread could be stopped; on any throw, every
+    /// thread already seized has been released.
+    public static func attach(pid: Int32, deadline: Deadline) throws(PtraceError) -> PtraceSession {
+        let session = PtraceSession(pid: pid)
+        do {
+            try session.stopAllThreads(deadline: deadline)
+        } catch {
+            session.detach()
+            throw error
+        }
+        return session
+    }
+
+    private func stopAllThreads(deadline: Deadline) throws(PtraceError) {
+        var seized = Set<Int32>()
+        var waiting: [Int32] = []
+        while true {
+            let listed = ProcFile.numericEntries(of: "/proc/\(pid)/task")
+            let fresh = listed.filter { !seized.contains($0) }
+            if fresh.isEmpty { break }
+            for tid in fresh {
+                seized.insert(tid)
+                if ivk_ptrace_seize(tid, 0) != 0 {
+                    let error = Errno(rawValue: errno)
+                    if error == .noSuchProcess { vanishedThreads.append(tid); continue }
+                    if error == .notPermitted || error == .permissionDenied {
+                        throw .notPermitted(pid: pid, tid: tid, errno: error,
+                                            reason: PtraceError.explainPermission(pid: pid, tid: tid))
+                    }
+                    throw .systemCall(operation: "PTRACE_SEIZE", tid: tid, errno: error)
+                }
+                // Seized: from here on the thread must be detached whatever happens.
+                threads.append(StoppedThread(tid: tid, pendingSignal: 0))
+                if ivk_ptrace_interrupt(tid) != 0 {
+                    problems.append("PTRACE_INTERRUPT of thread \(tid) failed: \(Errno(rawValue: errno).sentence).")
+                }
+                waiting.append(tid)
+            }
+            try waitForStops(&waiting, deadline: deadline)
+        }
+        if threads.isEmpty { throw .processGone(pid: pid) }
+    }
+
+    /// Waits until every thread in `waiting` has reported a ptrace-stop or its exit.
+    private func waitForStops(_ waiting: inout [Int32], deadline: Deadline) throws(PtraceError) {
+        var spins = 0
+        while !waiting.isEmpty {
+            var stillWaiting: [Int32] = []
+            for tid in waiting {
+                var status: Int32 = 0
+                let result = waitpid(tid, &status, __WALL | WNOHANG)
+                if result == 0 { stillWaiting.append(tid); continue }
+                if result < 0 {
+                    if errno == EINTR { stillWaiting.append(tid); continue }
+                    // ECHILD: the thread is gone (reaped with its process).
+                    forget(tid)
+                    continue
+                }
+                if ivk_wifexited(status) != 0 || ivk_wifsignaled(status) != 0 {
+                    forget(tid)
+                    continue
+                }
+                if ivk_wifstopped(status) != 0 {
+                    let signal = ivk_wstopsig(status)
+                    let event = ivk_wptrace_event(status)
+                    // PTRACE_EVENT_STOP (our interrupt, or a group-stop) carries no signal to give
+                    // back; any other stop is a signal-delivery stop whose signal we re-inject.
+                    if event == 0 && signal != SIGTRAP, let index = threads.firstIndex(where: { $0.tid == tid }) {
+                        threads[index].pendingSignal = signal
+                    }
+                }
+            }
+            waiting = stillWaiting
+            if waiting.isEmpty { break }
+            if deadline.hasExpired {
+                let pending = waiting
+                // Give up on those: release them now rather than report them as stopped.
+                for tid in pending { release(tid) }
+                problems.append(PtraceError.timedOut(pid: pid, stopped: threads.count, pending: pending).description)
+                waiting = []
+                break
+            }
+            spins += 1
+            if spins > 8 { pause(microseconds: 50) }
+        }
+    }
+
+    private func forget(_ tid: Int32) {
+        threads.removeAll { $0.tid == tid }
+        vanishedThreads.append(tid)
+    }
+
+    private func release(_ tid: Int32) {
+        _ = ivk_ptrace_detach(tid, 0)
+        threads.removeAll { $0.tid == tid }
+    }
+
+    /// The registers of a stopped thread.
+    public func registers(of tid: Int32) throws(PtraceError) -> Registers {
+        var regs = user_regs_struct()
+        if ivk_ptrace_getregs(tid, &regs) != 0 {
+            let error = Errno(rawValue: errno)
+            if error == .noSuchProcess { forget(tid) }
+            throw .systemCall(operation: "PTRACE_GETREGS", tid: tid, errno: error)
+        }
+        return Registers(regs)
+    }
+
+    /// Releases every thread. Idempotent; also called from `deinit`.
+    public func detach() {
+        guard isAttached else { return }
+        isAttached = false
+        for thread in threads {
+            // ESRCH here means the thread already died; nothing left to release.
+            _ = ivk_ptrace_detach(thread.tid, thread.pendingSignal)
+        }
+    }
+}

@@ -1,0 +1,101 @@
+// CrashReport: the report model every tracer adds to and every writer reads. It holds values
+// only (no handles into the target), so writers can run after the target is released.
+
+/// How a frame's registers were recovered, so a reader knows how far to trust it.
+public enum FrameRecovery: String, Sendable, Equatable {
+    /// Frame 0 of the crashing thread: the registers at the fault (signal context).
+    case faultContext = "context"
+    /// Frame 0 of another thread: the registers where it was stopped.
+    case stopped = "registers"
+    /// Unwound with call-frame information (.eh_frame / .debug_frame).
+    case callFrameInfo = "cfi"
+    /// Unwound without call-frame information, by libunwind's frame-pointer heuristics.
+    case framePointer = "frame-pointer"
+}
+
+/// One frame of a thread's stack, symbolized.
+public struct Frame: Sendable, Equatable {
+    public var index: Int
+    /// The program counter (for frames above 0, the return address).
+    public var pc: UInt64
+    public var stackPointer: UInt64
+    public var recovery: FrameRecovery
+    /// A signal-handler trampoline frame (__restore_rt).
+    public var isSignalFrame: Bool
+    /// The module the pc falls in.
+    public var module: String?
+    /// The pc's offset in the module's file (as eu-stack prints it: pc - module load bias).
+    public var moduleOffset: UInt64?
+    /// The function, demangled.
+    public var function: String?
+    /// The pc's offset from the function's start.
+    public var functionOffset: UInt64?
+    public var file: String?
+    public var line: Int?
+    public var column: Int?
+
+    public init(index: Int, pc: UInt64, stackPointer: UInt64, recovery: FrameRecovery, isSignalFrame: Bool = false) {
+        self.index = index; self.pc = pc; self.stackPointer = stackPointer; self.recovery = recovery
+        self.isSignalFrame = isSignalFrame
+    }
+}
+
+/// One thread's part of the report.
+public struct ThreadReport: Sendable, Equatable {
+    public var tid: Int32
+    public var name: String
+    public var isCrashing: Bool
+    public var registers: Registers?
+    public var frames: [Frame]
+    /// Why the stack ends where it does, when it did not reach its natural end.
+    public var unwindStop: String?
+
+    public init(tid: Int32, name: String, isCrashing: Bool, registers: Registers?, frames: [Frame] = [], unwindStop: String? = nil) {
+        self.tid = tid; self.name = name; self.isCrashing = isCrashing; self.registers = registers
+        self.frames = frames; self.unwindStop = unwindStop
+    }
+}
+
+/// What one tracer contributed: its name, how long it took and how it ended.
+public struct TracerRun: Sendable, Equatable {
+    public var name: String
+    /// The command line, for an external tracer.
+    public var command: [String]?
+    public var seconds: Double
+    /// Exit status for an external tracer (nil if it did not exit normally).
+    public var exitStatus: Int32?
+    /// "killed by SIGKILL after the 10 s timeout" and the like.
+    public var outcome: String
+    /// Captured output (external tracers).
+    public var output: String?
+
+    public init(name: String, command: [String]? = nil, seconds: Double, exitStatus: Int32? = nil,
+                outcome: String, output: String? = nil) {
+        self.name = name; self.command = command; self.seconds = seconds; self.exitStatus = exitStatus
+        self.outcome = outcome; self.output = output
+    }
+}
+
+/// Everything a crash run captured.
+public struct CrashReport: Sendable {
+    public var pid: Int32
+    public var executable: String
+    public var commandLine: [String]
+    public var hostTriplet: String?
+    /// Seconds since the epoch when the report was started.
+    public var time: Int
+    public var fault: FaultContext?
+    public var threads: [ThreadReport] = []
+    public var modules: [LoadedModule] = []
+    public var processStatus: String?
+    public var processLimits: String?
+    public var tracerRuns: [TracerRun] = []
+    /// Sentences about whatever degraded the report.
+    public var problems: [String] = []
+
+    public init(pid: Int32, executable: String, commandLine: [String], hostTriplet: String?, time: Int,
+                fault: FaultContext?) {
+        self.pid = pid; self.executable = executable; self.commandLine = commandLine
+        self.hostTriplet = hostTriplet; self.time = time; self.fault = fault
+    }
+}

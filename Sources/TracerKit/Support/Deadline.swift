@@ -1,0 +1,55 @@
+// Deadline: one point on the monotonic clock that every bounded step of a crash run checks.
+// The crashing server waits for us in its signal handler, so every loop that could wait
+// (thread stops, tracers, unwinding) carries the run's deadline.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A point on the monotonic clock (CLOCK_MONOTONIC), with the arithmetic a crash run needs.
+public struct Deadline: Sendable, Comparable {
+    /// Nanoseconds on CLOCK_MONOTONIC.
+    public let nanoseconds: UInt64
+
+    /// The current monotonic time.
+    public static func now() -> Deadline {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Deadline(nanoseconds: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))
+    }
+
+    /// A deadline `seconds` from now.
+    public static func after(seconds: Double) -> Deadline {
+        now().adding(seconds: seconds)
+    }
+
+    /// A deadline so far away it never expires.
+    public static let never = Deadline(nanoseconds: UInt64.max / 2)
+
+    public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
+
+    /// This deadline moved `seconds` later (or earlier, if negative).
+    public func adding(seconds: Double) -> Deadline {
+        let delta = Int64(seconds * 1e9)
+        return Deadline(nanoseconds: UInt64(max(0, Int64(nanoseconds) + delta)))
+    }
+
+    /// Whether the deadline has passed.
+    public var hasExpired: Bool { Deadline.now() >= self }
+
+    /// Seconds left until the deadline (0 once it has passed).
+    public var secondsRemaining: Double {
+        let now = Deadline.now().nanoseconds
+        return now >= nanoseconds ? 0 : Double(nanoseconds - now) / 1e9
+    }
+
+    /// Seconds elapsed from `start` to this instant.
+    public func seconds(since start: Deadline) -> Double {
+        Double(Int64(nanoseconds) - Int64(start.nanoseconds)) / 1e9
+    }
+
+    /// The earlier of two deadlines.
+    public func capped(at other: Deadline) -> Deadline { Swift.min(self, other) }
+
+    public static func < (lhs: Deadline, rhs: Deadline) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
+}

@@ -1,0 +1,79 @@
+// ProcFile: bounded reads of small text files under /proc. A crash helper must never hang or run
+// away on a file it reads, so every read has a byte cap.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import SystemPackage
+
+/// Small-file reading for /proc and /sys.
+package enum ProcFile {
+    /// Reads at most `limit` bytes of the file at `path`. Returns the bytes, or the `Errno` of the
+    /// open or read that failed.
+    package static func readBytes(_ path: String, limit: Int = 1 << 20) -> Result<[UInt8], Errno> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return .failure(Errno(rawValue: errno)) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: min(limit, 64 * 1024))
+        while bytes.count < limit {
+            let want = min(chunk.count, limit - bytes.count)
+            let result = retryingOnInterrupt { chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, want) } }
+            switch result {
+            case .failure(let error): return bytes.isEmpty ? .failure(error) : .success(bytes)
+            case .success(0): return .success(bytes)
+            case .success(let got): bytes.append(contentsOf: chunk[0..<got])
+            }
+        }
+        return .success(bytes)
+    }
+
+    /// The file's text (invalid UTF-8 repaired), or nil if it cannot be read.
+    package static func readText(_ path: String, limit: Int = 1 << 20) -> String? {
+        guard case .success(let bytes) = readBytes(path, limit: limit) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The target of the symbolic link at `path` (e.g. /proc/PID/exe), or nil.
+    package static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &buffer, buffer.count - 1)
+        guard count >= 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The numeric entries of a /proc directory such as /proc/PID/task, sorted; empty if unreadable.
+    package static func numericEntries(of directory: String) -> [Int32] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var result: [Int32] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if let value = Int32(name) { result.append(value) }
+        }
+        return result.sorted()
+    }
+
+    /// The value of a `Key:\tvalue` line in a /proc status-style text, trimmed.
+    package static func field(_ key: String, in text: String) -> String? {
+        for line in text.split(separator: "\n") where line.hasPrefix(key + ":") {
+            return line.dropFirst(key.count + 1).trimmingWhitespace()
+        }
+        return nil
+    }
+}
+
+extension Substring {
+    package func trimmingWhitespace() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        guard let start = firstIndex(where: { !isSpace($0) }) else { return "" }
+        let end = lastIndex(where: { !isSpace($0) })!
+        return String(self[start...end])
+    }
+}
+
+extension String {
+    package func trimmingWhitespace() -> String { self[...].trimmingWhitespace() }
+}

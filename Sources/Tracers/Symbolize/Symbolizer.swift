@@ -1,0 +1,93 @@
+// Symbolizer: names the frames of an unwound stack with elfutils' libdwfl: module, function
+// (demangled) and offset, source file, line and column. Lookups are cached by address, so threads
+// with the same stacks cost one lookup per distinct pc.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CElfutils
+import TracerKit
+
+/// What is known about one code address.
+public struct SymbolInfo: Sendable, Equatable {
+    public var module: String?
+    public var moduleOffset: UInt64?
+    public var function: String?
+    public var functionOffset: UInt64?
+    public var file: String?
+    public var line: Int?
+    public var column: Int?
+}
+
+/// Symbolizes addresses of one snapshot's modules. Use from one thread at a time.
+public final class Symbolizer {
+    private let modules: ModuleIndex?
+    private var cache: [UInt64: SymbolInfo] = [:]
+    /// Distinct addresses looked up (for the benchmark and tests).
+    public var lookupCount: Int { cache.count }
+
+    public init(modules: ModuleIndex?) { self.modules = modules }
+
+    /// Fills in the symbol fields of `frames`. Return addresses (frames above 0 that do not follow a
+    /// signal frame) are looked up at pc - 1, inside the call instruction, so that the line is the
+    /// call's and a call at the very end of a function is not attributed to the next one.
+    public func symbolize(_ raw: [RawFrame]) -> [Frame] {
+        var frames: [Frame] = []
+        for (index, rawFrame) in raw.enumerated() {
+            var frame = Frame(index: index, pc: rawFrame.pc, stackPointer: rawFrame.stackPointer,
+                              recovery: rawFrame.recovery, isSignalFrame: rawFrame.isSignalFrame)
+            let isReturnAddress = index > 0 && !raw[index - 1].isSignalFrame
+            let lookup = isReturnAddress && rawFrame.pc > 0 ? rawFrame.pc - 1 : rawFrame.pc
+            var info = symbol(at: lookup)
+            if isReturnAddress, let offset = info.functionOffset { info.functionOffset = offset + 1 }
+            frame.module = info.module
+            frame.moduleOffset = info.moduleOffset.map { isReturnAddress ? $0 + 1 : $0 }
+            frame.function = info.function
+            frame.functionOffset = info.functionOffset
+            frame.file = info.file
+            frame.line = info.line
+            frame.column = info.column
+            frames.append(frame)
+        }
+        return frames
+    }
+
+    /// What is known about `address` (cached).
+    public func symbol(at address: UInt64) -> SymbolInfo {
+        if let cached = cache[address] { return cached }
+        let info = lookUp(address)
+        cache[address] = info
+        return info
+    }
+
+    private func lookUp(_ address: UInt64) -> SymbolInfo {
+        var info = SymbolInfo()
+        guard let modules, let module = modules.module(at: address) else { return info }
+        var start: Dwarf_Addr = 0
+        var mainFile: UnsafePointer<CChar>? = nil
+        if let name = dwfl_module_info(module, nil, &start, nil, nil, nil, &mainFile, nil) {
+            info.module = String(cString: name)
+        }
+        var bias: Dwarf_Addr = 0
+        if dwfl_module_getelf(module, &bias) != nil {
+            info.moduleOffset = address - bias
+        } else {
+            info.moduleOffset = address - start
+        }
+        var offset: GElf_Off = 0
+        var symbol = GElf_Sym()
+        if let name = dwfl_module_addrinfo(module, Dwarf_Addr(address), &offset, &symbol, nil, nil, nil) {
+            info.function = Demangler.demangle(String(cString: name))
+            info.functionOffset = offset
+        }
+        if let line = dwfl_module_getsrc(module, Dwarf_Addr(address)) {
+            var lineNumber: Int32 = 0, column: Int32 = 0
+            if let file = dwfl_lineinfo(line, nil, &lineNumber, &column, nil, nil) {
+                info.file = String(cString: file)
+                info.line = lineNumber > 0 ? Int(lineNumber) : nil
+                info.column = column > 0 ? Int(column) : nil
+            }
+        }
+        return info
+    }
+}

@@ -1,0 +1,162 @@
+// RemoteUnwinder: walks a stopped thread's stack with libunwind's remote API, reading the target
+// only through the snapshot's MemoryReader (one cached page per read, no PTRACE_PEEKDATA).
+//
+// libunwind's ptrace helpers (_UPT_*) are used for one thing only: finding the unwind tables of
+// the module an address falls in (they map the module's ELF file from disk). One _UPT handle per
+// module keeps each module's tables cached. Every accessor call carries the address space, not
+// our context (_UPT_find_proc_info passes its own argument down to access_mem), so accessors find
+// their unwinder through a small registry keyed by address space.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CInvokerShim
+import CUnwind
+import Synchronization
+import TracerKit
+
+/// A frame as the unwinder found it, before symbolization.
+public struct RawFrame: Sendable, Equatable {
+    public var pc: UInt64
+    public var stackPointer: UInt64
+    public var recovery: FrameRecovery
+    public var isSignalFrame: Bool
+}
+
+/// The frames of one thread and why the walk ended.
+public struct UnwoundStack: Sendable, Equatable {
+    public var frames: [RawFrame]
+    /// nil when the walk reached the outermost frame; otherwise a sentence.
+    public var stopReason: String?
+}
+
+/// Unwinds threads of one snapshot. Use from one thread at a time.
+public final class RemoteUnwinder {
+    public static let defaultMaxFrames = 256
+
+    private let pid: Int32
+    private let memory: any MemoryReader
+    private let mappings: [MemoryMapping]
+    private var space: unw_addr_space_t?
+    private var uptHandles: [String: UnsafeMutableRawPointer] = [:]
+    /// The registers of the thread being unwound (libunwind asks for them through access_reg).
+    private var current = Registers()
+
+    /// Address space → the unwinder that owns it (as the bit pattern of an unretained reference).
+    private static let registry = Mutex<[UInt: UInt]>([:])
+
+    public init(snapshot: ProcessSnapshot) {
+        pid = snapshot.pid
+        memory = snapshot.memory
+        mappings = snapshot.mappings
+        var accessors = unw_accessors_t()
+        accessors.find_proc_info = { space, ip, info, needUnwindInfo, _ in
+            guard let unwinder = RemoteUnwinder.lookup(space), let upt = unwinder.uptHandle(for: ip) else {
+                return -Int32(UNW_ENOINFO.rawValue)
+            }
+            return _UPT_find_proc_info(space, ip, info, needUnwindInfo, upt)
+        }
+        accessors.put_unwind_info = { space, info, arg in _UPT_put_unwind_info(space, info, arg) }
+        accessors.get_dyn_info_list_addr = { _, _, _ in -Int32(UNW_ENOINFO.rawValue) }
+        accessors.access_mem = { space, address, value, write, _ in
+            guard write == 0, let value, let unwinder = RemoteUnwinder.lookup(space),
+                  let word = try? unwinder.memory.read(UInt64.self, at: address) else {
+                return -Int32(UNW_EINVAL.rawValue)
+            }
+            value.pointee = word
+            return 0
+        }
+        accessors.access_reg = { space, number, value, write, _ in
+            guard write == 0, let value, let unwinder = RemoteUnwinder.lookup(space),
+                  let register = unwinder.current.value(libunwindNumber: number) else {
+                return -Int32(UNW_EBADREG.rawValue)
+            }
+            value.pointee = register
+            return 0
+        }
+        accessors.access_fpreg = { _, _, _, _, _ in -Int32(UNW_EBADREG.rawValue) }
+        accessors.resume = { _, _, _ in -Int32(UNW_EINVAL.rawValue) }
+        accessors.get_proc_name = nil
+        space = ivk_unw_create_addr_space(&accessors)
+        if let space {
+            _ = ivk_unw_set_caching_policy(space, UNW_CACHE_GLOBAL)
+            let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(space)))
+            let value = UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque())
+            RemoteUnwinder.registry.withLock { $0[key] = value }
+        }
+    }
+
+    deinit {
+        if let space {
+            let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(space)))
+            _ = RemoteUnwinder.registry.withLock { $0.removeValue(forKey: key) }
+            ivk_unw_destroy_addr_space(space)
+        }
+        for handle in uptHandles.values { _UPT_destroy(handle) }
+    }
+
+    private static func lookup(_ space: unw_addr_space_t?) -> RemoteUnwinder? {
+        guard let space else { return nil }
+        let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(space)))
+        guard let value = registry.withLock({ $0[key] }), let pointer = UnsafeRawPointer(bitPattern: value) else { return nil }
+        return Unmanaged<RemoteUnwinder>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    /// The _UPT handle for the module mapped at `ip` (created on first use).
+    private func uptHandle(for ip: UInt64) -> UnsafeMutableRawPointer? {
+        guard let mapping = mappings.mapping(containing: ip), mapping.path.hasPrefix("/") else { return nil }
+        if let handle = uptHandles[mapping.path] { return handle }
+        guard let handle = _UPT_create(pid) else { return nil }
+        uptHandles[mapping.path] = handle
+        return handle
+    }
+
+    /// Unwinds from `registers`. `startRecovery` says where those registers came from.
+    public func unwind(from registers: Registers, startRecovery: FrameRecovery,
+                       maxFrames: Int = RemoteUnwinder.defaultMaxFrames, deadline: Deadline) -> UnwoundStack {
+        guard let space else {
+            return UnwoundStack(frames: [RawFrame(pc: registers.rip, stackPointer: registers.rsp,
+                                                  recovery: startRecovery, isSignalFrame: false)],
+                                stopReason: "libunwind could not create an address space")
+        }
+        current = registers
+        var cursor = unw_cursor_t()
+        let initResult = ivk_unw_init_remote(&cursor, space, nil)
+        guard initResult == 0 else {
+            return UnwoundStack(frames: [RawFrame(pc: registers.rip, stackPointer: registers.rsp,
+                                                  recovery: startRecovery, isSignalFrame: false)],
+                                stopReason: "libunwind could not start: \(String(cString: ivk_unw_strerror(initResult)))")
+        }
+        var frames: [RawFrame] = []
+        var recovery = startRecovery
+        var seen = Set<[UInt64]>()
+        while true {
+            var ip: unw_word_t = 0, sp: unw_word_t = 0
+            _ = ivk_unw_get_reg(&cursor, Int32(UNW_REG_IP.rawValue), &ip)
+            _ = ivk_unw_get_reg(&cursor, Int32(UNW_REG_SP.rawValue), &sp)
+            let isSignal = ivk_unw_is_signal_frame(&cursor) > 0
+            if !seen.insert([ip, sp]).inserted {
+                return UnwoundStack(frames: frames, stopReason: "the stack loops back to frame at pc 0x\(String(ip, radix: 16)), sp 0x\(String(sp, radix: 16))")
+            }
+            frames.append(RawFrame(pc: ip, stackPointer: sp, recovery: recovery, isSignalFrame: isSignal))
+            if frames.count >= maxFrames {
+                return UnwoundStack(frames: frames, stopReason: "stopped after \(maxFrames) frames")
+            }
+            if deadline.hasExpired {
+                return UnwoundStack(frames: frames, stopReason: "the deadline passed")
+            }
+            // Whether CFI covers this frame decides how trustworthy the caller we step to is.
+            var info = unw_proc_info_t()
+            let hasCFI = ivk_unw_get_proc_info(&cursor, &info) == 0 && info.format != 0
+            let step = ivk_unw_step(&cursor)
+            if step == 0 { return UnwoundStack(frames: frames, stopReason: nil) }
+            if step < 0 {
+                return UnwoundStack(frames: frames, stopReason: "libunwind: \(String(cString: ivk_unw_strerror(step)))")
+            }
+            recovery = hasCFI ? .callFrameInfo : .framePointer
+            var nextIP: unw_word_t = 0
+            _ = ivk_unw_get_reg(&cursor, Int32(UNW_REG_IP.rawValue), &nextIP)
+            if nextIP == 0 { return UnwoundStack(frames: frames, stopReason: nil) }
+        }
+    }
+}
