@@ -57,16 +57,17 @@ extension MemoryReader {
         var result: [UInt8] = []
         var cursor = address
         while result.count < limit {
-            // Read up to the end of the page so a string near unmapped memory still reads.
+            // Read up to the end of the page; near unmapped memory, fall back to smaller reads.
             let toPageEnd = Int(4096 - (cursor & 4095))
             let want = min(toPageEnd, limit - result.count)
-            guard let chunk = try? readBytes(at: cursor, count: want) else { break }
+            guard let chunk = [want, min(want, 64), 1].lazy.compactMap({ try? self.readBytes(at: cursor, count: $0) }).first
+            else { break }
             if let nul = chunk.firstIndex(of: 0) {
                 result.append(contentsOf: chunk[..<nul])
                 return String(decoding: result, as: UTF8.self)
             }
             result.append(contentsOf: chunk)
-            cursor += UInt64(want)
+            cursor += UInt64(chunk.count)
         }
         return result.isEmpty && cursor == address ? nil : String(decoding: result, as: UTF8.self)
     }

@@ -24,6 +24,9 @@ public struct StoppedThread: Sendable, Equatable {
 }
 
 /// A ptrace session over every thread of one process.
+///
+/// ptrace ties each tracee to the tracing *thread*: attach, read and detach from one thread, with
+/// no `await` in between. If that thread exits first, the kernel releases the tracees.
 public final class PtraceSession {
     public let pid: Int32
     /// The threads currently stopped by this session, in /proc/PID/task order.

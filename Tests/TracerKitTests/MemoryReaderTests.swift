@@ -1,0 +1,75 @@
+// Memory readers: the fake, the page cache in front of it, and process_vm_readv on a real process.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+@testable import TracerKit
+
+@Suite struct MemoryReaderTests {
+    @Test func inMemoryReaderReadsAcrossRegionsAndFailsOutside() throws {
+        let memory = InMemoryReader()
+        memory.map([1, 2, 3, 4], at: 0x1000)
+        memory.map([5, 6], at: 0x1004)
+        #expect(try memory.readBytes(at: 0x1002, count: 4) == [3, 4, 5, 6])
+        #expect(throws: MemoryReadError.self) { try memory.readBytes(at: 0x1005, count: 2) }
+    }
+
+    @Test func cachingReaderReadsEachPageOnceAndRemembersHoles() throws {
+        let memory = InMemoryReader()
+        memory.map([UInt8](repeating: 7, count: 8192), at: 0x10000)
+        let cache = CachingMemoryReader(memory)
+        for offset in stride(from: 0, to: 8192, by: 8) {
+            #expect(try cache.read(UInt64.self, at: 0x10000 + UInt64(offset)) == 0x0707070707070707)
+        }
+        #expect(cache.missCount == 2)
+        #expect(throws: MemoryReadError.self) { try cache.read(UInt64.self, at: 0x20000) }
+        #expect(throws: MemoryReadError.self) { try cache.read(UInt64.self, at: 0x20008) }
+        #expect(cache.missCount == 3)
+        // A read straddling a readable and an unreadable page fails and names the first bad address.
+        do {
+            _ = try cache.readBytes(at: 0x11ffc, count: 8)
+            Issue.record("read across the end of the mapping succeeded")
+        } catch {
+            #expect(error.address == 0x12000)
+        }
+    }
+
+    @Test func cStringsStopAtNulOrLimit() {
+        let memory = InMemoryReader()
+        memory.map(Array("hello\0world".utf8), at: 0x5000)
+        #expect(memory.readCString(at: 0x5000) == "hello")
+        #expect(memory.readCString(at: 0x5006, limit: 3) == "wor")
+        #expect(memory.readCString(at: 0x9000) == nil)
+    }
+
+    @Test func processVMReaderReadsALiveProcess() throws {
+        // Our own process is a live target: read a known buffer through process_vm_readv.
+        let marker: [UInt8] = Array("invoker-marker-1234".utf8)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: marker.count, alignment: 8)
+        defer { buffer.deallocate() }
+        buffer.copyBytes(from: marker)
+        let address = UInt64(UInt(bitPattern: buffer.baseAddress))
+        let reader = ProcessVMReader(pid: getpid())
+        #expect(try reader.readBytes(at: address, count: marker.count) == marker)
+        let cached = CachingMemoryReader(reader)
+        cached.prefetch([address...(address + UInt64(marker.count) - 1)])
+        let misses = cached.missCount
+        #expect(try cached.readBytes(at: address, count: marker.count) == marker)
+        #expect(cached.missCount == misses)
+        #expect(throws: MemoryReadError.self) { try ProcessVMReader(pid: getpid()).readBytes(at: 8, count: 8) }
+    }
+
+    @Test func mapsParseAndLookUp() {
+        let maps = MemoryMapping.parse("""
+        55d0c0a00000-55d0c0a21000 r-xp 00000000 fd:01 1234   /usr/bin/thing
+        7ffc00001000-7ffc00003000 rw-p 00000000 00:00 0            [stack]
+        7ffd00000000-7ffd00001000 r--p 00000000 00:00 0
+        """)
+        #expect(maps.count == 3)
+        #expect(maps[0].path == "/usr/bin/thing" && maps[0].isExecutable && !maps[0].isWritable)
+        #expect(maps.mapping(containing: 0x7ffc00002000)?.path == "[stack]")
+        #expect(maps.mapping(containing: 0x7ffd00000000)?.path == "")
+        #expect(maps.mapping(containing: 0x1000) == nil)
+    }
+}
