@@ -68,13 +68,15 @@ let package = Package(
 //FIX                          linkerSettings: [.linkedLibrary("pthread")]),
         //FIX .executableTarget(name: "helper-probe", path: "Tests/Fixtures/helper-probe", cSettings: fixtureFlags),
 
+        // Real child processes for tests, and the "nothing left stopped, traced or zombie" check.
+        .target(name: "TestSupport", dependencies: ["TracerKit", "CInvokerShim"], path: "Tests/TestSupport"),
         .testTarget(
             name: "TracerKitTests",
-            dependencies: ["TracerKit", "Tracers", "CInvokerShim"]
+            dependencies: ["TracerKit", "Tracers", "CInvokerShim", "TestSupport"]
         ),
         .testTarget(
             name: "InvokerTests",
-            dependencies: ["TracerKit", "Invoker"]
+            dependencies: ["TracerKit", "Invoker", "TestSupport"]
         ),
     ]
 )

@@ -114,3 +114,5 @@ int ivk_rename_noreplace(const char *from, const char *to) {
 }
 void ivk_openlog(const char *ident) { openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON); }
 void ivk_syslog(int priority, const char *message) { syslog(priority, "%s", message); }
+
+int ivk_become_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }

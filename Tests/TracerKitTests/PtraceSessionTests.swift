@@ -5,6 +5,7 @@
 import Glibc
 #endif
 import CInvokerShim
+import TestSupport
 import Testing
 @testable import TracerKit
 

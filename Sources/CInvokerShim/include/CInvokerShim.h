@@ -102,3 +102,7 @@ int ivk_rename_noreplace(const char *from, const char *to);
 void ivk_openlog(const char *ident);
 /// syslog(priority, "%s", message).
 void ivk_syslog(int priority, const char *message);
+
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are re-parented to us (tests use it to
+/// wait for a helper whose server died first).
+int ivk_become_child_subreaper(void);

@@ -60,6 +60,9 @@ public final class ModuleIndex {
                 var end: Dwarf_Addr = 0
                 var mainFile: UnsafePointer<CChar>? = nil
                 _ = dwfl_module_info(module, nil, nil, &end, nil, nil, &mainFile, nil)
+                // The build-id is known only once the module's ELF file is open.
+                var bias: Dwarf_Addr = 0
+                _ = dwfl_module_getelf(module, &bias)
                 var bits: UnsafePointer<UInt8>? = nil
                 var vaddr: GElf_Addr = 0
                 let length = dwfl_module_build_id(module, &bits, &vaddr)

@@ -128,7 +128,7 @@ public final class ProcessSnapshot {
         return nil
     }
 
-    static func threadState(pid: Int32, tid: Int32) -> String {
+    package static func threadState(pid: Int32, tid: Int32) -> String {
         guard let stat = ProcFile.readText("/proc/\(pid)/task/\(tid)/stat", limit: 4096),
               let close = stat.lastIndex(of: ")") else { return "?" }
         return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init) ?? "?"

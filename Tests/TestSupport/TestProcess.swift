@@ -4,15 +4,15 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Testing
-@testable import TracerKit
+import CInvokerShim
+import TracerKit
 
 /// A child process started with posix_spawn. Killed and reaped on `finish()`.
-final class TestProcess {
-    let pid: pid_t
-    private(set) var status: Int32?
+public final class TestProcess {
+    public let pid: pid_t
+    public private(set) var status: Int32?
 
-    init(_ path: String, _ arguments: [String] = []) throws {
+    public init(_ path: String, _ arguments: [String] = []) throws {
         var pid: pid_t = 0
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -23,7 +23,7 @@ final class TestProcess {
 
     /// Waits for the child to end and returns its raw wait status.
     @discardableResult
-    func waitForExit() -> Int32 {
+    public func waitForExit() -> Int32 {
         if let status { return status }
         var raw: Int32 = 0
         while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
@@ -32,7 +32,7 @@ final class TestProcess {
     }
 
     /// Kills (SIGKILL) and reaps the child if it is still running.
-    func finish() {
+    public func finish() {
         if status == nil {
             kill(pid, SIGKILL)
             waitForExit()
@@ -40,22 +40,22 @@ final class TestProcess {
     }
 
     /// The state letter of the process in /proc/PID/stat.
-    var state: String { ProcessSnapshot.threadState(pid: pid, tid: pid) }
+    public var state: String { ProcessSnapshot.threadState(pid: pid, tid: pid) }
 
     /// TracerPid from /proc/PID/status.
-    var tracer: Int32? {
+    public var tracer: Int32? {
         ProcFile.readText("/proc/\(pid)/status").flatMap { ProcFile.field("TracerPid", in: $0) }.flatMap { Int32($0) }
     }
 }
 
-struct TestProcessError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
+public struct TestProcessError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }
 
 /// Processes descended from this test process that are stopped (T), traced (t or a TracerPid) or
 /// zombies (Z). Every end-to-end test expects none.
-func leftoverProcesses() -> [String] {
+public func leftoverProcesses() -> [String] {
     let me = getpid()
     var parents: [Int32: Int32] = [:]
     var states: [Int32: String] = [:]
@@ -87,7 +87,7 @@ func leftoverProcesses() -> [String] {
 
 /// Whether this machine lets us ptrace at all (not in a container without CAP_SYS_PTRACE, Yama
 /// permitting); the reason when it does not.
-func ptraceUnavailableReason() -> String? {
+public func ptraceUnavailableReason() -> String? {
     guard let child = try? TestProcess("/bin/sleep", ["30"]) else { return "cannot start /bin/sleep" }
     defer { child.finish() }
     do {
@@ -96,5 +96,59 @@ func ptraceUnavailableReason() -> String? {
         return nil
     } catch {
         return "ptrace is not permitted here: \(error)"
+    }
+}
+
+/// The path of an executable this package builds (the fixtures, `invoker`), found next to the
+/// running test bundle.
+public func builtProduct(_ name: String) -> String {
+    let bundle = ProcFile.readLink("/proc/self/exe") ?? ""
+    let directory = bundle.split(separator: "/").dropLast().joined(separator: "/")
+    return "/" + directory + "/" + name
+}
+
+/// A fresh temporary directory.
+public func makeTemporaryDirectory(_ prefix: String = "invoker-test") -> String {
+    var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)
+    return template.withUnsafeMutableBufferPointer { buffer in
+        guard let result = mkdtemp(buffer.baseAddress!) else { return "/tmp" }
+        return String(cString: result)
+    }
+}
+
+/// The names of the entries in `directory`, sorted.
+public func directoryEntries(_ directory: String) -> [String] {
+    guard let dir = opendir(directory) else { return [] }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}
+
+/// The whole text of a file, or nil.
+public func readFile(_ path: String) -> String? { ProcFile.readText(path, limit: 64 << 20) }
+
+/// The permission bits of a file.
+public func fileMode(_ path: String) -> mode_t? {
+    var info = stat()
+    return stat(path, &info) == 0 ? info.st_mode & 0o7777 : nil
+}
+
+/// Makes this test process the child subreaper of its descendants, so a helper orphaned by a
+/// server that died first becomes our child and can be waited for.
+public func adoptOrphans() {
+    _ = ivk_become_child_subreaper()
+}
+
+/// Waits for every remaining child (orphans adopted with `adoptOrphans`) to exit.
+public func reapAllChildren() {
+    var status: Int32 = 0
+    while true {
+        let result = waitpid(-1, &status, 0)
+        if result < 0 && errno == EINTR { continue }
+        if result < 0 { return }
     }
 }
