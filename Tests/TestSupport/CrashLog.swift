@@ -23,9 +23,9 @@ public struct CrashLog {
             if let header = Self.threadHeader(line) {
                 if let current { threads.append(current) }
                 current = header
-            } else if current != nil, line.hasPrefix("  "), !line.hasPrefix("  (") {
+            } else if current != nil, line.first?.isNumber == true {
                 let words = line.split(separator: " ", omittingEmptySubsequences: true)
-                // "  N   PC function [+ off] [at file:line] in module"
+                // "N   0xPC function + 0xoff [at file:line] [in module]"
                 if words.count >= 3 {
                     current!.functions.append(String(words[2]))
                     current!.lines.append(String(line))
@@ -38,21 +38,14 @@ public struct CrashLog {
         if let current { threads.append(current) }
     }
 
-    /// "Crashing Thread (TID 12, name):" or "Thread 12, name:".
+    /// "Crashing Thread (TID 12, name):" or "Thread (TID 12, name):".
     static func threadHeader(_ line: Substring) -> Thread? {
-        if line.hasPrefix("Crashing Thread (TID "), line.hasSuffix("):") {
-            let body = line.dropFirst("Crashing Thread (TID ".count).dropLast(2)
-            let parts = body.split(separator: ",", maxSplits: 1)
+        for (prefix, crashing) in [("Crashing Thread (TID ", true), ("Thread (TID ", false)] {
+            guard line.hasPrefix(prefix), line.hasSuffix("):") else { continue }
+            let parts = line.dropFirst(prefix.count).dropLast(2).split(separator: ",", maxSplits: 1)
             guard let tid = parts.first.flatMap({ Int32($0) }) else { return nil }
             let name = parts.count > 1 ? String(parts[1].dropFirst()) : ""
-            return Thread(tid: tid, name: name, isCrashing: true, functions: [], lines: [])
-        }
-        if line.hasPrefix("Thread "), line.hasSuffix(":") {
-            let body = line.dropFirst("Thread ".count).dropLast()
-            let parts = body.split(separator: ",", maxSplits: 1)
-            guard let tid = parts.first.flatMap({ Int32($0) }) else { return nil }
-            let name = parts.count > 1 ? String(parts[1].dropFirst()) : ""
-            return Thread(tid: tid, name: name, isCrashing: false, functions: [], lines: [])
+            return Thread(tid: tid, name: name, isCrashing: crashing, functions: [], lines: [])
         }
         return nil
     }

@@ -24,34 +24,37 @@ struct CrashLogWriter {
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// traffic_crashlog's LABELFMT: "%-20s".
+    static func label(_ text: String) -> String { text.padding(to: 20) }
+
     func render() -> String {
         var out = ""
         func line(_ text: String = "") { out += text + "\n" }
-        func field(_ label: String, _ value: String) { line((label + ":").padding(to: 19) + value) }
+        func section(_ title: String, _ body: String?) {
+            line("\(title):")
+            out += body.map { $0.hasSuffix("\n") || $0.isEmpty ? $0 : $0 + "\n" } ?? "(unavailable)\n"
+            line()
+        }
 
-        let processName = report.commandLine.first.map { $0.split(separator: "/").last.map(String.init) ?? $0 }
-            ?? report.executable.split(separator: "/").last.map(String.init) ?? "?"
-        field("Process", processName)
-        field("File", report.executable)
-        field("Version", "invoker \(helperVersion)" + (report.hostTriplet.map { " (\($0))" } ?? ""))
+        let name = report.processName ?? report.executable.split(separator: "/").last.map(String.init) ?? "?"
+        line(Self.label("Process:") + "\(name) [\(report.pid)]")
+        line(Self.label("File:") + report.executable)
+        line(Self.label("Version:") + "invoker \(helperVersion)" + (report.hostTriplet.map { " (\($0))" } ?? ""))
         var uts = utsname()
         uname(&uts)
-        field("System Version", [uts.sysname, uts.nodename, uts.release, uts.version, uts.machine]
+        let system = [uts.sysname, uts.machine, uts.version, uts.release]
             .map { withUnsafeBytes(of: $0) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) } }
-            .joined(separator: " "))
-        field("Date", Self.format(time: report.time, "%a, %d %b %Y %T %z"))
+        line(Self.label("System Version:") + system.joined(separator: " "))
+        line(Self.label("Date:") + Self.format(time: report.time, "%a, %d %b %Y %T %z"))
         line()
         renderSignal(&out)
         line()
         renderRegisters(&out)
         line()
         renderThreads(&out)
-        line("Process Status:")
-        out += report.processStatus ?? "(unavailable)\n"
-        line()
-        line("Process Limits:")
-        out += report.processLimits ?? "(unavailable)\n"
-        line()
+        section("Process Status", report.processStatus)
+        section("Process Limits", report.processLimits)
+        section("Memory Regions", report.memoryRegions)
         for run in report.tracerRuns where run.command != nil {
             line("Tracer \(run.name): \(run.command!.joined(separator: " "))")
             line("  \(run.outcome), \(String(format: run.seconds)) s")
@@ -73,70 +76,90 @@ struct CrashLogWriter {
         return out
     }
 
+    /// traffic_crashlog's Signal Status lines, then the meaning of si_code for every signal.
     private func renderSignal(_ out: inout String) {
-        out += "Signal Status:\n"
         guard let signal = report.fault?.signal else {
-            out += "  No target signal information\n"
+            out += "No target signal information\n"
             return
         }
-        out += "  \(signal.description) (\(signal.name), signal \(signal.number)), si_code \(signal.code): \(signal.codeDescription)\n"
-        if signal.hasFaultAddress {
-            out += "  Fault address: 0x\(hex(signal.address))\n"
-        } else if signal.wasSentByProcess {
-            out += "  Sent by pid \(signal.senderPID), uid \(signal.senderUID)\n"
+        let label = Self.label
+        out += "Signal Status:\n"
+        out += label("siginfo.si_signo:") + "\(signal.number) (\(signal.description))\n"
+        out += label("siginfo.si_pid:") + label(String(signal.senderPID)) + label("siginfo.si_uid:") + "\(signal.senderUID)\n"
+        out += label("siginfo.si_code:") + label("0x\(String(UInt32(bitPattern: signal.code), radix: 16)) (\(signal.code))")
+        out += label("siginfo.si_addr:") + "0x" + hex(signal.address, width: 16) + "\n"
+        if signal.code == 0 {
+            out += "Signal delivered by user \(signal.senderUID) from process \(signal.senderPID)\n"
+        } else if signal.number == SIGSEGV || signal.number == SIGBUS {
+            let meaning = switch (signal.number, signal.code) {
+            case (SIGSEGV, 1): "No object mapped"
+            case (SIGSEGV, 2): "Invalid permissions for mapped object"
+            case (SIGBUS, 1): "Invalid address alignment"
+            case (SIGBUS, 2): "Nonexistent physical address"
+            case (SIGBUS, 3): "Object-specific hardware error"
+            default: "Unknown error"
+            }
+            out += "\(meaning) at address 0x\(hex(signal.address, width: 16))\n"
         }
-        if let version = report.fault?.payloadVersion { out += "  Payload: \(version.rawValue)\n" }
+        out += label("Signal:") + "\(signal.name), \(signal.codeDescription)\n"
+        if let version = report.fault?.payloadVersion { out += label("Payload:") + version.rawValue + "\n" }
     }
 
+    /// The 23 gregs of the signal context, four to a line, as traffic_crashlog prints them.
     private func renderRegisters(_ out: inout String) {
-        out += "CPU Registers:\n"
-        let crashing = report.threads.first { $0.isCrashing }
-        guard let registers = report.fault?.registers ?? crashing?.registers else {
-            out += "  No target CPU registers\n"
+        guard let gregs = report.fault?.registers?.signalContextGregs else {
+            out += "No target CPU registers\n"
             return
         }
-        let named = registers.named
-        for row in stride(from: 0, to: named.count, by: 4) {
-            out += "  " + named[row..<min(row + 4, named.count)]
-                .map { ($0.name + ":").padding(to: 8) + hex($0.value, width: 16) }
-                .joined(separator: " ") + "\n"
+        out += "CPU Registers:\n"
+        for (index, value) in gregs.enumerated() {
+            let name = Registers.gregNames[index]
+            out += (name.count < 3 ? name + String(repeating: " ", count: 3 - name.count) : name)
+            out += ":0x" + hex(value, width: 16) + (index % 4 == 3 ? "\n" : " ")
         }
+        out += "\n"
     }
 
+    /// traffic_crashlog's (ATS 10.2+) thread layout: the crashing thread, then the others.
     private func renderThreads(_ out: inout String) {
-        let crashing = report.threads.filter(\.isCrashing)
-        let others = report.threads.filter { !$0.isCrashing }
-        for thread in crashing {
-            out += "Crashing Thread (TID \(thread.tid), \(thread.name)):\n"
+        if report.threads.isEmpty {
+            out += "Unable to retrieve backtrace: the target's threads could not be stopped (see Capture Problems).\n\n"
+            return
+        }
+        var printedHeader = false
+        for thread in report.threads {
+            if thread.isCrashing {
+                out += "Crashing Thread (TID \(thread.tid), \(thread.name)):\n"
+            } else {
+                if !printedHeader {
+                    out += "Other Non-Crashing Threads:\n\n"
+                    printedHeader = true
+                }
+                out += "Thread (TID \(thread.tid), \(thread.name)):\n"
+            }
             renderFrames(thread, &out)
             out += "\n"
         }
-        if report.threads.isEmpty {
-            out += "No thread stacks: the target could not be stopped.\n\n"
-        }
-        if !others.isEmpty {
-            out += crashing.isEmpty ? "Threads:\n" : "Other Non-Crashing Threads:\n"
-            out += "\n"
-            for thread in others {
-                out += "Thread \(thread.tid), \(thread.name):\n"
-                renderFrames(thread, &out)
-                out += "\n"
-            }
-        }
     }
 
+    /// "%-4u 0x%016llx function + 0xoffset" as traffic_crashlog prints a frame, then what it does
+    /// not print: the source location and the module.
     private func renderFrames(_ thread: ThreadReport, _ out: inout String) {
         for frame in thread.frames {
-            var text = "\(frame.index)".padding(to: 4) + hex(frame.pc, width: 16) + " "
-            text += frame.function.map { name in "\(name)" + (frame.functionOffset.map { " + \($0)" } ?? "") } ?? "??"
-            if frame.isSignalFrame { text += " [signal frame]" }
-            if let file = frame.file {
-                text += " at \(file)" + (frame.line.map { ":\($0)" } ?? "")
+            var text = String(frame.index).padding(to: 4) + "0x" + hex(frame.pc, width: 16) + " "
+            if let function = frame.function {
+                text += function + " + 0x" + hex(frame.functionOffset ?? 0)
+            } else {
+                text += "<unknown>"
             }
-            text += " in " + (frame.module ?? "??")
-            out += "  " + text + "\n"
+            if frame.isSignalFrame { text += " [signal frame]" }
+            if let file = frame.file { text += " at \(file)" + (frame.line.map { ":\($0)" } ?? "") }
+            if let module = frame.module {
+                text += " in \(module)" + (frame.function == nil ? "+0x" + hex(frame.moduleOffset ?? 0) : "")
+            }
+            out += text + "\n"
         }
-        if let stop = thread.unwindStop { out += "  (stack ends: \(stop))\n" }
+        if let stop = thread.unwindStop { out += "  [stack ends: \(stop)]\n" }
     }
 
     private func renderModules(_ out: inout String) {
@@ -155,8 +178,9 @@ struct CrashLogWriter {
 }
 
 extension String {
+    /// Left-justified in `width` columns, like printf's "%-Ns" (never truncated).
     func padding(to width: Int) -> String {
-        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+        count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 
     init(format seconds: Double) {

@@ -78,6 +78,11 @@ struct CrashRun {
         var report = CrashReport(pid: pid, executable: executable, commandLine: [], hostTriplet: options.hostTriplet,
                                  time: Int(time(nil)), fault: fault)
         report.problems += fault?.problems ?? []
+        // Read before stopping the target, so Process Status shows the state the server was in.
+        report.processName = ProcFile.readText("/proc/\(pid)/comm", limit: 64)?.trimmingWhitespace()
+        report.processStatus = ProcFile.readText("/proc/\(pid)/status", limit: 64 * 1024)
+        report.processLimits = ProcFile.readText("/proc/\(pid)/limits", limit: 64 * 1024)
+        report.memoryRegions = ProcFile.readText("/proc/\(pid)/maps", limit: 16 << 20)
         let session: PtraceSession
         do {
             session = try PtraceSession.attach(pid: pid, deadline: deadline)
@@ -91,8 +96,6 @@ struct CrashRun {
         report.fault = snapshot.fault
         report.executable = snapshot.executable
         report.commandLine = snapshot.commandLine
-        report.processStatus = snapshot.statusText
-        report.processLimits = snapshot.limitsText
         report.modules = snapshot.modules?.modules ?? []
         report.problems += snapshot.problems
         if !session.vanishedThreads.isEmpty {

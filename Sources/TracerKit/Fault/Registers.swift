@@ -17,6 +17,9 @@ public struct Registers: Sendable, Equatable {
     public var origRax: UInt64 = UInt64.max
     /// Trap number, error code and CR2 (the faulting address), from a signal context only.
     public var trapNumber: UInt64? = nil, errorCode: UInt64? = nil, cr2: UInt64? = nil
+    /// All 23 `gregs` of a signal context, in glibc's REG_* order, when the registers came from one
+    /// (traffic_crashlog prints exactly these).
+    public var signalContextGregs: [UInt64]? = nil
 
     public init() {}
 
@@ -39,7 +42,14 @@ public struct Registers: Sendable, Equatable {
         // REG_CSGSFS packs cs, gs, fs (16 bits each) and a padding word.
         cs = g[18] & 0xffff
         errorCode = g[19]; trapNumber = g[20]; cr2 = g[22]
+        signalContextGregs = g
     }
+
+    /// glibc's names of the x86_64 `gregs` (REG_R8 … REG_CR2), as traffic_crashlog prints them.
+    public static let gregNames = [
+        "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15", "RDI", "RSI", "RBP", "RBX",
+        "RDX", "RAX", "RCX", "RSP", "RIP", "EFL", "CSGSFS", "ERR", "TRAPNO", "OLDMASK", "CR2",
+    ]
 
     /// The value of a register by libunwind's x86_64 number (UNW_X86_64_RAX … UNW_X86_64_RIP),
     /// or nil for a number this type does not hold.

@@ -1,6 +1,6 @@
 // ProcessSnapshot: the read-only picture of a stopped target that every built-in tracer and
 // writer works from. It is captured once, right after the attach: threads with names and
-// registers, memory maps, loaded modules, /proc status and limits; memory stays readable through
+// registers, memory maps, loaded modules; memory stays readable through
 // `memory` (a page cache whose stacks were prefetched with one process_vm_readv).
 
 #if canImport(Glibc)
@@ -34,9 +34,6 @@ public final class ProcessSnapshot {
     public let threads: [ThreadSnapshot]
     public let mappings: [MemoryMapping]
     public let modules: ModuleIndex?
-    /// Raw /proc/PID/status and /proc/PID/limits, as traffic_crashlog prints them.
-    public let statusText: String?
-    public let limitsText: String?
     public let fault: FaultContext?
     /// Memory of the target (cached; valid while the target is stopped).
     public let memory: any MemoryReader
@@ -44,11 +41,9 @@ public final class ProcessSnapshot {
     public let problems: [String]
 
     init(pid: Int32, executable: String, commandLine: [String], threads: [ThreadSnapshot],
-         mappings: [MemoryMapping], modules: ModuleIndex?, statusText: String?, limitsText: String?,
-         fault: FaultContext?, memory: any MemoryReader, problems: [String]) {
+         mappings: [MemoryMapping], modules: ModuleIndex?, fault: FaultContext?, memory: any MemoryReader, problems: [String]) {
         self.pid = pid; self.executable = executable; self.commandLine = commandLine; self.threads = threads
-        self.mappings = mappings; self.modules = modules; self.statusText = statusText
-        self.limitsText = limitsText; self.fault = fault; self.memory = memory; self.problems = problems
+        self.mappings = mappings; self.modules = modules; self.fault = fault; self.memory = memory; self.problems = problems
     }
 
     /// The crashing thread, if known.
@@ -105,8 +100,6 @@ public final class ProcessSnapshot {
         return ProcessSnapshot(
             pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? commandLine.first ?? "?",
             commandLine: commandLine, threads: threads, mappings: mappings, modules: modules,
-            statusText: ProcFile.readText("/proc/\(pid)/status", limit: 64 * 1024),
-            limitsText: ProcFile.readText("/proc/\(pid)/limits", limit: 64 * 1024),
             fault: resolvedFault, memory: reader, problems: problems)
     }
 

@@ -87,8 +87,13 @@ public struct CrashReport: Sendable {
     public var fault: FaultContext?
     public var threads: [ThreadReport] = []
     public var modules: [LoadedModule] = []
+    /// The process name (/proc/PID/comm).
+    public var processName: String?
+    /// /proc/PID/status, /proc/PID/limits and /proc/PID/maps as read before the target was
+    /// stopped, printed verbatim as traffic_crashlog prints them.
     public var processStatus: String?
     public var processLimits: String?
+    public var memoryRegions: String?
     public var tracerRuns: [TracerRun] = []
     /// Sentences about whatever degraded the report.
     public var problems: [String] = []

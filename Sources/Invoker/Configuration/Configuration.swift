@@ -1,0 +1,73 @@
+// Configuration: what an operator sets in invoker.conf (TOML): global settings and the ordered
+// chain of tracers. Values only; loading and validation live in ConfigurationLoader.
+
+/// What to do when a tracer fails (exits non-zero, times out, cannot start).
+enum FailurePolicy: String, CaseIterable {
+    /// Run the rest of the chain (the default).
+    case `continue`
+    /// Stop the chain, as the old backtrace-invoker did; the report is still written.
+    case stop
+}
+
+/// Report formats.
+enum ReportFormat: String, CaseIterable {
+    case text
+    case json
+}
+
+/// One external program in the chain.
+struct ExternalTracerSpec: Equatable {
+    var name: String
+    /// argv, with placeholders (%p %t %s %e %o %r %%) still in it.
+    var command: [String]
+    /// Seconds before it is terminated (SIGTERM to its process group, then SIGKILL).
+    var timeout: Double
+    /// Run as this user (name or uid); nil means the `--user` Traffic Server passed, else ourselves.
+    var user: String?
+    /// Extra environment variables.
+    var environment: [String: String]
+    var workingDirectory: String?
+}
+
+/// One built-in tracer in the chain.
+struct BuiltinTracerSpec: Equatable {
+    /// "unwind".
+    var use: String
+    var maxFrames: Int?
+}
+
+/// An entry of the chain.
+enum TracerSpec: Equatable {
+    case builtin(BuiltinTracerSpec)
+    case external(ExternalTracerSpec)
+
+    var name: String {
+        switch self {
+        case .builtin(let spec): spec.use
+        case .external(let spec): spec.name
+        }
+    }
+}
+
+/// The whole configuration.
+struct Configuration: Equatable {
+    /// Where reports go; nil means the Traffic Server log directory (see LogDirectory).
+    var outputDirectory: String?
+    var formats: [ReportFormat] = [.text]
+    /// Seconds for the whole run after the wake.
+    var deadline: Double = 60
+    var failurePolicy: FailurePolicy = .continue
+    /// Bytes of output kept per external tracer.
+    var maxOutputBytes: Int = 1 << 20
+    /// Keep at most this many crash logs in the output directory (0: keep all).
+    var retention: Int = 0
+    var tracers: [TracerSpec] = Configuration.defaultTracers
+    /// The file this came from, if any.
+    var source: String?
+
+    /// The chain used when no file configures one.
+    static let defaultTracers: [TracerSpec] = [.builtin(BuiltinTracerSpec(use: "unwind", maxFrames: nil))]
+
+    /// Built-in tracers this build has.
+    static let builtinNames = ["unwind"]
+}

@@ -1,0 +1,252 @@
+// ConfigurationLoader: reads invoker.conf with TOMLKit and validates every key, so a bad file is
+// reported when the server starts (not when it crashes) with file, line and key.
+//
+// TOMLKit gives line and column for syntax errors only; for a key whose value is wrong, the line
+// is found by looking for the key's assignment inside its table's section of the text.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import TOMLKit
+import TracerKit
+
+enum ConfigurationLoader {
+    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "tracer"]
+    static let externalKeys = ["name", "exec", "timeout", "user", "env", "cwd"]
+    static let builtinKeys = ["use", "name", "max_frames"]
+    static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
+
+    /// Where the configuration comes from: --config, then INVOKER_CONFIG, then
+    /// /etc/invoker/invoker.conf if it exists; nil means the built-in defaults.
+    static func locate(explicit: String?, environment: [String: String]) -> String? {
+        if let explicit { return explicit }
+        if let path = environment["INVOKER_CONFIG"], !path.isEmpty { return path }
+        return access("/etc/invoker/invoker.conf", F_OK) == 0 ? "/etc/invoker/invoker.conf" : nil
+    }
+
+    /// Loads and validates the file at `path`.
+    static func load(path: String) throws(ConfigurationError) -> Configuration {
+        guard case .success(let bytes) = ProcFile.readBytes(path, limit: 1 << 20) else {
+            throw ConfigurationError(file: path, message: "cannot read the file: \(String(cString: strerror(errno)))")
+        }
+        if getuid() == 0 { try checkOwnership(path) }
+        var configuration = try parse(String(decoding: bytes, as: UTF8.self), file: path)
+        configuration.source = path
+        return configuration
+    }
+
+    /// Parses and validates configuration text. `file` names it in messages.
+    static func parse(_ text: String, file: String) throws(ConfigurationError) -> Configuration {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationError(file: file, line: error.source.begin.line,
+                                     message: "not valid TOML at column \(error.source.begin.column): \(error.description)")
+        } catch {
+            throw ConfigurationError(file: file, message: "not valid TOML: \(error)")
+        }
+        let locator = SourceLocator(text: text)
+        func fail(_ key: String, _ message: String, tracer: Int? = nil) -> ConfigurationError {
+            let path = tracer.map { "tracer[\($0 + 1)].\(key)" } ?? key
+            return ConfigurationError(file: file, line: locator.line(of: key, inTracer: tracer), key: path, message: message)
+        }
+
+        var configuration = Configuration()
+        for key in table.keys where !globalKeys.contains(key) {
+            throw fail(key, "unknown setting" + suggestion(for: key, among: globalKeys))
+        }
+        if let value = table["output_dir"] {
+            guard let path = value.string, path.hasPrefix("/") else { throw fail("output_dir", "must be an absolute path") }
+            configuration.outputDirectory = path
+        }
+        if let value = table["formats"] {
+            guard let array = value.array, !array.isEmpty else { throw fail("formats", "must be a non-empty array such as [\"text\", \"json\"]") }
+            var formats: [ReportFormat] = []
+            for element in array {
+                guard let name = element.string, let format = ReportFormat(rawValue: name) else {
+                    throw fail("formats", "\(element.debugDescription) is not a format; use \"text\" or \"json\"")
+                }
+                formats.append(format)
+            }
+            configuration.formats = formats
+        }
+        if let value = table["deadline"] {
+            guard let deadline = seconds(value) else { throw fail("deadline", "must be a positive number of seconds") }
+            configuration.deadline = deadline
+        }
+        if let value = table["failure_policy"] {
+            guard let name = value.string, let policy = FailurePolicy(rawValue: name) else {
+                throw fail("failure_policy", "must be \"continue\" or \"stop\"")
+            }
+            configuration.failurePolicy = policy
+        }
+        if let value = table["max_output_bytes"] {
+            guard let bytes = value.int, bytes > 0 else { throw fail("max_output_bytes", "must be a positive integer") }
+            configuration.maxOutputBytes = bytes
+        }
+        if let value = table["retention"] {
+            guard let count = value.int, count >= 0 else { throw fail("retention", "must be 0 (keep all) or a positive integer") }
+            configuration.retention = count
+        }
+        if let value = table["tracer"] {
+            guard let array = value.array else { throw fail("tracer", "must be an array of tables: write each as [[tracer]]") }
+            var tracers: [TracerSpec] = []
+            for (index, element) in array.enumerated() {
+                guard let entry = element.table else { throw fail("tracer", "entry \(index + 1) is not a table") }
+                tracers.append(try tracer(entry, index: index, fail: fail))
+            }
+            configuration.tracers = tracers
+        }
+        return configuration
+    }
+
+    private static func tracer(_ entry: TOMLTable, index: Int,
+                               fail: (String, String, Int?) -> ConfigurationError) throws(ConfigurationError) -> TracerSpec {
+        let hasUse = entry["use"] != nil, hasExec = entry["exec"] != nil
+        if hasUse == hasExec {
+            throw fail(hasUse ? "use" : "exec", "a tracer needs exactly one of `use = \"unwind\"` (built-in) or `exec = [\"/path\", \"args\"…]` (external program)", index)
+        }
+        if hasUse {
+            for key in entry.keys where !builtinKeys.contains(key) {
+                throw fail(key, "not a setting of a built-in tracer" + suggestion(for: key, among: builtinKeys), index)
+            }
+            guard let use = entry["use"]?.string, Configuration.builtinNames.contains(use) else {
+                throw fail("use", "unknown built-in tracer; this build has: \(Configuration.builtinNames.joined(separator: ", "))", index)
+            }
+            var spec = BuiltinTracerSpec(use: use, maxFrames: nil)
+            if let value = entry["max_frames"] {
+                guard let frames = value.int, frames > 0, frames <= 4096 else { throw fail("max_frames", "must be an integer from 1 to 4096", index) }
+                spec.maxFrames = frames
+            }
+            return .builtin(spec)
+        }
+        for key in entry.keys where !externalKeys.contains(key) {
+            throw fail(key, "not a setting of an external tracer" + suggestion(for: key, among: externalKeys), index)
+        }
+        guard let array = entry["exec"]?.array, !array.isEmpty else {
+            throw fail("exec", "must be a non-empty array of strings: the program and its arguments", index)
+        }
+        var command: [String] = []
+        for word in array {
+            guard let text = word.string else { throw fail("exec", "every word must be a string", index) }
+            if let bad = unknownPlaceholder(in: text) {
+                throw fail("exec", "unknown placeholder %\(bad) in \"\(text)\"; use %p %t %s %e %o %r or %%", index)
+            }
+            command.append(text)
+        }
+        guard command[0].hasPrefix("/") else {
+            throw fail("exec", "the program must be an absolute path (no PATH search, no shell), not \"\(command[0])\"", index)
+        }
+        var spec = ExternalTracerSpec(name: command[0].split(separator: "/").last.map(String.init) ?? command[0],
+                                      command: command, timeout: 30, user: nil, environment: [:], workingDirectory: nil)
+        if let value = entry["name"] {
+            guard let name = value.string, !name.isEmpty else { throw fail("name", "must be a non-empty string", index) }
+            spec.name = name
+        }
+        if let value = entry["timeout"] {
+            guard let timeout = seconds(value) else { throw fail("timeout", "must be a positive number of seconds", index) }
+            spec.timeout = timeout
+        }
+        if let value = entry["user"] {
+            guard let user = value.string ?? value.int.map(String.init), !user.isEmpty else {
+                throw fail("user", "must be a user name or uid", index)
+            }
+            spec.user = user
+        }
+        if let value = entry["env"] {
+            guard let env = value.table else { throw fail("env", "must be a table such as { LANG = \"C\" }", index) }
+            for key in env.keys {
+                guard let text = env[key]?.string else { throw fail("env", "the value of \(key) must be a string", index) }
+                spec.environment[key] = text
+            }
+        }
+        if let value = entry["cwd"] {
+            guard let path = value.string, path.hasPrefix("/") else { throw fail("cwd", "must be an absolute path", index) }
+            spec.workingDirectory = path
+        }
+        return .external(spec)
+    }
+
+    /// A positive number of seconds from an integer or a float; nil otherwise.
+    private static func seconds(_ value: any TOMLValueConvertible) -> Double? {
+        let number = value.double ?? value.int.map(Double.init)
+        guard let number, number > 0, number.isFinite else { return nil }
+        return number
+    }
+
+    /// The first character after a % that is not a known placeholder.
+    static func unknownPlaceholder(in word: String) -> Character? {
+        var iterator = word.makeIterator()
+        while let character = iterator.next() {
+            guard character == "%" else { continue }
+            // A lone % at the end of a word is not a placeholder: report it as "% ".
+            guard let next = iterator.next() else { return " " }
+            if !placeholders.contains(next) { return next }
+        }
+        return nil
+    }
+
+    static func suggestion(for key: String, among known: [String]) -> String {
+        let close = known.min { editDistance($0, key) < editDistance($1, key) }
+        guard let close, editDistance(close, key) <= 2 else { return "; known: \(known.joined(separator: ", "))" }
+        return " (did you mean `\(close)`?)"
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
+    }
+
+    /// Running as root, a configuration anyone else can change would let them run code as root.
+    static func checkOwnership(_ path: String) throws(ConfigurationError) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }
+        if info.st_uid != 0 {
+            throw ConfigurationError(file: path, message: "refusing a configuration owned by uid \(info.st_uid) while running as root; chown it to root")
+        }
+        if info.st_mode & 0o022 != 0 {
+            throw ConfigurationError(file: path, message: "refusing a configuration writable by group or others while running as root (mode \(String(info.st_mode & 0o777, radix: 8))); chmod go-w it")
+        }
+    }
+}
+
+/// Finds the line of `key = …` in the top level or in the N-th [[tracer]] section of a TOML text,
+/// for messages only (the values themselves come from TOMLKit).
+struct SourceLocator {
+    let lines: [Substring]
+
+    init(text: String) { lines = text.split(separator: "\n", omittingEmptySubsequences: false) }
+
+    func line(of key: String, inTracer tracer: Int?) -> Int? {
+        var section: Int? = nil  // nil: top level; n: n-th [[tracer]]
+        var tracerCount = -1
+        var sectionStart: Int? = tracer == nil ? 1 : nil
+        for (number, raw) in lines.enumerated() {
+            let line = raw.trimmingWhitespace()
+            if line.hasPrefix("[[") && line.hasSuffix("]]") {
+                if line.dropFirst(2).dropLast(2).trimmingWhitespace() == "tracer" {
+                    tracerCount += 1
+                    section = tracerCount
+                    if tracer == tracerCount { sectionStart = number + 1 }
+                } else {
+                    section = -1
+                }
+                continue
+            }
+            if line.hasPrefix("[") { section = -1; continue }
+            guard section == tracer else { continue }
+            let assignment = line.split(separator: "=", maxSplits: 1).first?.trimmingWhitespace()
+            if assignment == key || assignment == "\"\(key)\"" { return number + 1 }
+        }
+        return sectionStart
+    }
+}

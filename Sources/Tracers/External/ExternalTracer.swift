@@ -1,0 +1,149 @@
+// ExternalTracer: runs one external program of the chain (gdb, gcore, eu-stack, a vendor's
+// snapshot tool, a notifier) through swift-subprocess: no shell, its own process group, its own
+// timeout (SIGTERM to the group, then SIGKILL a second later), optionally as another user, with
+// standard output and error captured together up to a byte cap. It runs only after the target
+// has been released, so it can attach to the target itself.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Subprocess
+import Synchronization
+import SystemPackage
+import TracerKit
+
+/// One external program, ready to run (placeholders already expanded).
+public struct ExternalTracer: Sendable {
+    public var name: String
+    public var command: [String]
+    public var timeout: Double
+    /// Run as this uid/gid (with that user's groups), when set.
+    public var identity: UserIdentity?
+    public var environment: [String: String]
+    public var workingDirectory: String?
+    public var outputLimit: Int
+
+    public init(name: String, command: [String], timeout: Double, identity: UserIdentity? = nil,
+                environment: [String: String] = [:], workingDirectory: String? = nil, outputLimit: Int = 1 << 20) {
+        self.name = name; self.command = command; self.timeout = timeout; self.identity = identity
+        self.environment = environment; self.workingDirectory = workingDirectory; self.outputLimit = outputLimit
+    }
+
+    /// Runs the program, bounded by its timeout and by `deadline`, and says how it went.
+    public func run(deadline: Deadline) async -> TracerRun {
+        let started = Deadline.now()
+        let seconds = min(timeout, deadline.secondsRemaining)
+        let collector = OutputCollector(limit: outputLimit)
+        var platform = PlatformOptions()
+        platform.processGroupID = 0
+        platform.teardownSequence = [
+            .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: .seconds(1)),
+            .send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .seconds(1)),
+        ]
+        if let identity {
+            platform.userID = identity.uid
+            platform.groupID = identity.gid
+            platform.supplementaryGroups = identity.groups
+        }
+        let options = platform
+        let command = self.command
+        let environment = Environment.inherit.updating(
+            Dictionary(uniqueKeysWithValues: self.environment.map { (Environment.Key(stringLiteral: $0.key), Optional($0.value)) }))
+        let directory = workingDirectory.map { FilePath($0) }
+
+        let outcome: Result<TerminationStatus, SubprocessError>? = await withTaskGroup(
+            of: Result<TerminationStatus, SubprocessError>?.self
+        ) { group in
+            group.addTask {
+                do {
+                    let result = try await Subprocess.run(
+                        .path(FilePath(command[0])), arguments: Arguments(Array(command.dropFirst())),
+                        environment: environment, workingDirectory: directory, platformOptions: options,
+                        input: .none, output: .sequence, error: .combinedWithOutput
+                    ) { execution in
+                        for try await chunk in execution.standardOutput {
+                            chunk.withUnsafeBytes { collector.append($0) }
+                        }
+                    }
+                    return .success(result.terminationStatus)
+                } catch let error as SubprocessError {
+                    return .failure(error)
+                } catch {
+                    return nil
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        let elapsed = Deadline.now().seconds(since: started)
+        var run = TracerRun(name: name, command: command, seconds: elapsed, exitStatus: nil, outcome: "", output: collector.text)
+        switch outcome {
+        case .none:
+            run.outcome = "timed out after \(Self.format(seconds)) s: its process group was sent SIGTERM, then SIGKILL"
+        case .failure(let error)?:
+            run.outcome = "could not run \(command[0]): \(error)"
+        case .success(.exited(let code))?:
+            run.exitStatus = code
+            run.outcome = code == 0 ? "exited with status 0" : "failed: exited with status \(code)"
+        case .success(.signaled(let signal))?:
+            run.outcome = "failed: killed by \(SignalInfo.name(of: signal)) (\(SignalInfo.description(of: signal)))"
+        }
+        if collector.truncated { run.outcome += "; output cut at \(outputLimit) bytes" }
+        return run
+    }
+
+    /// Whether a run counts as a failure for the chain's failure policy.
+    public static func failed(_ run: TracerRun) -> Bool { run.exitStatus != 0 }
+
+    static func format(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+    }
+}
+
+/// A user to run external tracers as.
+public struct UserIdentity: Sendable, Equatable {
+    public var name: String
+    public var uid: uid_t
+    public var gid: gid_t
+    public var groups: [gid_t]
+
+    /// Looks up a user name or numeric uid in the password database.
+    public static func lookUp(_ user: String) -> UserIdentity? {
+        let entry = UInt32(user).map { getpwuid($0) } ?? getpwnam(user)
+        guard let entry else { return nil }
+        let name = String(cString: entry.pointee.pw_name)
+        let gid = entry.pointee.pw_gid
+        var count: Int32 = 64
+        var list = Array<gid_t>(repeating: 0, count: Int(count))
+        let found = getgrouplist(name, gid, &list, &count) < 0 ? [gid] : Array(list.prefix(Int(count)))
+        return UserIdentity(name: name, uid: entry.pointee.pw_uid, gid: gid, groups: found)
+    }
+}
+
+/// Collects output up to a cap and keeps draining past it, so the program never blocks on a full
+/// pipe. Shared between the reading task and the caller.
+final class OutputCollector: Sendable {
+    private let state: Mutex<(bytes: [UInt8], truncated: Bool)>
+    let limit: Int
+
+    init(limit: Int) {
+        self.limit = limit
+        state = Mutex(([], false))
+    }
+
+    func append(_ chunk: UnsafeRawBufferPointer) {
+        state.withLock { state in
+            let room = limit - state.bytes.count
+            if chunk.count > room { state.truncated = true }
+            if room > 0 { state.bytes.append(contentsOf: chunk.prefix(room)) }
+        }
+    }
+
+    var text: String { state.withLock { String(decoding: $0.bytes, as: UTF8.self) } }
+    var truncated: Bool { state.withLock { $0.truncated } }
+}
