@@ -5,6 +5,7 @@
 import Glibc
 #endif
 import Logging
+import SystemPackage
 
 enum Diagnostics {
     /// Sends swift-log output to syslog or to standard error.
@@ -35,4 +36,9 @@ enum StandardDescriptors {
             }
         }
     }
+}
+
+/// Writes one line to standard error (for command-line errors, before or without logging).
+func printToStandardError(_ message: String) {
+    FileDescriptor.standardError.writeAllIgnoringErrors(message + "\n")
 }

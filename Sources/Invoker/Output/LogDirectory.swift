@@ -39,12 +39,27 @@ struct LogDirectory {
             let cwd = getcwd(&buffer, buffer.count) != nil ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "."
             chosen = LogDirectory(path: cwd, source: "current directory")
         }
-        if !isDirectory(chosen.path) {
-            chosen.problem = "The crash log directory \(chosen.path) (from \(chosen.source)) does not exist; a crash log would go to standard error and syslog."
-        } else if access(chosen.path, W_OK) != 0 {
-            chosen.problem = "The crash log directory \(chosen.path) (from \(chosen.source)) is not writable; a crash log would go to standard error and syslog."
-        }
+        chosen.problem = usabilityProblem(chosen)
         return chosen
+    }
+
+    /// Where a live snapshot goes: the given directory, else the current one.
+    static func forSnapshot(explicit: String?) -> LogDirectory {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+        let cwd = getcwd(&buffer, buffer.count) != nil ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "."
+        var chosen = LogDirectory(path: explicit ?? cwd, source: explicit == nil ? "current directory" : "--output")
+        chosen.problem = usabilityProblem(chosen)
+        return chosen
+    }
+
+    static func usabilityProblem(_ chosen: LogDirectory) -> String? {
+        if !isDirectory(chosen.path) {
+            return "The report directory \(chosen.path) (from \(chosen.source)) does not exist; a report would go to standard error and syslog."
+        }
+        if access(chosen.path, W_OK) != 0 {
+            return "The report directory \(chosen.path) (from \(chosen.source)) is not writable; a report would go to standard error and syslog."
+        }
+        return nil
     }
 
     /// `logdir:` of RUNROOT/runroot.yaml (a flat key: value map), resolved against the run root.

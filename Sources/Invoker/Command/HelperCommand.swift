@@ -1,0 +1,96 @@
+// HelperCommand: the crash helper. It accepts the union of Traffic Server's traffic_crashlog
+// options (ATS starts it with `--syslog --wait --host TRIPLET --user NAME`) and the old
+// backtrace-invoker's (-p -t -w -n -d -P -v). An option it does not know must never make it exit
+// at start-up (ATS would then run with no crash helper), so unknown words are logged and ignored.
+
+import ArgumentParser
+import Logging
+
+struct HelperCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "helper",
+        abstract: "Park beside a server and capture it when it crashes (the default command).")
+
+    @Flag(name: .long, help: "Log to syslog (facility LOG_DAEMON).")
+    var syslog = false
+
+    @Flag(name: [.customShort("w"), .long], help: "Park until the server crashes (stop ourselves; SIGCONT wakes us).")
+    var wait = false
+
+    @Option(name: .long, help: "The server's build triplet (any Linux triplet is decoded).")
+    var host: String?
+
+    @Option(name: .long, help: "The server's user; external tracers run as this user unless configured otherwise.")
+    var user: String?
+
+    @Option(name: [.customShort("p"), .long], help: "The process to capture (default: the parent process).")
+    var target: Int32?
+
+    @Flag(name: [.customShort("d"), .long], help: "Write the report to standard output and log to standard error.")
+    var debug = false
+
+    @Option(name: [.customShort("t"), .long], help: ArgumentHelp(
+        "An external tracer, \"PATH ARGS\" split on spaces (no shell), %p replaced by the pid; repeatable (16 at most).",
+        valueName: "command"))
+    var tracer: [String] = []
+
+    @Option(name: .long, help: "Run this program with the target pid as its argument; its output is appended to the log.")
+    var exec: String?
+
+    @Flag(name: [.customShort("n"), .customLong("no-ats-compatibility")],
+          help: "Do not read a Traffic Server crash payload from standard input after waking.")
+    var noATSCompatibility = false
+
+    @Option(name: [.customShort("P"), .customLong("pid-file")], help: "Stop the invoker whose pid is in this file, then write ours to it.")
+    var pidFile: String?
+
+    @Option(name: .long, help: "The configuration file (default: $INVOKER_CONFIG, else /etc/invoker/invoker.conf).")
+    var config: String?
+
+    @Option(name: .long, help: "Traffic Server run root (its runroot.yaml names the log directory).")
+    var runroot: String?
+
+    @Option(name: .customLong("log-dir"), help: "Write reports here instead of the configured or Traffic Server log directory.")
+    var logDirectory: String?
+
+    @Flag(name: [.customShort("v"), .long], help: "Print the version and exit.")
+    var version = false
+
+    /// Words we do not recognise (newer Traffic Server options): logged, never fatal.
+    @Argument(parsing: .allUnrecognized, help: .hidden)
+    var unrecognized: [String] = []
+
+    func run() async throws {
+        if version {
+            print("invoker \(InvokerCommand.version)")
+            return
+        }
+        StandardDescriptors.ensureOpen()
+        Diagnostics.bootstrap(syslog: !debug && (syslog || wait), ident: "invoker")
+        let logger = Logger(label: "invoker")
+        if !unrecognized.isEmpty {
+            logger.warning("ignoring unrecognized arguments: \(unrecognized.joined(separator: " "))")
+        }
+        let environment = LogDirectory.currentEnvironment()
+        let configuration: Configuration
+        do {
+            configuration = try ChainAssembly.configuration(
+                file: ConfigurationLoader.locate(explicit: config, environment: environment),
+                commandLineTracers: tracer, environmentTracer: environment["INVOKER_TRACER"], exec: exec)
+        } catch {
+            // A bad configuration is reported now, at server start-up, and the helper still parks
+            // with the built-in chain: a server must never lose its crash helper to a typo.
+            logger.critical("\(error.description); using the built-in chain instead")
+            configuration = Configuration()
+        }
+        if let pidFile { PidFile.takeOver(pidFile, logger: logger) }
+        let helper = CrashHelper(
+            target: target, wait: wait, readPayload: !noATSCompatibility, debug: debug, hostTriplet: host,
+            user: user, configuration: configuration,
+            outputDirectory: LogDirectory.resolve(explicit: logDirectory ?? configuration.outputDirectory,
+                                                  runroot: runroot, environment: environment),
+            logger: logger)
+        let status = await helper.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}

@@ -1,0 +1,49 @@
+// SnapshotCommand: `invoker snapshot --pid PID` runs the chain against a running process (a hang,
+// a stuck server) and lets it go on: its threads are stopped only while registers and stacks are
+// copied.
+
+import ArgumentParser
+import Logging
+
+struct SnapshotCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot",
+        abstract: "Capture a running process without stopping it for longer than a copy of its stacks.")
+
+    @Option(name: .long, help: "The process to capture.")
+    var pid: Int32
+
+    @Option(name: .long, help: "The configuration file (default: $INVOKER_CONFIG, else /etc/invoker/invoker.conf).")
+    var config: String?
+
+    @Option(name: .long, help: "Write the report into this directory (default: the configured one, else the current directory).")
+    var output: String?
+
+    @Flag(name: .long, help: "Write the report to standard output instead.")
+    var stdout = false
+
+    func run() async throws {
+        StandardDescriptors.ensureOpen()
+        Diagnostics.bootstrap(syslog: false, ident: "invoker")
+        let logger = Logger(label: "invoker")
+        let environment = LogDirectory.currentEnvironment()
+        let configuration: Configuration
+        do {
+            configuration = try ChainAssembly.configuration(
+                file: ConfigurationLoader.locate(explicit: config, environment: environment),
+                commandLineTracers: [], environmentTracer: nil, exec: nil)
+        } catch {
+            printToStandardError(error.description)
+            throw ExitCode(1)
+        }
+        let directory = LogDirectory.forSnapshot(explicit: output ?? configuration.outputDirectory)
+        if !stdout, let problem = directory.problem {
+            printToStandardError(problem)
+            throw ExitCode(1)
+        }
+        let dispatcher = Dispatcher(configuration: configuration, outputDirectory: directory, serverUser: nil,
+                                    hostTriplet: nil, toStandardOutput: stdout, logger: logger)
+        let status = await dispatcher.run(pid: pid, fault: nil, mode: .live)
+        if status != 0 { throw ExitCode(status) }
+    }
+}

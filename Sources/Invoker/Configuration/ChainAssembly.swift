@@ -1,0 +1,45 @@
+// ChainAssembly: the configuration in force: the file's (or the built-in default), with the
+// command line's tracers appended: backtrace-invoker's -t and INVOKER_TRACER, traffic_crashlog's
+// --exec.
+
+import TracerKit
+
+enum ChainAssembly {
+    /// backtrace-invoker accepted at most 16 tracers; so do we, on the command line.
+    static let maxCommandLineTracers = 16
+
+    static func configuration(file: String?, commandLineTracers: [String], environmentTracer: String?,
+                              exec: String?) throws(ConfigurationError) -> Configuration {
+        var configuration = try file.map { (path) throws(ConfigurationError) in try ConfigurationLoader.load(path: path) }
+            ?? Configuration()
+        if commandLineTracers.count > maxCommandLineTracers {
+            throw ConfigurationError(file: "command line", key: "--tracer",
+                                     message: "\(commandLineTracers.count) tracers given; at most \(maxCommandLineTracers) are accepted")
+        }
+        let words = commandLineTracers + [environmentTracer].compactMap { $0?.isEmpty == false ? $0 : nil }
+        for (index, text) in words.enumerated() {
+            let origin = index < commandLineTracers.count ? "--tracer" : "INVOKER_TRACER"
+            configuration.tracers.append(.external(try spec(text, origin: origin)))
+        }
+        if let exec {
+            configuration.tracers.append(.external(ExternalTracerSpec(
+                name: "exec", command: [exec, "%p"], timeout: 30, user: nil, environment: [:], workingDirectory: nil)))
+        }
+        return configuration
+    }
+
+    /// "PATH ARGS" split on spaces, as backtrace-invoker splits it (no shell, no quoting).
+    static func spec(_ text: String, origin: String) throws(ConfigurationError) -> ExternalTracerSpec {
+        let command = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        guard let program = command.first, program.hasPrefix("/") else {
+            throw ConfigurationError(file: "command line", key: origin,
+                                     message: "\"\(text)\" must start with the absolute path of a program")
+        }
+        if let bad = command.lazy.compactMap(ConfigurationLoader.unknownPlaceholder).first {
+            throw ConfigurationError(file: "command line", key: origin,
+                                     message: "unknown placeholder %\(bad) in \"\(text)\"; use %p %t %s %e %o %r or %%")
+        }
+        return ExternalTracerSpec(name: program.split(separator: "/").last.map(String.init) ?? program, command: command,
+                                  timeout: 30, user: nil, environment: [:], workingDirectory: nil)
+    }
+}

@@ -1,0 +1,91 @@
+// ReportWriter: puts reports on disk: PREFIX-%Y-%m-%d-%H%M%S.log (mode 0400) in the output
+// directory, written atomically; an early version before external tracers run, replaced by the
+// final one; old reports pruned to the configured retention. When the directory cannot be
+// written, the whole report goes to standard error and syslog, so it is never lost silently.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import SystemPackage
+import TracerKit
+
+/// Where a report was written.
+struct ReportLocation {
+    var textPath: String
+}
+
+struct ReportWriter {
+    let directory: LogDirectory
+    let formats: [ReportFormat]
+    let retention: Int
+    let prefix: String
+    let time: Int
+    let logger: Logger
+
+    var baseName: String { prefix + "-" + CrashLogWriter.format(time: time, "%Y-%m-%d-%H%M%S") }
+
+    /// The path the text report will get if nothing else claims it first.
+    var plannedTextPath: String { directory.path + "/" + baseName + ".log" }
+
+    /// Writes the report as it stands, to claim its name; nil if the directory is unusable.
+    func writeEarly(_ report: CrashReport) -> ReportLocation? {
+        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render()
+        switch AtomicFile.write(text, directory: directory.path, name: baseName + ".log", mode: 0o400) {
+        case .success(let path): return ReportLocation(textPath: path)
+        case .failure: return nil
+        }
+    }
+
+    /// Writes the final report (replacing the early one, if any). Returns false if it had to fall
+    /// back to standard error and syslog.
+    func writeFinal(_ report: CrashReport, replacing early: ReportLocation?) -> Bool {
+        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render()
+        let result: Result<String, AtomicFileError>
+        if let early {
+            result = AtomicFile.replace(early.textPath, with: text, mode: 0o400)
+        } else {
+            result = AtomicFile.write(text, directory: directory.path, name: baseName + ".log", mode: 0o400)
+        }
+        switch result {
+        case .success(let path):
+            logger.error("wrote crash log to \(path)")
+            prune()
+            return true
+        case .failure(let failure):
+            logger.critical("cannot write the crash log to \(directory.path): \(failure); the log follows on standard error and in syslog")
+            FileDescriptor.standardError.writeAllIgnoringErrors(text)
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                logger.critical("\(line)")
+            }
+            return false
+        }
+    }
+
+    /// Deletes the oldest PREFIX-*.log files beyond `retention` (0 keeps all). The names sort by
+    /// time, so the oldest come first.
+    func prune() {
+        guard retention > 0 else { return }
+        let names = directoryNames(directory.path).filter { $0.hasPrefix(prefix + "-") && $0.hasSuffix(".log") }.sorted()
+        for name in names.dropLast(retention) {
+            unlink(directory.path + "/" + name)
+        }
+    }
+
+    private func directoryNames(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            names.append(withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
+        }
+        return names
+    }
+}
+
+extension FileDescriptor {
+    func writeAllIgnoringErrors(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = try? bytes.withUnsafeMutableBytes { try writeAll(UnsafeRawBufferPointer($0)) }
+    }
+}

@@ -1,0 +1,57 @@
+// CrashHelper: the crash helper's life: park (with --wait), read the payload, hand the fault to
+// the dispatcher.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import SystemPackage
+import TracerKit
+
+struct CrashHelper {
+    let target: Int32?
+    let wait: Bool
+    /// Read a Traffic Server payload from stdin after waking (off with -n).
+    let readPayload: Bool
+    let debug: Bool
+    let hostTriplet: String?
+    let user: String?
+    let configuration: Configuration
+    let outputDirectory: LogDirectory
+    let logger: Logger
+
+    /// Runs and returns the process exit status.
+    func run() async -> Int32 {
+        let parent = getppid()
+        let pid = target ?? parent
+        // Checked before parking: a misconfigured log directory shows when the server starts.
+        if !debug, let problem = outputDirectory.problem {
+            logger.warning("\(problem)")
+        }
+        var fault: FaultContext? = nil
+        if wait {
+            do {
+                try Handshake.park(parent: parent)
+            } catch {
+                logger.error("\(error.description)")
+                return 0
+            }
+            if readPayload {
+                // A payload is a crash even if the server is already gone (it did not wait for
+                // us): the signal and registers it sent are still worth a log.
+                switch Handshake.readPayload(from: .standardInput) {
+                case .shutdown:
+                    return 0
+                case .crash(let payload):
+                    fault = FaultContext(pid: pid, payload: payload)
+                }
+            } else if getppid() != parent && target == nil {
+                // Woken by the parent-death signal: the server exited; nothing to capture.
+                return 0
+            }
+        }
+        let dispatcher = Dispatcher(configuration: configuration, outputDirectory: outputDirectory, serverUser: user,
+                                    hostTriplet: hostTriplet, toStandardOutput: debug, logger: logger)
+        return await dispatcher.run(pid: pid, fault: fault, mode: .crash)
+    }
+}

@@ -1,0 +1,154 @@
+// Dispatcher: runs the configured chain against one target and writes the report.
+//
+//   attach ─► snapshot ─► built-in tracers (sharing the one session) ─► detach
+//          ─► early report written (so a hung external tracer cannot cost us the stacks)
+//          ─► external tracers, in order, each bounded ─► final report replaces the early one
+//
+// A live snapshot releases the target right after the snapshot (stacks and registers are copied),
+// so the server is frozen only for the copy; a crash keeps it stopped while the built-ins read it.
+// Everything is bounded by one deadline. The target is released on every path: PtraceSession
+// detaches on error and in deinit, and the kernel detaches whatever a dying helper held.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import TracerKit
+import Tracers
+
+struct Dispatcher {
+    enum Mode {
+        /// The target crashed and waits for us in its signal handler.
+        case crash
+        /// A running process: stop it as briefly as possible, then let it go on.
+        case live
+    }
+
+    let configuration: Configuration
+    let outputDirectory: LogDirectory
+    /// The user Traffic Server passed with --user; external tracers run as this user by default.
+    let serverUser: String?
+    let hostTriplet: String?
+    /// Write the text report to standard output instead of a file (--debug).
+    let toStandardOutput: Bool
+    let logger: Logger
+
+    /// Runs the chain on `pid` and returns the exit status for the helper.
+    func run(pid: Int32, fault: FaultContext?, mode: Mode) async -> Int32 {
+        let start = Deadline.now()
+        let deadline = start.adding(seconds: configuration.deadline)
+        var report = captureWithBuiltins(pid: pid, fault: fault, mode: mode, deadline: deadline)
+        let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
+                                  retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
+                                  time: report.time, logger: logger)
+        let externals = externalSpecs()
+        // Early write: the stacks are on disk before any external program runs.
+        var location: ReportLocation? = nil
+        if !toStandardOutput && !externals.isEmpty {
+            location = writer.writeEarly(report)
+        }
+        let values = PlaceholderValues(
+            pid: pid, tid: report.fault?.crashingThread ?? pid, signal: report.fault?.signal?.number ?? 0,
+            executable: report.executable, outputDirectory: outputDirectory.path,
+            reportPath: location?.textPath ?? (toStandardOutput ? "" : writer.plannedTextPath))
+        await runExternals(externals, values: values, report: &report, deadline: deadline)
+        report.tracerRuns.insert(TracerRun(name: "invoker", seconds: Deadline.now().seconds(since: start),
+                                           outcome: "capture finished"), at: 0)
+        if toStandardOutput {
+            print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render(), terminator: "")
+            return 0
+        }
+        return writer.writeFinal(report, replacing: location) ? 0 : 1
+    }
+
+    /// Attaches, snapshots, runs the built-in tracers and releases the target.
+    func captureWithBuiltins(pid: Int32, fault: FaultContext?, mode: Mode, deadline: Deadline) -> CrashReport {
+        var report = CrashReport(pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? "?", commandLine: [],
+                                 hostTriplet: hostTriplet, time: Int(time(nil)), fault: fault)
+        report.problems += fault?.problems ?? []
+        // Read before stopping the target, so Process Status shows the state the server was in.
+        report.processName = ProcFile.readText("/proc/\(pid)/comm", limit: 64)?.trimmingWhitespace()
+        report.processStatus = ProcFile.readText("/proc/\(pid)/status", limit: 64 * 1024)
+        report.processLimits = ProcFile.readText("/proc/\(pid)/limits", limit: 64 * 1024)
+        report.memoryRegions = ProcFile.readText("/proc/\(pid)/maps", limit: 16 << 20)
+        let session: PtraceSession
+        let attachStart = Deadline.now()
+        do {
+            session = try PtraceSession.attach(pid: pid, deadline: deadline)
+        } catch {
+            logger.error("\(error.description)")
+            report.problems.append(error.description)
+            return report
+        }
+        defer { session.detach() }
+        let snapshot = ProcessSnapshot.capture(session: session, fault: fault)
+        if mode == .live {
+            session.detach()
+            report.tracerRuns.append(TracerRun(name: "freeze", seconds: Deadline.now().seconds(since: attachStart),
+                                               outcome: "threads stopped while registers and stacks were copied"))
+        }
+        report.fault = snapshot.fault
+        report.executable = snapshot.executable
+        report.commandLine = snapshot.commandLine
+        report.modules = snapshot.modules?.modules ?? []
+        report.problems += snapshot.problems
+        if !session.vanishedThreads.isEmpty {
+            report.problems.append("Threads \(session.vanishedThreads.map(String.init).joined(separator: ", ")) exited while the target was being stopped.")
+        }
+        for spec in configuration.tracers {
+            guard case .builtin(let builtin) = spec else { continue }
+            let tracer = BuiltinTracers.make(builtin)
+            let started = Deadline.now()
+            tracer.run(snapshot: snapshot, report: &report, deadline: deadline)
+            report.tracerRuns.append(TracerRun(name: tracer.name, seconds: Deadline.now().seconds(since: started),
+                                               outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))
+        }
+        return report
+    }
+
+    private func externalSpecs() -> [ExternalTracerSpec] {
+        configuration.tracers.compactMap { spec in
+            if case .external(let external) = spec { return external }
+            return nil
+        }
+    }
+
+    /// Runs the external tracers in order, applying the failure policy.
+    private func runExternals(_ specs: [ExternalTracerSpec], values: PlaceholderValues, report: inout CrashReport,
+                              deadline: Deadline) async {
+        for (index, spec) in specs.enumerated() {
+            if deadline.hasExpired {
+                report.problems.append("Not run, the deadline had passed: \(specs[index...].map(\.name).joined(separator: ", ")).")
+                return
+            }
+            var identity: UserIdentity? = nil
+            if let user = spec.user ?? serverUser, getuid() == 0 {
+                identity = UserIdentity.lookUp(user)
+                if identity == nil {
+                    report.problems.append("Tracer \(spec.name): user \(user) does not exist; it ran as \(String(cString: getpwuid(getuid()).pointee.pw_name)).")
+                }
+            }
+            let tracer = ExternalTracer(name: spec.name, command: spec.command.map(values.expand), timeout: spec.timeout,
+                                        identity: identity, environment: spec.environment,
+                                        workingDirectory: spec.workingDirectory, outputLimit: configuration.maxOutputBytes)
+            let run = await tracer.run(deadline: deadline)
+            report.tracerRuns.append(run)
+            if run.exitStatus != 0 {
+                logger.warning("tracer \(spec.name) \(run.outcome)")
+                if configuration.failurePolicy == .stop, index + 1 < specs.count {
+                    report.problems.append("Not run, failure_policy is \"stop\" and \(spec.name) failed: \(specs[(index + 1)...].map(\.name).joined(separator: ", ")).")
+                    return
+                }
+            }
+        }
+    }
+}
+
+/// The built-in tracers by configuration name.
+enum BuiltinTracers {
+    static func make(_ spec: BuiltinTracerSpec) -> any Tracer {
+        switch spec.use {
+        default: UnwindTracer(maxFrames: spec.maxFrames ?? RemoteUnwinder.defaultMaxFrames)
+        }
+    }
+}
