@@ -66,10 +66,9 @@ let package = Package(
         ),
 
         // C fixtures: programs with known stacks that crash on purpose (see each main.c's header).
-        //FIX .executableTarget(name: "ats-crasher", path: "Tests/Fixtures/ats-crasher", cSettings: fixtureFlags,
-//FIX                          linkerSettings: [.linkedLibrary("pthread")]),
-        //FIX .executableTarget(name: "helper-probe", path: "Tests/Fixtures/helper-probe", cSettings: fixtureFlags),
-
+        .executableTarget(name: "ats-crasher", path: "Tests/Fixtures/ats-crasher", cSettings: fixtureFlags,
+                          linkerSettings: [.linkedLibrary("pthread")]),
+        
         // Real child processes for tests, and the "nothing left stopped, traced or zombie" check.
         .target(name: "TestSupport", dependencies: ["TracerKit", "CInvokerShim"], path: "Tests/TestSupport"),
         .testTarget(
@@ -78,7 +77,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InvokerTests",
-            dependencies: ["TracerKit", "Invoker", "TestSupport"]
+            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher"]
         ),
     ]
 )

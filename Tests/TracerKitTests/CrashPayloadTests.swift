@@ -88,10 +88,13 @@ struct PayloadBuilder {
     }
 
     @Test func garbagePayloadIsStillACrashWithAProblem() throws {
-        let payload = try #require(CrashPayload.decode([UInt8](repeating: 0xA5, count: 200)))
-        #expect(payload.version == .unrecognized)
-        #expect(payload.signal == nil)
-        #expect(payload.problems.first?.contains("no plausible siginfo_t") == true)
+        let short = try #require(CrashPayload.decode([UInt8](repeating: 0xA5, count: 200)))
+        #expect(short.version == .unrecognized)
+        #expect(short.signal == nil)
+        #expect(short.problems.first?.contains("truncated: 200 bytes, fewer than the 1096") == true)
+        let long = try #require(CrashPayload.decode([UInt8](repeating: 0xA5, count: 2000)))
+        #expect(long.signal == nil && long.registers == nil)
+        #expect(long.problems.first?.contains("2000 bytes and no plausible siginfo_t") == true)
     }
 
     @Test func signalTexts() {

@@ -100,8 +100,10 @@ public struct CrashPayload: Sendable, Equatable {
                 "The crash payload has \(bytes.count) bytes, which matches no known ATS layout; decoded it as \(candidate.label)\(missing).")
             return payload
         }
-        payload.problems.append(
-            "The crash payload has \(bytes.count) bytes and no plausible siginfo_t in any known ATS layout; the signal and the registers at the fault are unknown.")
+        let smallest = siginfoSize + ucontextSize
+        payload.problems.append(bytes.count < smallest
+            ? "The crash payload is truncated: \(bytes.count) bytes, fewer than the \(smallest) of the smallest ATS layout; the signal and the registers at the fault are unknown."
+            : "The crash payload has \(bytes.count) bytes and no plausible siginfo_t in any known ATS layout; the signal and the registers at the fault are unknown.")
         return payload
     }
 

@@ -1,0 +1,352 @@
+/*
+ * ats-crasher: reproduces how Apache Traffic Server forks its crash helper and hands it a crash,
+ * so the end-to-end tests can run the real `invoker` binary through the real protocol.
+ *
+ * Usage:
+ *   ats-crasher --helper PATH [--payload 9|10.2|master] [--threads N] [--mode MODE]
+ *               [--ready-fd FD] [-- EXTRA HELPER ARGS...]
+ *
+ * Start-up (as traffic_server's crash_logger_init): socketpair(AF_UNIX, SOCK_STREAM); fork; the
+ * child puts one end on stdin, closes every other descriptor but 0, 1 and 2, and execs the helper
+ * as `<basename> --syslog --wait --host x86_64-pc-linux-gnu --user root EXTRA...`. The parent
+ * calls prctl(PR_SET_PTRACER, child) (ATS 10.2+), then waitpid(child, WUNTRACED) and requires the
+ * helper to have stopped itself (exit 3 otherwise).
+ *
+ * Crash (as crash_logger_invoke): a SA_SIGINFO handler for SIGSEGV, SIGBUS, SIGILL, SIGTRAP,
+ * SIGFPE, SIGABRT sends SIGCONT to the helper, writes the payload, closes the socket, waits for
+ * the helper to exit, then re-raises the signal with the default action.
+ *
+ * Payloads (x86_64 glibc: siginfo_t 128 bytes, ucontext_t 968 bytes):
+ *   9       siginfo_t, ucontext_t                                             1096 bytes
+ *   10.2    pid_t tid, siginfo_t, ucontext_t, uint32_t n, n bytes of text     1104 + n
+ *   master  int signo, then the 10.2 payload                                  1108 + n
+ *
+ * Modes:
+ *   segv (default), abort, bus, fpe, ill, trap: crash in fixture_crash_<mode>, called as
+ *       main -> fixture_crash_outer -> fixture_crash_middle -> fixture_crash_<mode>
+ *   clean        close the socket having written nothing, wait for the helper, exit 0 (ATS master)
+ *   parent-exit  exit 0 without closing the socket (ATS 9.x: the helper wakes by its parent-death
+ *                signal)
+ *   garbage      the handler writes 200 bytes of 0xA5 instead of a payload, then behaves as segv
+ *   truncated    the handler writes only the first 64 bytes of the payload, then behaves as segv
+ *   die-early    the handler sends SIGCONT, writes the payload, closes, and _exit(42)s at once
+ *   hang         block forever in main -> fixture_crash_outer -> fixture_crash_middle ->
+ *                fixture_hang (read of a pipe nobody writes), for live captures
+ *
+ * Threads: the main thread keeps the program name (comm "ats-crasher"), as traffic_server's main
+ * thread does. --threads N (default 3) starts workers named worker-0 ... worker-(N-1); each blocks
+ * with the stack, innermost first:
+ *   read -> fixture_worker_level_1 -> fixture_worker_level_2 -> fixture_worker_main ->
+ *   start_thread -> clone3
+ * The main thread crashes only after every worker has reached fixture_worker_level_1 (a pipe
+ * handshake, no sleeping).
+ *
+ * --ready-fd FD: once the helper is parked and the workers are ready, the line
+ * "ready <pid> <helper-pid>\n" is written to FD.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(siginfo_t) == 128, "siginfo_t is not the 128 bytes ATS sends");
+_Static_assert(sizeof(ucontext_t) == 968, "ucontext_t is not the 968 bytes ATS sends");
+
+static pid_t helper_pid = -1;
+static int helper_socket = -1;
+static const char *payload_version = "9";
+static const char *mode = "segv";
+static int worker_ready_pipe[2];
+static int worker_block_pipe[2];
+
+/* Keeps the compiler from turning the crash functions' locals into constants. */
+static volatile int fixture_sink;
+
+static void write_all(int fd, const void *data, size_t size) {
+    const char *bytes = data;
+    while (size > 0) {
+        ssize_t written = write(fd, bytes, size);
+        if (written < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        bytes += written;
+        size -= (size_t)written;
+    }
+}
+
+/* The payload of the chosen version for this fault, into buffer; returns its length. */
+static size_t build_payload(unsigned char *buffer, size_t capacity, int sig, siginfo_t *info, void *context) {
+    static const char backtrace_text[] = "fixture_crash_middle\nfixture_crash_outer\nmain\n";
+    size_t length = 0;
+    int is_102 = strcmp(payload_version, "10.2") == 0;
+    int is_master = strcmp(payload_version, "master") == 0;
+    if (capacity < 2048) return 0;
+    if (is_master) {
+        memcpy(buffer + length, &sig, sizeof sig);
+        length += sizeof sig;
+    }
+    if (is_102 || is_master) {
+        pid_t tid = (pid_t)syscall(SYS_gettid);
+        memcpy(buffer + length, &tid, sizeof tid);
+        length += sizeof tid;
+    }
+    memcpy(buffer + length, info, sizeof(siginfo_t));
+    length += sizeof(siginfo_t);
+    memcpy(buffer + length, context, sizeof(ucontext_t));
+    length += sizeof(ucontext_t);
+    if (is_102 || is_master) {
+        uint32_t text_length = (uint32_t)(sizeof backtrace_text - 1);
+        memcpy(buffer + length, &text_length, sizeof text_length);
+        length += sizeof text_length;
+        memcpy(buffer + length, backtrace_text, text_length);
+        length += text_length;
+    }
+    return length;
+}
+
+static void fixture_crash_handler(int sig, siginfo_t *info, void *context) {
+    static unsigned char payload[4096];
+    size_t length = build_payload(payload, sizeof payload, sig, info, context);
+    int status;
+
+    kill(helper_pid, SIGCONT);
+    if (strcmp(mode, "garbage") == 0) {
+        memset(payload, 0xA5, 200);
+        length = 200;
+    } else if (strcmp(mode, "truncated") == 0) {
+        length = 64;
+    }
+    write_all(helper_socket, payload, length);
+    close(helper_socket);
+    if (strcmp(mode, "die-early") == 0) _exit(42);
+    while (waitpid(helper_pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+__attribute__((noinline)) void fixture_worker_level_1(int id) {
+    char byte = (char)id;
+    int fixture_worker_id = id;
+    write_all(worker_ready_pipe[1], &byte, 1);
+    /* Nobody writes this pipe: the worker blocks here until the process dies. */
+    while (read(worker_block_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    fixture_sink = fixture_worker_id;
+}
+
+__attribute__((noinline)) void fixture_worker_level_2(int id) {
+    fixture_worker_level_1(id);
+    fixture_sink = id;
+}
+
+__attribute__((noinline)) void *fixture_worker_main(void *argument) {
+    fixture_worker_level_2((int)(intptr_t)argument);
+    return NULL;
+}
+
+__attribute__((noinline)) void fixture_crash_segv(void) {
+    volatile int *fixture_null = NULL;
+    int fixture_value = 42;
+    *fixture_null = fixture_value;
+}
+
+__attribute__((noinline)) void fixture_crash_abort(void) {
+    int fixture_value = 6;
+    fixture_sink = fixture_value;
+    abort();
+}
+
+__attribute__((noinline)) void fixture_crash_bus(void) {
+    char path[] = "/tmp/ats-crasher-bus.XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) abort();
+    unlink(path);
+    if (ftruncate(fd, 4096) != 0) abort();
+    volatile char *fixture_mapping = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (fixture_mapping == MAP_FAILED) abort();
+    /* Shrink the file under the mapping: touching the page now raises SIGBUS (BUS_ADRERR). */
+    if (ftruncate(fd, 0) != 0) abort();
+    fixture_mapping[0] = 1;
+}
+
+__attribute__((noinline)) void fixture_crash_fpe(void) {
+    volatile int fixture_numerator = 7;
+    volatile int fixture_denominator = 0;
+    fixture_sink = fixture_numerator / fixture_denominator;
+}
+
+__attribute__((noinline)) void fixture_crash_ill(void) {
+    int fixture_value = 4;
+    fixture_sink = fixture_value;
+    __asm__ volatile("ud2");
+}
+
+__attribute__((noinline)) void fixture_crash_trap(void) {
+    int fixture_value = 5;
+    fixture_sink = fixture_value;
+    __asm__ volatile("int3");
+}
+
+__attribute__((noinline)) void fixture_hang(void) {
+    int hang_pipe[2];
+    char byte;
+    if (pipe(hang_pipe) != 0) abort();
+    while (read(hang_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+}
+
+__attribute__((noinline)) void fixture_crash_middle(void) {
+    int fixture_depth = 2;
+    const char *fixture_label = "middle";
+    fixture_sink = fixture_depth + (int)strlen(fixture_label);
+    if (strcmp(mode, "abort") == 0) fixture_crash_abort();
+    else if (strcmp(mode, "bus") == 0) fixture_crash_bus();
+    else if (strcmp(mode, "fpe") == 0) fixture_crash_fpe();
+    else if (strcmp(mode, "ill") == 0) fixture_crash_ill();
+    else if (strcmp(mode, "trap") == 0) fixture_crash_trap();
+    else if (strcmp(mode, "hang") == 0) fixture_hang();
+    else fixture_crash_segv();
+    fixture_sink = fixture_depth;
+}
+
+__attribute__((noinline)) void fixture_crash_outer(void) {
+    int fixture_depth = 1;
+    fixture_crash_middle();
+    fixture_sink = fixture_depth;
+}
+
+static void usage(void) {
+    fprintf(stderr, "usage: ats-crasher --helper PATH [--payload 9|10.2|master] [--threads N] [--mode MODE] "
+                    "[--ready-fd FD] [-- EXTRA HELPER ARGS...]\n");
+    exit(2);
+}
+
+/* Forks and execs the helper exactly as traffic_server does; returns once it has stopped itself. */
+static void start_helper(const char *helper, char **extra, int extra_count) {
+    int pair[2];
+    int status;
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) {
+        perror("socketpair");
+        exit(2);
+    }
+    helper_pid = fork();
+    if (helper_pid < 0) {
+        perror("fork");
+        exit(2);
+    }
+    if (helper_pid == 0) {
+        const char *base = strrchr(helper, '/') ? strrchr(helper, '/') + 1 : helper;
+        char **argv = calloc((size_t)extra_count + 9, sizeof *argv);
+        int argc = 0;
+        if (pair[0] != STDIN_FILENO) {
+            dup2(pair[0], STDIN_FILENO);
+            close(pair[0]);
+        }
+        close(pair[1]);
+        for (int fd = 3; fd < 1024; fd++) close(fd);
+        argv[argc++] = (char *)base;
+        argv[argc++] = "--syslog";
+        argv[argc++] = "--wait";
+        argv[argc++] = "--host";
+        argv[argc++] = "x86_64-pc-linux-gnu";
+        argv[argc++] = "--user";
+        argv[argc++] = "root";
+        for (int i = 0; i < extra_count; i++) argv[argc++] = extra[i];
+        argv[argc] = NULL;
+        execv(helper, argv);
+        _exit(127);
+    }
+    close(pair[0]);
+    helper_socket = pair[1];
+    prctl(PR_SET_PTRACER, helper_pid, 0, 0, 0); /* EINVAL without Yama: harmless */
+    while (waitpid(helper_pid, &status, WUNTRACED) < 0 && errno == EINTR) {
+    }
+    if (!WIFSTOPPED(status)) {
+        fprintf(stderr, "ats-crasher: the helper did not park (status 0x%x)\n", status);
+        exit(3);
+    }
+}
+
+int main(int argc, char **argv) {
+    const char *helper = NULL;
+    int threads = 3;
+    int ready_fd = -1;
+    char **extra = NULL;
+    int extra_count = 0;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            extra = argv + i + 1;
+            extra_count = argc - i - 1;
+            break;
+        }
+        if (i + 1 >= argc) usage();
+        if (strcmp(argv[i], "--helper") == 0) helper = argv[++i];
+        else if (strcmp(argv[i], "--payload") == 0) payload_version = argv[++i];
+        else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--mode") == 0) mode = argv[++i];
+        else if (strcmp(argv[i], "--ready-fd") == 0) ready_fd = atoi(argv[++i]);
+        else usage();
+    }
+    if (helper == NULL) usage();
+
+    start_helper(helper, extra, extra_count);
+
+    if (strcmp(mode, "clean") == 0) {
+        int status;
+        close(helper_socket);
+        kill(helper_pid, SIGCONT);
+        while (waitpid(helper_pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        return 0;
+    }
+    if (strcmp(mode, "parent-exit") == 0) return 0;
+
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = fixture_crash_handler;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGABRT};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) sigaction(fatal[i], &action, NULL);
+
+    if (pipe(worker_ready_pipe) != 0 || pipe(worker_block_pipe) != 0) {
+        perror("pipe");
+        return 2;
+    }
+    for (int i = 0; i < threads; i++) {
+        pthread_t thread;
+        char name[16];
+        pthread_create(&thread, NULL, fixture_worker_main, (void *)(intptr_t)i);
+        snprintf(name, sizeof name, "worker-%d", i);
+        pthread_setname_np(thread, name);
+    }
+    for (int i = 0; i < threads; i++) {
+        char byte;
+        while (read(worker_ready_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+        }
+    }
+    if (ready_fd >= 0) {
+        char line[64];
+        int length = snprintf(line, sizeof line, "ready %d %d\n", (int)getpid(), (int)helper_pid);
+        write_all(ready_fd, line, (size_t)length);
+    }
+    fixture_crash_outer();
+    return 0;
+}
