@@ -12,11 +12,22 @@ public final class TestProcess {
     public let pid: pid_t
     public private(set) var status: Int32?
 
-    public init(_ path: String, _ arguments: [String] = []) throws {
+    /// Starts `path` with `arguments`; `environment` entries are added to (or replace) ours.
+    public init(_ path: String, _ arguments: [String] = [], environment: [String: String] = [:]) throws {
         var pid: pid_t = 0
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        let result = posix_spawn(&pid, path, nil, nil, argv, environ)
+        var merged: [String: String] = [:]
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") { merged[String(text[..<equals])] = String(text[text.index(after: equals)...]) }
+            cursor += 1
+        }
+        merged.merge(environment) { $1 }
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        let result = posix_spawn(&pid, path, nil, nil, argv, envp)
         guard result == 0 else { throw TestProcessError(message: "posix_spawn \(path): \(String(cString: strerror(result)))") }
         self.pid = pid
     }
@@ -39,6 +50,9 @@ public final class TestProcess {
         }
     }
 
+    /// Sends `signal` to the child.
+    public func send(_ signal: Int32) { kill(pid, signal) }
+
     /// The state letter of the process in /proc/PID/stat.
     public var state: String { ProcessSnapshot.threadState(pid: pid, tid: pid) }
 
@@ -50,6 +64,7 @@ public final class TestProcess {
 
 public struct TestProcessError: Error, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

@@ -1,0 +1,169 @@
+// End to end with Debian's real Traffic Server: traffic_server runs from a throw-away run root
+// with proxy.config.crash_log_helper pointing at the built invoker; a SIGSEGV must produce a
+// crash log in the run root's log directory with the fault, the crashing thread and a stack for
+// every thread; a SIGTERM shutdown must produce none. Nothing may be left stopped, traced or zombie.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import TestSupport
+import Testing
+
+/// A Traffic Server in its own run root, listening on a free loopback port.
+struct TrafficServerSandbox {
+    static let binary = "/usr/bin/traffic_server"
+    let root: String
+    let port: UInt16
+    let server: TestProcess
+
+    /// Copies Debian's configuration into a fresh run root and starts traffic_server in it; returns
+    /// once it accepts connections (by then it has forked the helper and waited for it to park).
+    static func start() throws -> TrafficServerSandbox {
+        let root = makeTemporaryDirectory("invoker-ats")
+        for directory in ["etc", "log", "run", "cache"] { mkdir(root + "/" + directory, 0o755) }
+        let copy = try TestProcess("/bin/cp", ["-a", "/etc/trafficserver/.", root + "/etc/"])
+        #expect(copy.waitForExit() == 0)
+        try write("\(root)/cache 64M\n", to: root + "/etc/storage.config")
+        try write("""
+            prefix: \(root)
+            exec_prefix: /usr
+            bindir: /usr/bin
+            sbindir: /usr/sbin
+            sysconfdir: \(root)/etc
+            datadir: /usr/share/trafficserver
+            includedir: /usr/include
+            libdir: /usr/lib/trafficserver
+            libexecdir: /usr/lib/trafficserver/modules
+            localstatedir: \(root)/run
+            runtimedir: \(root)/run
+            logdir: \(root)/log
+            cachedir: \(root)/cache
+
+            """, to: root + "/runroot.yaml")
+        let port = freeLoopbackPort()
+        adoptOrphans()
+        let server = try TestProcess(binary, [], environment: [
+            "TS_RUNROOT": root,
+            "PROXY_CONFIG_CRASH_LOG_HELPER": builtProduct("invoker"),
+            "PROXY_CONFIG_HTTP_SERVER_PORTS": "\(port):ip-in=127.0.0.1",
+            // Stay root: no chown of the sandbox needed, and the helper is root either way.
+            "PROXY_CONFIG_ADMIN_USER_ID": "#-1",
+        ])
+        let sandbox = TrafficServerSandbox(root: root, port: port, server: server)
+        guard waitUntilAccepting(port: port, while: server, seconds: 60) else {
+            server.finish()
+            reapAllChildren()
+            throw TestProcessError(message: "traffic_server did not start listening on 127.0.0.1:\(port); see \(root)/log")
+        }
+        return sandbox
+    }
+
+    var crashLogs: [String] { directoryEntries(root + "/log").filter { $0.hasPrefix("crash-") && $0.hasSuffix(".log") } }
+
+    /// The helper traffic_server forked, if it is there.
+    var helperState: String? {
+        guard let children = readFile("/proc/\(server.pid)/task/\(server.pid)/children") else { return nil }
+        for child in children.split(separator: " ") {
+            if readFile("/proc/\(child)/comm")?.hasPrefix("invoker") == true {
+                return readFile("/proc/\(child)/stat").flatMap { $0.split(separator: ")").last?.split(separator: " ").first }.map(String.init)
+            }
+        }
+        return nil
+    }
+
+    static func write(_ text: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw TestProcessError(message: "cannot write \(path)") }
+        _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+        close(fd)
+    }
+}
+
+@Suite(.serialized,
+       .enabled(if: access(TrafficServerSandbox.binary, X_OK) == 0, "Debian's trafficserver package is not installed"),
+       .enabled(if: ptraceUnavailableReason() == nil, "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
+struct TrafficServerTests {
+    @Test func segfaultWritesACrashLogWithEveryThread() throws {
+        let sandbox = try TrafficServerSandbox.start()
+        #expect(sandbox.helperState == "T", "the helper should be parked (stopped) while the server runs")
+        sandbox.server.send(SIGSEGV)
+        let status = sandbox.server.waitForExit()
+        reapAllChildren()
+        #expect(status & 0x7f == SIGSEGV, "traffic_server re-raises the signal once the helper is done")
+        let logs = sandbox.crashLogs
+        #expect(logs.count == 1)
+        let log = CrashLog(try #require(logs.first.flatMap { readFile(sandbox.root + "/log/" + $0) }))
+        #expect(log.text.contains("Segmentation fault"))
+        #expect(log.text.contains("Crashing Thread"))
+        #expect(log.text.contains("Other Non-Crashing Threads:"))
+        #expect(log.text.contains("File:               /usr/bin/traffic_server"))
+        let crashing = try #require(log.crashingThread)
+        #expect(crashing.name == "[TS_MAIN]")
+        #expect(crashing.functions.contains("main"))
+        // Every thread of the server has a stack, and the event threads are where ATS puts them.
+        let threadCount = log.text.split(separator: "\n").first { $0.hasPrefix("Threads:\t") }
+            .flatMap { Int($0.dropFirst("Threads:\t".count)) }
+        #expect(log.threads.count == threadCount)
+        for thread in log.threads {
+            #expect(thread.functions.count >= 3, "thread \(thread.tid) \(thread.name): \(thread.lines)")
+            #expect(thread.functions.last == "_start" || thread.functions.contains("start_thread"),
+                    "thread \(thread.tid) \(thread.name) does not reach its entry point: \(thread.lines)")
+        }
+        let eventThreads = log.threads.filter { $0.name.hasPrefix("[ET_NET") }
+        #expect(!eventThreads.isEmpty)
+        for thread in eventThreads {
+            #expect(thread.functions.contains("EThread::execute()"), "\(thread.lines)")
+        }
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test func sigtermShutdownWritesNoLog() throws {
+        let sandbox = try TrafficServerSandbox.start()
+        sandbox.server.send(SIGTERM)
+        sandbox.server.waitForExit()
+        // The helper wakes by its parent-death signal, finds stdin at EOF and exits quietly.
+        reapAllChildren()
+        #expect(sandbox.crashLogs.isEmpty)
+        #expect(leftoverProcesses().isEmpty)
+    }
+}
+
+/// A loopback TCP port nobody listens on right now.
+func freeLoopbackPort() -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return UInt16(bigEndian: address.sin_port)
+}
+
+/// Polls until something accepts connections on 127.0.0.1:`port` (true), `process` exits or
+/// `seconds` pass (false). This observes readiness; it does not guess a delay.
+func waitUntilAccepting(port: UInt16, while process: TestProcess, seconds: Double) -> Bool {
+    var deadline = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &deadline)
+    let end = Double(deadline.tv_sec) + Double(deadline.tv_nsec) / 1e9 + seconds
+    while true {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = port.bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        close(fd)
+        if connected == 0 { return true }
+        if process.state == "Z" { return false }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        if Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 > end { return false }
+        var pause = timespec(tv_sec: 0, tv_nsec: 20_000_000)
+        nanosleep(&pause, nil)
+    }
+}
