@@ -6,7 +6,7 @@
 import PackageDescription
 
 let fixtureFlags: [CSetting] = [
-    .unsafeFlags(["-O0", "-g", "-fno-omit-frame-pointer", "-Wall", "-Wextra"]),
+    .unsafeFlags(["-O0", "-g", "-gdwarf-aranges", "-fno-omit-frame-pointer", "-Wall", "-Wextra"]),
     .define("_GNU_SOURCE"),
 ]
 

@@ -18,19 +18,24 @@ struct CrasherRun {
 
     var log: CrashLog? { logs.first.flatMap { readFile(directory + "/" + $0) }.map(CrashLog.init) }
 
-    static func run(payload: String = "9", mode: String, threads: Int = 3, extra: [String] = []) throws -> CrasherRun {
+    /// Output (the crasher's and its helper's standard output and error).
+    let output: String
+
+    static func run(payload: String = "9", mode: String, threads: Int = 3, logDirectory: String? = nil,
+                    extra: [String] = []) throws -> CrasherRun {
         let directory = makeTemporaryDirectory()
         adoptOrphans()
         let crasher = try TestProcess(builtProduct("ats-crasher"), [
             "--helper", builtProduct("invoker"), "--payload", payload, "--threads", String(threads), "--mode", mode,
-            "--", "--log-dir", directory,
-        ] + extra)
+            "--", "--log-dir", logDirectory ?? directory,
+        ] + extra, outputPath: directory + "/output.txt")
         let status = crasher.waitForExit()
         // A helper outlives its server only when the server died without waiting (die-early);
         // as subreaper we inherit it and wait for it here.
         reapAllChildren()
         return CrasherRun(status: status, directory: directory,
-                          logs: directoryEntries(directory).filter { $0.hasPrefix("crash-") && $0.hasSuffix(".log") })
+                          logs: directoryEntries(directory).filter { $0.hasPrefix("crash-") && $0.hasSuffix(".log") },
+                          output: readFile(directory + "/output.txt") ?? "")
     }
 
     var terminatingSignal: Int32? { (status & 0x7f) != 0 && (status & 0x7f) != 0x7f ? status & 0x7f : nil }
@@ -111,6 +116,32 @@ struct ATSHandshakeTests {
         #expect(log.text.contains("No target signal information"))
         #expect(log.crashingThread?.functions.contains("fixture_crash_segv") == true)
         #expect(log.threads.count == 4)
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test func unreadableStackEndsThatStackWithAReason() throws {
+        let run = try CrasherRun.run(payload: "10.2", mode: "bad-stack")
+        #expect(run.terminatingSignal == SIGSEGV)
+        let log = try #require(run.log)
+        let damaged = try #require(log.threads(named: "worker-0").first)
+        #expect(Array(damaged.functions.prefix(3)) == ["read", "fixture_worker_level_1", "fixture_worker_level_2"])
+        #expect(!damaged.functions.contains("fixture_worker_main"))
+        #expect(log.text.contains("[stack ends: the caller's frame cannot be read: cannot read 8 bytes of target memory at 0x"))
+        // The other threads are whole.
+        #expect(log.threads(named: "worker-1").first?.functions.containsRun(Self.workerStack) == true)
+        #expect(Array(log.crashingThread?.functions.prefix(2) ?? []) == ["fixture_crash_segv", "fixture_crash_middle"])
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test func unwritableLogDirectoryFallsBackToStandardError() throws {
+        let run = try CrasherRun.run(payload: "master", mode: "segv", logDirectory: "/proc/invoker-no-such-dir")
+        #expect(run.terminatingSignal == SIGSEGV)
+        #expect(run.logs.isEmpty)
+        // The whole log is on the helper's standard error (and in syslog), with the reason first.
+        #expect(run.output.contains("cannot write the crash log to /proc/invoker-no-such-dir"))
+        let log = CrashLog(run.output)
+        #expect(log.crashingThread?.functions.first == "fixture_crash_segv")
+        #expect(log.text.contains("Other Non-Crashing Threads:"))
         #expect(leftoverProcesses().isEmpty)
     }
 

@@ -13,7 +13,9 @@ public final class TestProcess {
     public private(set) var status: Int32?
 
     /// Starts `path` with `arguments`; `environment` entries are added to (or replace) ours.
-    public init(_ path: String, _ arguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// With `outputPath`, standard output and error go to that file.
+    public init(_ path: String, _ arguments: [String] = [], environment: [String: String] = [:],
+                outputPath: String? = nil) throws {
         var pid: pid_t = 0
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -27,7 +29,14 @@ public final class TestProcess {
         merged.merge(environment) { $1 }
         let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { envp.forEach { free($0) } }
-        let result = posix_spawn(&pid, path, nil, nil, argv, envp)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let outputPath {
+            posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
+        let result = posix_spawn(&pid, path, &actions, nil, argv, envp)
         guard result == 0 else { throw TestProcessError(message: "posix_spawn \(path): \(String(cString: strerror(result)))") }
         self.pid = pid
     }

@@ -53,8 +53,9 @@ struct ReportWriter {
             prune()
             return true
         case .failure(let failure):
-            logger.critical("cannot write the crash log to \(directory.path): \(failure); the log follows on standard error and in syslog")
-            FileDescriptor.standardError.writeAllIgnoringErrors(text)
+            let reason = "cannot write the crash log to \(directory.path): \(failure); the log follows on standard error and in syslog"
+            logger.critical("\(reason)")
+            FileDescriptor.standardError.writeAllIgnoringErrors("invoker: " + reason + "\n" + text)
             for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
                 logger.critical("\(line)")
             }

@@ -41,6 +41,9 @@ public final class RemoteUnwinder {
     private var uptHandles: [String: UnsafeMutableRawPointer] = [:]
     /// The registers of the thread being unwound (libunwind asks for them through access_reg).
     private var current = Registers()
+    /// The last read of target memory that failed during the current step: libunwind reduces it
+    /// to -UNW_EINVAL, we keep the address and the reason for the report.
+    private var lastReadFailure: MemoryReadError?
 
     /// Address space → the unwinder that owns it (as the bit pattern of an unretained reference).
     private static let registry = Mutex<[UInt: UInt]>([:])
@@ -59,12 +62,16 @@ public final class RemoteUnwinder {
         accessors.put_unwind_info = { space, info, arg in _UPT_put_unwind_info(space, info, arg) }
         accessors.get_dyn_info_list_addr = { _, _, _ in -Int32(UNW_ENOINFO.rawValue) }
         accessors.access_mem = { space, address, value, write, _ in
-            guard write == 0, let value, let unwinder = RemoteUnwinder.lookup(space),
-                  let word = try? unwinder.memory.read(UInt64.self, at: address) else {
+            guard write == 0, let value, let unwinder = RemoteUnwinder.lookup(space) else {
                 return -Int32(UNW_EINVAL.rawValue)
             }
-            value.pointee = word
-            return 0
+            do throws(MemoryReadError) {
+                value.pointee = try unwinder.memory.read(UInt64.self, at: address)
+                return 0
+            } catch {
+                unwinder.lastReadFailure = error
+                return -Int32(UNW_EINVAL.rawValue)
+            }
         }
         accessors.access_reg = { space, number, value, write, _ in
             guard write == 0, let value, let unwinder = RemoteUnwinder.lookup(space),
@@ -148,10 +155,14 @@ public final class RemoteUnwinder {
             // Whether CFI covers this frame decides how trustworthy the caller we step to is.
             var info = unw_proc_info_t()
             let hasCFI = ivk_unw_get_proc_info(&cursor, &info) == 0 && info.format != 0
+            lastReadFailure = nil
             let step = ivk_unw_step(&cursor)
             if step == 0 { return UnwoundStack(frames: frames, stopReason: nil) }
             if step < 0 {
-                return UnwoundStack(frames: frames, stopReason: "libunwind: \(String(cString: ivk_unw_strerror(step)))")
+                if let failure = lastReadFailure {
+                    return UnwoundStack(frames: frames, stopReason: "the caller's frame cannot be read: \(failure)")
+                }
+                return UnwoundStack(frames: frames, stopReason: "libunwind found no way to the caller: \(String(cString: ivk_unw_strerror(step)))")
             }
             recovery = hasCFI ? .callFrameInfo : .framePointer
             var nextIP: unw_word_t = 0

@@ -32,6 +32,9 @@
  *   die-early    the handler sends SIGCONT, writes the payload, closes, and _exit(42)s at once
  *   hang         block forever in main -> fixture_crash_outer -> fixture_crash_middle ->
  *                fixture_hang (read of a pipe nobody writes), for live captures
+ *   bad-stack    as segv, but worker-0 first makes the stack pages of its callers unreadable
+ *                (mprotect PROT_NONE above fixture_worker_level_1's frame), so its stack can be
+ *                read only down to fixture_worker_level_1
  *
  * Threads: the main thread keeps the program name (comm "ats-crasher"), as traffic_server's main
  * thread does. --threads N (default 3) starts workers named worker-0 ... worker-(N-1); each blocks
@@ -140,9 +143,18 @@ static void fixture_crash_handler(int sig, siginfo_t *info, void *context) {
     raise(sig);
 }
 
-__attribute__((noinline)) void fixture_worker_level_1(int id) {
+/* bad-stack mode: makes the pages from just above this frame up to `caller_frame` unreadable. */
+static void protect_callers(void *caller_frame) {
+    uintptr_t page = 4096;
+    uintptr_t low = ((uintptr_t)__builtin_frame_address(0) + 2 * page) & ~(page - 1);
+    uintptr_t high = ((uintptr_t)caller_frame + page) & ~(page - 1);
+    if (high > low) mprotect((void *)low, high - low, PROT_NONE);
+}
+
+__attribute__((noinline)) void fixture_worker_level_1(int id, void *caller_frame) {
     char byte = (char)id;
     int fixture_worker_id = id;
+    if (caller_frame != NULL) protect_callers(caller_frame);
     write_all(worker_ready_pipe[1], &byte, 1);
     /* Nobody writes this pipe: the worker blocks here until the process dies. */
     while (read(worker_block_pipe[0], &byte, 1) < 0 && errno == EINTR) {
@@ -151,7 +163,15 @@ __attribute__((noinline)) void fixture_worker_level_1(int id) {
 }
 
 __attribute__((noinline)) void fixture_worker_level_2(int id) {
-    fixture_worker_level_1(id);
+    if (id == 0 && strcmp(mode, "bad-stack") == 0) {
+        /* Put a few pages between this frame and level 1's, then hide this frame's pages. */
+        volatile char gap[4 * 4096];
+        gap[0] = 1;
+        fixture_worker_level_1(id, (void *)&gap[sizeof gap - 1]);
+        fixture_sink = gap[0];
+    } else {
+        fixture_worker_level_1(id, NULL);
+    }
     fixture_sink = id;
 }
 

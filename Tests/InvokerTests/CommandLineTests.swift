@@ -1,0 +1,59 @@
+// The command line as operators use it: traffic_crashlog's and backtrace-invoker's options, a
+// capture of a live process with --target, and the EPERM message when another tracer holds it.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import TestSupport
+import Testing
+import TracerKit
+
+/// Runs the built invoker with `arguments`; returns its exit status and combined output.
+func runInvoker(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    let directory = makeTemporaryDirectory()
+    let process = try TestProcess(builtProduct("invoker"), arguments, environment: environment,
+                                  outputPath: directory + "/output.txt")
+    let status = process.waitForExit()
+    return ((status >> 8) & 0xff, readFile(directory + "/output.txt") ?? "")
+}
+
+@Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil,
+                             "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
+struct CommandLineTests {
+    @Test func targetCaptureOfALiveProcessLeavesItRunning() throws {
+        let sleeper = try TestProcess("/bin/sleep", ["30"])
+        defer { sleeper.finish() }
+        let (status, output) = try runInvoker(["--target", String(sleeper.pid), "--debug"])
+        #expect(status == 0)
+        let log = CrashLog(output)
+        #expect(log.text.hasPrefix("Process:            sleep [\(sleeper.pid)]"))
+        #expect(log.text.contains("No target signal information"))
+        #expect(log.threads.count == 1)
+        // /bin/sleep is stripped: its own frames are <unknown>, libc's are named.
+        #expect(log.threads.first?.functions.contains("__libc_start_call_main") == true, "\(log.threads.first?.lines ?? [])")
+        #expect(sleeper.state != "t" && sleeper.tracer == 0)
+        sleeper.finish()
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test func anotherTracerGetsAnActionableMessage() throws {
+        let sleeper = try TestProcess("/bin/sleep", ["30"])
+        defer { sleeper.finish() }
+        let holder = try PtraceSession.attach(pid: sleeper.pid, deadline: .after(seconds: 5))
+        let (status, output) = try runInvoker(["--target", String(sleeper.pid), "--debug"])
+        holder.detach()
+        #expect(status == 0)
+        #expect(output.contains("Cannot attach to thread \(sleeper.pid) of process \(sleeper.pid): EPERM — process"))
+        #expect(output.contains("is already tracing it; only one tracer at a time."))
+        // The report is still written, with what could be had without the attach.
+        #expect(output.contains("Process Status:"))
+        sleeper.finish()
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test func unknownOptionsNeverStopTheHelper() throws {
+        let (status, output) = try runInvoker(["--version", "--some-future-ats-option", "x"])
+        #expect(status == 0)
+        #expect(output.contains("invoker "))
+    }
+}
