@@ -33,24 +33,33 @@ public final class ProcessSnapshot {
     /// Threads, the crashing one first.
     public let threads: [ThreadSnapshot]
     public let mappings: [MemoryMapping]
-    public let modules: ModuleIndex?
+    /// The loaded modules (libdwfl), reported on first use: opening ELF files is not done while
+    /// a live target is frozen.
+    public private(set) lazy var modules: ModuleIndex? = {
+        let index = ModuleIndex(pid: pid)
+        if let problem = index?.problem { moduleProblems.append(problem) }
+        return index
+    }()
     public let fault: FaultContext?
     /// Memory of the target (cached; valid while the target is stopped).
     public let memory: any MemoryReader
     /// Sentences about what could not be captured.
-    public let problems: [String]
+    public var problems: [String] { captureProblems + moduleProblems }
+    private let captureProblems: [String]
+    private var moduleProblems: [String] = []
 
     init(pid: Int32, executable: String, commandLine: [String], threads: [ThreadSnapshot],
-         mappings: [MemoryMapping], modules: ModuleIndex?, fault: FaultContext?, memory: any MemoryReader, problems: [String]) {
+         mappings: [MemoryMapping], fault: FaultContext?, memory: any MemoryReader, problems: [String]) {
         self.pid = pid; self.executable = executable; self.commandLine = commandLine; self.threads = threads
-        self.mappings = mappings; self.modules = modules; self.fault = fault; self.memory = memory; self.problems = problems
+        self.mappings = mappings; self.fault = fault; self.memory = memory; self.captureProblems = problems
     }
 
     /// The crashing thread, if known.
     public var crashingThread: ThreadSnapshot? { threads.first { $0.isCrashing } }
 
-    /// How much of each stack is copied in one batch at capture (the rest loads page by page).
-    static let stackPrefetchBytes: UInt64 = 64 * 1024
+    /// At most this much of each stack (from the stack pointer up to the top of its mapping, the
+    /// part in use) is copied in the one batch at capture; deeper parts load page by page.
+    static let stackPrefetchBytes: UInt64 = 1 << 20
 
     /// Captures a snapshot of the process held by `session`. `fault` names the crashing thread and
     /// its registers at the fault when a payload said so.
@@ -92,14 +101,12 @@ public final class ProcessSnapshot {
                 return high > low ? low...high : nil
             }
         })
-        let modules = ModuleIndex(pid: pid)
-        if let problem = modules?.problem { problems.append(problem) }
         let commandLine = (ProcFile.readBytes("/proc/\(pid)/cmdline", limit: 64 * 1024).map { bytes in
             bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         }.get ?? []).filter { !$0.isEmpty }
         return ProcessSnapshot(
             pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? commandLine.first ?? "?",
-            commandLine: commandLine, threads: threads, mappings: mappings, modules: modules,
+            commandLine: commandLine, threads: threads, mappings: mappings,
             fault: resolvedFault, memory: reader, problems: problems)
     }
 
