@@ -20,6 +20,8 @@ struct TrafficServerSandbox {
     /// once it accepts connections (by then it has forked the helper and waited for it to park).
     static func start() throws -> TrafficServerSandbox {
         let root = makeTemporaryDirectory("invoker-ats")
+        // traffic_server drops to the trafficserver user, as Debian configures it.
+        chmod(root, 0o755)
         for directory in ["etc", "log", "run", "cache"] { mkdir(root + "/" + directory, 0o755) }
         let copy = try TestProcess("/bin/cp", ["-a", "/etc/trafficserver/.", root + "/etc/"])
         #expect(copy.waitForExit() == 0)
@@ -40,14 +42,16 @@ struct TrafficServerSandbox {
             cachedir: \(root)/cache
 
             """, to: root + "/runroot.yaml")
+        let owner = try TestProcess("/bin/chown", ["-R", "trafficserver:trafficserver"] + ["etc", "log", "run", "cache"].map { root + "/" + $0 })
+        #expect(owner.waitForExit() == 0)
         let port = freeLoopbackPort()
         adoptOrphans()
         let server = try TestProcess(binary, [], environment: [
             "TS_RUNROOT": root,
             "PROXY_CONFIG_CRASH_LOG_HELPER": builtProduct("invoker"),
             "PROXY_CONFIG_HTTP_SERVER_PORTS": "\(port):ip-in=127.0.0.1",
-            // Stay root: no chown of the sandbox needed, and the helper is root either way.
-            "PROXY_CONFIG_ADMIN_USER_ID": "#-1",
+            // No core file of traffic_server in the sandbox.
+            "PROXY_CONFIG_CORE_LIMIT": "0",
         ])
         let sandbox = TrafficServerSandbox(root: root, port: port, server: server)
         guard waitUntilAccepting(port: port, while: server, seconds: 60) else {
@@ -71,6 +75,15 @@ struct TrafficServerSandbox {
         return nil
     }
 
+    /// The user traffic_server runs as now.
+    var serverUser: String? {
+        guard let status = readFile("/proc/\(server.pid)/status"),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
+              let uid = line.split(separator: "\t").dropFirst().first.flatMap({ UInt32($0) }),
+              let entry = getpwuid(uid) else { return nil }
+        return String(cString: entry.pointee.pw_name)
+    }
+
     static func write(_ text: String, to path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw TestProcessError(message: "cannot write \(path)") }
@@ -86,6 +99,7 @@ struct TrafficServerTests {
     @Test func segfaultWritesACrashLogWithEveryThread() throws {
         let sandbox = try TrafficServerSandbox.start()
         #expect(sandbox.helperState == "T", "the helper should be parked (stopped) while the server runs")
+        #expect(sandbox.serverUser == "trafficserver", "traffic_server should have dropped to its own user")
         sandbox.server.send(SIGSEGV)
         let status = sandbox.server.waitForExit()
         reapAllChildren()

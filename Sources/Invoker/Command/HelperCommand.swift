@@ -47,7 +47,8 @@ struct HelperCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The configuration file (default: $INVOKER_CONFIG, else /etc/invoker/invoker.conf).")
     var config: String?
 
-    @Option(name: .long, help: "Traffic Server run root (its runroot.yaml names the log directory).")
+    @Option(name: [.customLong("run-root"), .customLong("runroot")],
+            help: "Traffic Server run root (its runroot.yaml names the log directory; default $TS_RUNROOT).")
     var runroot: String?
 
     @Option(name: .customLong("log-dir"), help: "Write reports here instead of the configured or Traffic Server log directory.")

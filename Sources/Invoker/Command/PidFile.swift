@@ -10,9 +10,9 @@ import TracerKit
 enum PidFile {
     static func takeOver(_ path: String, logger: Logger) {
         if let text = ProcFile.readText(path, limit: 64), let old = Int32(text.trimmingWhitespace()), old > 1, old != getpid() {
-            // Only an invoker: a stale file may name an unrelated process that reused the pid.
-            let comm = ProcFile.readText("/proc/\(old)/comm", limit: 64)?.trimmingWhitespace()
-            if comm == "invoker" {
+            // Only an invoker (the same executable): a stale file may name an unrelated process
+            // that reused the pid.
+            if let mine = ProcFile.readLink("/proc/self/exe"), ProcFile.readLink("/proc/\(old)/exe") == mine {
                 kill(old, SIGKILL)
                 logger.notice("stopped the previous invoker \(old) named in \(path)")
             }

@@ -55,12 +55,13 @@ struct CrashLogWriter {
         section("Process Status", report.processStatus)
         section("Process Limits", report.processLimits)
         section("Memory Regions", report.memoryRegions)
+        // External tracers, in traffic_crashlog's --exec layout (ATS 10), then how each ended.
         for run in report.tracerRuns where run.command != nil {
-            line("Tracer \(run.name): \(run.command!.joined(separator: " "))")
-            line("  \(run.outcome), \(String(format: run.seconds)) s")
+            line("Executing Program `\(run.command!.joined(separator: " "))`:")
             if let output = run.output, !output.isEmpty {
                 out += output.hasSuffix("\n") ? output : output + "\n"
             }
+            line("[\(run.name): \(run.outcome), after \(String(format: run.seconds)) s]")
             line()
         }
         renderModules(&out)

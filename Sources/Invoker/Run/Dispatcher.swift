@@ -122,7 +122,8 @@ struct Dispatcher {
                 return
             }
             var identity: UserIdentity? = nil
-            if let user = spec.user ?? serverUser, getuid() == 0 {
+            // Traffic Server passes "#-1" when it keeps its own user: nothing to switch to.
+            if let user = spec.user ?? serverUser, user != "#-1", getuid() == 0 {
                 identity = UserIdentity.lookUp(user)
                 if identity == nil {
                     report.problems.append("Tracer \(spec.name): user \(user) does not exist; it ran as \(String(cString: getpwuid(getuid()).pointee.pw_name)).")

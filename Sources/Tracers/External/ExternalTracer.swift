@@ -112,9 +112,11 @@ public struct UserIdentity: Sendable, Equatable {
     public var gid: gid_t
     public var groups: [gid_t]
 
-    /// Looks up a user name or numeric uid in the password database.
+    /// Looks up a user name, a numeric uid, or Traffic Server's "#uid" form in the password
+    /// database.
     public static func lookUp(_ user: String) -> UserIdentity? {
-        let entry = UInt32(user).map { getpwuid($0) } ?? getpwnam(user)
+        let numeric = user.hasPrefix("#") ? UInt32(user.dropFirst()) : UInt32(user)
+        let entry = numeric.map { getpwuid($0) } ?? getpwnam(user)
         guard let entry else { return nil }
         let name = String(cString: entry.pointee.pw_name)
         let gid = entry.pointee.pw_gid
