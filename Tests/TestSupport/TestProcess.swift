@@ -14,8 +14,13 @@ public final class TestProcess {
 
     /// Starts `path` with `arguments`; `environment` entries are added to (or replace) ours.
     /// With `outputPath`, standard output and error go to that file.
+    /// The read end of the pipe on the child's descriptor 3, with `reportPipe`.
+    public private(set) var reportFD: Int32 = -1
+
+    /// With `outputPath`, standard output and error go to that file; with `reportPipe`, the
+    /// child's descriptor 3 is the write end of a pipe whose read end is `reportFD`.
     public init(_ path: String, _ arguments: [String] = [], environment: [String: String] = [:],
-                outputPath: String? = nil) throws {
+                outputPath: String? = nil, reportPipe: Bool = false) throws {
         var pid: pid_t = 0
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -36,9 +41,18 @@ public final class TestProcess {
             posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         }
+        var pipeEnds: [Int32] = [-1, -1]
+        if reportPipe {
+            guard pipe(&pipeEnds) == 0 else { throw TestProcessError(message: "pipe failed") }
+            for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+            // dup2 clears close-on-exec on descriptor 3 only.
+            posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], 3)
+        }
+        defer { if reportPipe { close(pipeEnds[1]) } }
         let result = posix_spawn(&pid, path, &actions, nil, argv, envp)
         guard result == 0 else { throw TestProcessError(message: "posix_spawn \(path): \(String(cString: strerror(result)))") }
         self.pid = pid
+        reportFD = pipeEnds[0]
     }
 
     /// Waits for the child to end and returns its raw wait status.
@@ -51,8 +65,23 @@ public final class TestProcess {
         return raw
     }
 
+    /// One line the child wrote to its descriptor 3 (see `reportPipe`), blocking until it does.
+    public func readReportLine() -> String? {
+        guard reportFD >= 0 else { return nil }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let got = read(reportFD, &byte, 1)
+            if got < 0 && errno == EINTR { continue }
+            if got <= 0 || byte == UInt8(ascii: "\n") { break }
+            line.append(byte)
+        }
+        return String(decoding: line, as: UTF8.self)
+    }
+
     /// Kills (SIGKILL) and reaps the child if it is still running.
     public func finish() {
+        if reportFD >= 0 { close(reportFD); reportFD = -1 }
         if status == nil {
             kill(pid, SIGKILL)
             waitForExit()

@@ -1,0 +1,230 @@
+// The tracer chain as an operator configures it: built-ins then external programs, placeholders
+// replaced with the real pid, tid and signal, each program bounded by its timeout, failures
+// reported and the policy applied; gdb can attach once the built-ins have released the target;
+// backtrace-invoker's command line; check-config; live snapshots.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import TestSupport
+import Testing
+import TracerKit
+
+/// Writes a configuration file (root-owned, mode 0600, as invoker requires when run as root).
+func writeConfiguration(_ text: String) throws -> String {
+    let path = makeTemporaryDirectory("invoker-conf") + "/invoker.conf"
+    try TrafficServerSandbox.write(text, to: path)
+    chmod(path, 0o600)
+    return path
+}
+
+/// "Executing Program `…`:" sections of a log: command → (output, closing status line).
+func executedPrograms(_ text: String) -> [(command: String, output: [String], status: String)] {
+    var result: [(String, [String], String)] = []
+    var current: (String, [String])? = nil
+    for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+        if line.hasPrefix("Executing Program `"), line.hasSuffix("`:") {
+            current = (String(line.dropFirst("Executing Program `".count).dropLast(2)), [])
+        } else if let open = current {
+            // The closing line invoker adds: "[NAME: exited with status 0, after 0.004 s]".
+            let isStatus = line.hasPrefix("[") && line.hasSuffix(" s]")
+                && ["exited", "failed", "timed out", "could not run"].contains { line.contains(": \($0)") }
+            if isStatus {
+                result.append((open.0, open.1, line))
+                current = nil
+            } else {
+                current!.1.append(line)
+            }
+        }
+    }
+    return result
+}
+
+@Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil,
+                             "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
+struct ChainTests {
+    @Test func builtinThenThreeExternalsWithPlaceholders() throws {
+        let config = try writeConfiguration("""
+            [[tracer]]
+            use = "unwind"
+
+            [[tracer]]
+            name = "ids"
+            exec = ["/bin/echo", "pid=%p", "tid=%t", "signal=%s", "exe=%e", "100%%"]
+
+            [[tracer]]
+            name = "environment"
+            exec = ["/usr/bin/env"]
+            env = { INVOKER_TEST_MARK = "chain" }
+
+            [[tracer]]
+            name = "directory"
+            exec = ["/bin/pwd"]
+            cwd = "/usr/share"
+            """)
+        let run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["--config", config])
+        #expect(run.terminatingSignal == SIGSEGV)
+        let log = try #require(run.log)
+        let crashing = try #require(log.crashingThread)
+        let pid = try #require(log.text.split(separator: "\n").first.flatMap { $0.split(separator: "[").last?.dropLast() })
+        let programs = executedPrograms(log.text)
+        #expect(programs.map(\.command) == [
+            "/bin/echo pid=\(pid) tid=\(crashing.tid) signal=11 exe=\(builtProduct("ats-crasher")) 100%", "/usr/bin/env", "/bin/pwd",
+        ])
+        #expect(programs[0].output == ["pid=\(pid) tid=\(crashing.tid) signal=11 exe=\(builtProduct("ats-crasher")) 100%"])
+        #expect(programs[0].status.hasPrefix("[ids: exited with status 0, after "))
+        #expect(programs[1].output.contains("INVOKER_TEST_MARK=chain"))
+        #expect(programs[2].output == ["/usr/share"])
+        // The built-in ran first: the stacks are there.
+        #expect(crashing.functions.first == "fixture_crash_segv")
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test func hangingCrashingAndMissingTracersAreReportedAndTheChainGoesOn() throws {
+        let config = try writeConfiguration("""
+            deadline = 30
+
+            [[tracer]]
+            name = "hang"
+            exec = ["/bin/sleep", "600"]
+            timeout = 1
+
+            [[tracer]]
+            name = "crash"
+            exec = ["/bin/sh", "-c", "kill -SEGV $$"]
+
+            [[tracer]]
+            name = "missing"
+            exec = ["/nonexistent/tracer", "%p"]
+
+            [[tracer]]
+            name = "last"
+            exec = ["/bin/echo", "still ran"]
+            """)
+        let run = try CrasherRun.run(payload: "master", mode: "segv", extra: ["--config", config])
+        #expect(run.terminatingSignal == SIGSEGV)
+        let log = try #require(run.log)
+        let programs = executedPrograms(log.text)
+        #expect(programs.count == 4)
+        #expect(programs[0].status.hasPrefix("[hang: timed out after 1 s: its process group was sent SIGTERM, then SIGKILL"))
+        #expect(programs[1].status.hasPrefix("[crash: failed: killed by SIGSEGV (Segmentation fault)"))
+        #expect(programs[2].status.hasPrefix("[missing: could not run /nonexistent/tracer:"))
+        #expect(programs[3].output == ["still ran"])
+        // Bounded: the 600 s sleeper was cut at its 1 s timeout.
+        let total = try #require(log.text.split(separator: "\n").first { $0.hasPrefix("  invoker: ") })
+        let seconds = try #require(Double(total.dropFirst("  invoker: ".count).split(separator: " ").first ?? ""))
+        #expect(seconds < 10)
+        #expect(!log.text.contains("sleep 600") || leftoverProcesses().isEmpty)
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test func stopPolicySkipsTheRestButWritesTheReport() throws {
+        let config = try writeConfiguration("""
+            failure_policy = "stop"
+            [[tracer]]
+            use = "unwind"
+            [[tracer]]
+            exec = ["/bin/false"]
+            [[tracer]]
+            exec = ["/bin/echo", "must not run"]
+            """)
+        let run = try CrasherRun.run(payload: "9", mode: "segv", extra: ["--config", config])
+        let log = try #require(run.log)
+        #expect(executedPrograms(log.text).map(\.command) == ["/bin/false"])
+        #expect(log.text.contains("Not run, failure_policy is \"stop\" and false failed: echo."))
+        #expect(log.crashingThread?.functions.first == "fixture_crash_segv")
+    }
+
+    @Test func gdbAttachesAfterTheBuiltinsReleasedTheTarget() throws {
+        let config = try writeConfiguration("""
+            [[tracer]]
+            use = "unwind"
+            [[tracer]]
+            name = "gdb"
+            exec = ["/usr/bin/gdb", "-batch", "-nx", "-p", "%p", "-ex", "thread apply all bt"]
+            timeout = 60
+            """)
+        let run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["--config", config])
+        #expect(run.terminatingSignal == SIGSEGV)
+        let log = try #require(run.log)
+        let gdb = try #require(executedPrograms(log.text).first)
+        #expect(gdb.status.hasPrefix("[gdb: exited with status 0"))
+        let output = gdb.output.joined(separator: "\n")
+        #expect(output.contains("in fixture_crash_segv () at"), "\(output)")
+        #expect(output.contains("fixture_worker_level_1"))
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test func backtraceInvokerCommandLine() throws {
+        let sleeper = try TestProcess("/bin/sleep", ["30"])
+        defer { sleeper.finish() }
+        let directory = makeTemporaryDirectory()
+        // -p target, two -t tracers with %p, INVOKER_TRACER appended after them, -P pid file.
+        let (status, output) = try runInvoker(
+            ["-p", String(sleeper.pid), "-t", "/bin/echo first %p", "-t", "/bin/echo second", "-d",
+             "-P", directory + "/invoker.pid"],
+            environment: ["INVOKER_TRACER": "/bin/echo third"])
+        #expect(status == 0)
+        #expect(executedPrograms(output).map(\.command) == ["/bin/echo first \(sleeper.pid)", "/bin/echo second", "/bin/echo third"])
+        #expect(readFile(directory + "/invoker.pid").flatMap { Int32($0.trimmingWhitespace()) } != nil)
+        #expect(sleeper.tracer == 0)
+        let (tooMany, message) = try runInvoker(["-p", String(sleeper.pid), "-d"] + Array(repeating: ["-t", "/bin/true"], count: 17).flatMap { $0 })
+        #expect(tooMany == 0, "a bad -t list must not stop the helper")
+        #expect(message.contains("17 tracers given; at most 16 are accepted; using the built-in chain instead"))
+        sleeper.finish()
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test func noATSCompatibilityIgnoresThePayload() throws {
+        let run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["-n"])
+        #expect(run.terminatingSignal == SIGSEGV)
+        let log = try #require(run.log)
+        #expect(log.text.contains("No target signal information"))
+        // Without the payload the crashing thread is unknown: every thread is listed as a thread.
+        #expect(log.crashingThread == nil)
+        #expect(log.threads.count == 4)
+    }
+
+    @Test func checkConfigCommand() throws {
+        let good = try writeConfiguration("[[tracer]]\nuse = \"unwind\"\n[[tracer]]\nexec = [\"/bin/true\"]\n")
+        let (okStatus, okOutput) = try runInvoker(["check-config", good])
+        #expect(okStatus == 0)
+        #expect(okOutput.contains("\(good): OK"))
+        #expect(okOutput.contains("tracers, in order: unwind; true (/bin/true, timeout 30.0 s)"))
+        let bad = try writeConfiguration("[[tracer]]\nexec = [\"/bin/true\"]\ntimeout = 0\n")
+        let (badStatus, badOutput) = try runInvoker(["check-config", bad])
+        #expect(badStatus == 1)
+        #expect(badOutput.contains("\(bad):3: tracer[1].timeout: must be a positive number of seconds"))
+        chmod(good, 0o666)
+        let (looseStatus, looseOutput) = try runInvoker(["check-config", good])
+        #expect(looseStatus == 1)
+        #expect(looseOutput.contains("refusing a configuration writable by group or others while running as root"))
+    }
+
+    @Test func liveSnapshotLeavesTheProcessRunningAndUntraced() throws {
+        let directory = makeTemporaryDirectory()
+        adoptOrphans()
+        let target = try TestProcess(builtProduct("ats-crasher"), [
+            "--helper", builtProduct("invoker"), "--mode", "hang", "--ready-fd", "3", "--", "--log-dir", directory,
+        ], reportPipe: true)
+        defer { target.finish(); reapAllChildren() }
+        // Block until the fixture says its helper is parked and its workers are in place.
+        let line = target.readReportLine() ?? ""
+        #expect(line.hasPrefix("ready \(target.pid) "))
+        let (status, output) = try runInvoker(["snapshot", "--pid", String(target.pid), "--output", directory])
+        #expect(status == 0, "\(output)")
+        let reports = directoryEntries(directory).filter { $0.hasPrefix("snapshot-") && $0.hasSuffix(".log") }
+        #expect(reports.count == 1)
+        let log = CrashLog(try #require(reports.first.flatMap { readFile(directory + "/" + $0) }))
+        #expect(log.threads.count == 4)
+        let main = try #require(log.threads(named: "ats-crasher").first)
+        #expect(main.functions.containsRun(["fixture_hang", "fixture_crash_middle", "fixture_crash_outer", "main"]), "\(main.lines)")
+        #expect(log.text.contains("  freeze: "))
+        // The process goes on, untraced.
+        #expect(target.state != "t" && target.state != "T" && target.tracer == 0)
+        #expect(target.status == nil)
+        target.finish()
+        reapAllChildren()
+        #expect(leftoverProcesses().isEmpty)
+    }
+}
