@@ -71,6 +71,11 @@ let package = Package(
         
         // Real child processes for tests, and the "nothing left stopped, traced or zombie" check.
         .target(name: "TestSupport", dependencies: ["TracerKit", "CInvokerShim"], path: "Tests/TestSupport"),
+        // The benchmark's target (bench/run.py): N threads D frames deep, the ATS handshake.
+        .executableTarget(name: "bench-target", path: "bench/target",
+                          cSettings: [.unsafeFlags(["-O2", "-g", "-fno-omit-frame-pointer"]), .define("_GNU_SOURCE")],
+                          linkerSettings: [.linkedLibrary("pthread")]),
+
         .testTarget(
             name: "TracerKitTests",
             dependencies: ["TracerKit", "Tracers", "CInvokerShim", "TestSupport"]

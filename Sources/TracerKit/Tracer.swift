@@ -2,9 +2,16 @@
 
 /// A built-in tracer: reads a stopped target's snapshot and adds its findings to the report.
 ///
+/// A tracer works in two phases. `capture` runs while every thread of the target is stopped and
+/// does only what needs the target (reading its memory and registers). `finish` runs after the
+/// target has been released (a crashed server may already be gone) and does everything that needs
+/// only files and the report: symbolizing, decoding, formatting. The split keeps the server's
+/// downtime to the capture.
+///
 /// Contract:
-/// * Read the target only through `snapshot` (its memory reader, registers, maps, modules); never
-///   call ptrace, never detach or resume the target: the dispatcher owns the session.
+/// * Read the target only through `snapshot` (its memory reader, registers, maps, modules), and
+///   its memory only in `capture`; never call ptrace, never detach or resume the target: the
+///   dispatcher owns the session.
 /// * Add to the report only through `report`; do not write files or print.
 /// * Respect `deadline`: return what you have when it passes. A partial result with a problem
 ///   sentence is better than none.
@@ -13,5 +20,12 @@
 public protocol Tracer {
     /// The name used in configuration (`use = "unwind"`) and in the report.
     var name: String { get }
-    func run(snapshot: ProcessSnapshot, report: inout CrashReport, deadline: Deadline)
+    /// The part that needs the stopped target.
+    func capture(snapshot: ProcessSnapshot, report: inout CrashReport, deadline: Deadline)
+    /// The part that needs only files and the report (default: nothing).
+    func finish(snapshot: ProcessSnapshot, report: inout CrashReport, deadline: Deadline)
+}
+
+extension Tracer {
+    public func finish(snapshot: ProcessSnapshot, report: inout CrashReport, deadline: Deadline) {}
 }

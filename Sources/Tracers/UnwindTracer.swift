@@ -1,5 +1,6 @@
 // UnwindTracer: the native unwinder (`use = "unwind"`): every thread's stack, symbolized. The
-// crashing thread comes first and starts at the faulting instruction.
+// crashing thread comes first and starts at the faulting instruction. Capture walks the stacks
+// (target memory, while stopped); finish names the frames (module files only, after release).
 
 import TracerKit
 
@@ -10,9 +11,10 @@ public struct UnwindTracer: Tracer {
 
     public init(maxFrames: Int = RemoteUnwinder.defaultMaxFrames) { self.maxFrames = maxFrames }
 
-    public func run(snapshot: ProcessSnapshot, report: inout CrashReport, deadline: Deadline) {
+    public func capture(snapshot: ProcessSnapshot, report: inout CrashReport, deadline: Deadline) {
+        let started = Deadline.now()
         let unwinder = RemoteUnwinder(snapshot: snapshot)
-        let symbolizer = Symbolizer(modules: snapshot.modules)
+        var frameCount = 0
         for thread in snapshot.threads {
             var threadReport = ThreadReport(tid: thread.tid, name: thread.name, isCrashing: thread.isCrashing,
                                             registers: thread.unwindStart)
@@ -21,12 +23,27 @@ public struct UnwindTracer: Tracer {
             } else if let start = thread.unwindStart {
                 let stack = unwinder.unwind(from: start, startRecovery: thread.faultRegisters != nil ? .faultContext : .stopped,
                                             maxFrames: maxFrames, deadline: deadline)
-                threadReport.frames = symbolizer.symbolize(stack.frames)
+                threadReport.frames = stack.frames.enumerated().map { index, raw in
+                    Frame(index: index, pc: raw.pc, stackPointer: raw.stackPointer, recovery: raw.recovery,
+                          isSignalFrame: raw.isSignalFrame)
+                }
+                frameCount += stack.frames.count
                 threadReport.unwindStop = stack.stopReason
             } else {
                 threadReport.unwindStop = "not unwound: its registers could not be read"
             }
             report.threads.append(threadReport)
         }
+        report.notes.append("unwind: \(snapshot.threads.count) threads, \(frameCount) frames unwound in \(Deadline.millisecondsSince(started)) ms")
     }
+
+    public func finish(snapshot: ProcessSnapshot, report: inout CrashReport, deadline: Deadline) {
+        let started = Deadline.now()
+        let symbolizer = Symbolizer(modules: snapshot.modules)
+        for index in report.threads.indices where !deadline.hasExpired {
+            report.threads[index].frames = symbolizer.symbolize(report.threads[index].frames)
+        }
+        report.notes.append("unwind: \(symbolizer.lookupCount) distinct addresses symbolized in \(Deadline.millisecondsSince(started)) ms")
+    }
+
 }

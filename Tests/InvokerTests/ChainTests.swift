@@ -118,6 +118,14 @@ struct ChainTests {
         #expect(leftoverProcesses().isEmpty)
     }
 
+    @Test func earlyReleaseCanBeTurnedOff() throws {
+        let config = try writeConfiguration("early_release = false\n")
+        let run = try CrasherRun.run(payload: "9", mode: "segv", extra: ["--config", config])
+        let log = try #require(run.log)
+        #expect(!log.text.contains("the server was released after"))
+        #expect(log.crashingThread?.functions.first == "fixture_crash_segv")
+    }
+
     @Test func stopPolicySkipsTheRestButWritesTheReport() throws {
         let config = try writeConfiguration("""
             failure_policy = "stop"

@@ -61,6 +61,9 @@ struct Configuration: Equatable {
     var maxOutputBytes: Int = 1 << 20
     /// Keep at most this many crash logs in the output directory (0: keep all).
     var retention: Int = 0
+    /// With no external tracer in the chain, let the crashed server go as soon as its stacks are
+    /// captured and symbolize and write the report afterwards (in a child process).
+    var earlyRelease = true
     var tracers: [TracerSpec] = Configuration.defaultTracers
     /// The file this came from, if any.
     var source: String?

@@ -11,7 +11,7 @@ import TOMLKit
 import TracerKit
 
 enum ConfigurationLoader {
-    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "tracer"]
+    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release", "tracer"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "cwd"]
     static let builtinKeys = ["use", "name", "max_frames"]
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -88,6 +88,10 @@ enum ConfigurationLoader {
         if let value = table["retention"] {
             guard let count = value.int, count >= 0 else { throw fail("retention", "must be 0 (keep all) or a positive integer") }
             configuration.retention = count
+        }
+        if let value = table["early_release"] {
+            guard let flag = value.bool else { throw fail("early_release", "must be true or false") }
+            configuration.earlyRelease = flag
         }
         if let value = table["tracer"] {
             guard let array = value.array else { throw fail("tracer", "must be an array of tables: write each as [[tracer]]") }

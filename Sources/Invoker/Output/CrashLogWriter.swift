@@ -74,6 +74,7 @@ struct CrashLogWriter {
         for run in report.tracerRuns where run.command == nil {
             line("  \(run.name): \(String(format: run.seconds)) s, \(run.outcome)")
         }
+        for note in report.notes { line("  \(note)") }
         return out
     }
 

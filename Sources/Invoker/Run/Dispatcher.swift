@@ -1,6 +1,9 @@
 // Dispatcher: runs the configured chain against one target and writes the report.
 //
-//   attach ─► snapshot ─► built-in tracers (sharing the one session) ─► detach
+//   attach ─► snapshot ─► built-in tracers' capture (sharing the one session) ─► detach
+//          ─► [crash, no external tracers: fork; the parent exits, so the server's waitpid
+//              returns and it finishes dying while the child completes the report]
+//          ─► built-in tracers' finish (symbolizing: files only)
 //          ─► early report written (so a hung external tracer cannot cost us the stacks)
 //          ─► external tracers, in order, each bounded ─► final report replaces the early one
 //
@@ -37,11 +40,26 @@ struct Dispatcher {
     func run(pid: Int32, fault: FaultContext?, mode: Mode) async -> Int32 {
         let start = Deadline.now()
         let deadline = start.adding(seconds: configuration.deadline)
-        var report = captureWithBuiltins(pid: pid, fault: fault, mode: mode, deadline: deadline)
+        let externals = externalSpecs()
+        let builtins = configuration.tracers.compactMap { spec -> (any Tracer)? in
+            if case .builtin(let builtin) = spec { return BuiltinTracers.make(builtin) }
+            return nil
+        }
+        var (report, snapshot) = captureWithBuiltins(pid: pid, fault: fault, mode: mode, builtins: builtins,
+                                                     deadline: deadline)
+        // Nothing left needs the server: let it go now and finish the report on our own time.
+        if mode == .crash && externals.isEmpty && !toStandardOutput && configuration.earlyRelease {
+            report.notes.append("the server was released after \(Deadline.millisecondsSince(start)) ms; the report was completed after that")
+            if EarlyRelease.detachFromServer() == .parent { _exit(0) }
+        }
+        if let snapshot {
+            for tracer in builtins {
+                tracer.finish(snapshot: snapshot, report: &report, deadline: deadline)
+            }
+        }
         let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
                                   retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
                                   time: report.time, logger: logger)
-        let externals = externalSpecs()
         // Early write: the stacks are on disk before any external program runs.
         var location: ReportLocation? = nil
         if !toStandardOutput && !externals.isEmpty {
@@ -61,8 +79,10 @@ struct Dispatcher {
         return writer.writeFinal(report, replacing: location) ? 0 : 1
     }
 
-    /// Attaches, snapshots, runs the built-in tracers and releases the target.
-    func captureWithBuiltins(pid: Int32, fault: FaultContext?, mode: Mode, deadline: Deadline) -> CrashReport {
+    /// Attaches, snapshots, runs the built-in tracers' capture and releases the target. The
+    /// snapshot is nil when the target could not be stopped.
+    func captureWithBuiltins(pid: Int32, fault: FaultContext?, mode: Mode, builtins: [any Tracer],
+                             deadline: Deadline) -> (CrashReport, ProcessSnapshot?) {
         var report = CrashReport(pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? "?", commandLine: [],
                                  hostTriplet: hostTriplet, time: Int(time(nil)), fault: fault)
         report.problems += fault?.problems ?? []
@@ -78,7 +98,7 @@ struct Dispatcher {
         } catch {
             logger.error("\(error.description)")
             report.problems.append(error.description)
-            return report
+            return (report, nil)
         }
         defer { session.detach() }
         let snapshot = ProcessSnapshot.capture(session: session, fault: fault)
@@ -90,20 +110,19 @@ struct Dispatcher {
         report.fault = snapshot.fault
         report.executable = snapshot.executable
         report.commandLine = snapshot.commandLine
-        report.modules = snapshot.modules?.modules ?? []
-        report.problems += snapshot.problems
         if !session.vanishedThreads.isEmpty {
             report.problems.append("Threads \(session.vanishedThreads.map(String.init).joined(separator: ", ")) exited while the target was being stopped.")
         }
-        for spec in configuration.tracers {
-            guard case .builtin(let builtin) = spec else { continue }
-            let tracer = BuiltinTracers.make(builtin)
+        for tracer in builtins {
             let started = Deadline.now()
-            tracer.run(snapshot: snapshot, report: &report, deadline: deadline)
+            tracer.capture(snapshot: snapshot, report: &report, deadline: deadline)
             report.tracerRuns.append(TracerRun(name: tracer.name, seconds: Deadline.now().seconds(since: started),
                                                outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))
         }
-        return report
+        // The module list comes from /proc/PID/maps: take it while the target surely exists.
+        report.modules = snapshot.modules?.modules ?? []
+        report.problems += snapshot.problems
+        return (report, snapshot)
     }
 
     private func externalSpecs() -> [ExternalTracerSpec] {

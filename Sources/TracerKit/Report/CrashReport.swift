@@ -97,6 +97,8 @@ public struct CrashReport: Sendable {
     public var tracerRuns: [TracerRun] = []
     /// Sentences about whatever degraded the report.
     public var problems: [String] = []
+    /// Facts about the capture itself (what took how long), for the Capture Timing section.
+    public var notes: [String] = []
 
     public init(pid: Int32, executable: String, commandLine: [String], hostTriplet: String?, time: Int,
                 fault: FaultContext?) {

@@ -53,3 +53,10 @@ public struct Deadline: Sendable, Comparable {
 
     public static func < (lhs: Deadline, rhs: Deadline) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
 }
+
+extension Deadline {
+    /// Whole milliseconds from `start` to now, as text ("12").
+    public static func millisecondsSince(_ start: Deadline) -> String {
+        String(Int((Deadline.now().seconds(since: start) * 1000).rounded()))
+    }
+}

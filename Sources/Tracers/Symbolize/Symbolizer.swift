@@ -31,25 +31,23 @@ public final class Symbolizer {
     /// Fills in the symbol fields of `frames`. Return addresses (frames above 0 that do not follow a
     /// signal frame) are looked up at pc - 1, inside the call instruction, so that the line is the
     /// call's and a call at the very end of a function is not attributed to the next one.
-    public func symbolize(_ raw: [RawFrame]) -> [Frame] {
-        var frames: [Frame] = []
-        for (index, rawFrame) in raw.enumerated() {
-            var frame = Frame(index: index, pc: rawFrame.pc, stackPointer: rawFrame.stackPointer,
-                              recovery: rawFrame.recovery, isSignalFrame: rawFrame.isSignalFrame)
-            let isReturnAddress = index > 0 && !raw[index - 1].isSignalFrame
-            let lookup = isReturnAddress && rawFrame.pc > 0 ? rawFrame.pc - 1 : rawFrame.pc
-            var info = symbol(at: lookup)
-            if isReturnAddress, let offset = info.functionOffset { info.functionOffset = offset + 1 }
-            frame.module = info.module
-            frame.moduleOffset = info.moduleOffset.map { isReturnAddress ? $0 + 1 : $0 }
-            frame.function = info.function
-            frame.functionOffset = info.functionOffset
-            frame.file = info.file
-            frame.line = info.line
-            frame.column = info.column
-            frames.append(frame)
+    public func symbolize(_ frames: [Frame]) -> [Frame] {
+        var result = frames
+        for index in result.indices {
+            let pc = result[index].pc
+            let isReturnAddress = index > 0 && !result[index - 1].isSignalFrame
+            let lookup = isReturnAddress && pc > 0 ? pc - 1 : pc
+            let info = symbol(at: lookup)
+            let adjust: UInt64 = isReturnAddress ? 1 : 0
+            result[index].module = info.module
+            result[index].moduleOffset = info.moduleOffset.map { $0 + adjust }
+            result[index].function = info.function
+            result[index].functionOffset = info.functionOffset.map { $0 + adjust }
+            result[index].file = info.file
+            result[index].line = info.line
+            result[index].column = info.column
         }
-        return frames
+        return result
     }
 
     /// What is known about `address` (cached).

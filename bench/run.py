@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""invoker's benchmark: our default chain side by side with eu-stack and gdb (and Debian's
+traffic_crashlog when installed), on the same target, runs alternating, medians and ratios.
+
+    bench/run.py [--threads 16,64,256] [--depth 32] [--runs 7] [--out bench/RESULTS.md]
+
+Measured (see bench/target/main.c for how the target measures):
+  crash downtime      SIGCONT sent by the crashing target until its helper has exited
+  start-up to parked  fork of the helper until it has stopped itself (the server waits for this)
+  parked RSS          the helper's resident memory while parked
+  peak RSS            the helper's peak resident memory (wait4 rusage)
+  live freeze         longest time a spinning worker did not run during a live capture
+  live wall           the capture tool's wall time
+Peers run as crash helpers through bench/peer-helper, which parks like one and runs the tool on
+its parent once woken, so every tool is timed by the same clock in the same place.
+"""
+import argparse, os, platform, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def build():
+    for command in (["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "invoker"],
+                    ["swift", "build", "-c", "release", "--product", "bench-target"]):
+        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def parse(text):
+    values = {}
+    for word in text.split():
+        if "=" in word:
+            key, value = word.split("=", 1)
+            try:
+                values[key] = int(value)
+            except ValueError:
+                pass
+    return values
+
+
+def crash_run(bin_dir, helper_argv, threads, depth, log_dir):
+    helper, extra = helper_argv
+    argv = [os.path.join(bin_dir, "bench-target"), "--helper", helper, "--threads", str(threads),
+            "--depth", str(depth), "--mode", "crash", "--"] + extra
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    values = parse(result.stdout)
+    if "downtime_us" not in values:
+        raise RuntimeError(f"no result from {argv}: {result.stdout} {result.stderr}")
+    return values
+
+
+def live_run(bin_dir, tool_argv, threads, depth):
+    read_end, write_end = os.pipe()
+    target = subprocess.Popen([os.path.join(bin_dir, "bench-target"), "--threads", str(threads), "--depth", str(depth),
+                               "--mode", "live", "--ready-fd", str(write_end)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, pass_fds=(write_end,))
+    os.close(write_end)
+    with os.fdopen(read_end) as ready:
+        pid = int(ready.readline().split()[1])
+    argv = [word.replace("%p", str(pid)) for word in tool_argv]
+    start = time.monotonic()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    wall_us = int((time.monotonic() - start) * 1e6)
+    out, _ = target.communicate("done\n", timeout=60)
+    values = parse(out)
+    values["wall_us"] = wall_us
+    return values
+
+
+def summary(samples):
+    return statistics.median(samples), min(samples), max(samples)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", default="16,64,256")
+    parser.add_argument("--depth", type=int, default=32)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
+    args = parser.parse_args()
+    bin_dir = build()
+    log_dir = tempfile.mkdtemp(prefix="invoker-bench-")
+    peer = os.path.join(ROOT, "bench", "peer-helper")
+    helpers = {
+        "invoker": (os.path.join(bin_dir, "invoker"), ["--log-dir", log_dir]),
+        "eu-stack": (peer, ["/usr/bin/eu-stack", "-p", "%p"]),
+        "gdb": (peer, ["/usr/bin/gdb", "-batch", "-nx", "-p", "%p", "-ex", "thread apply all bt"]),
+    }
+    live_tools = {
+        "invoker": [os.path.join(bin_dir, "invoker"), "snapshot", "--pid", "%p", "--stdout"],
+        "eu-stack": ["/usr/bin/eu-stack", "-p", "%p"],
+        "gdb": ["/usr/bin/gdb", "-batch", "-nx", "-p", "%p", "-ex", "thread apply all bt"],
+    }
+    thread_counts = [int(n) for n in args.threads.split(",")]
+    crash = {(tool, n): [] for tool in helpers for n in thread_counts}
+    live = {(tool, n): [] for tool in live_tools for n in thread_counts}
+    for n in thread_counts:
+        for run in range(args.runs):
+            for tool, helper in helpers.items():  # alternating: one run of each tool in turn
+                crash[(tool, n)].append(crash_run(bin_dir, helper, n, args.depth, log_dir))
+            for tool, argv in live_tools.items():
+                live[(tool, n)].append(live_run(bin_dir, argv, n, args.depth))
+            print(f"threads={n} run {run + 1}/{args.runs} done", file=sys.stderr)
+
+    def ms(us):
+        return f"{us / 1000:.1f}"
+
+    lines = []
+    lines.append("# Benchmark results\n")
+    lines.append(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}; "
+                 f"{time.strftime('%Y-%m-%d')}. Command: `bench/run.py --threads {args.threads} --depth {args.depth} "
+                 f"--runs {args.runs}` (release build, Swift stdlib static). Target: bench-target, N threads "
+                 f"{args.depth} frames deep, ATS 9 payload. Medians of {args.runs} alternating runs, [min–max], in ms.\n")
+    lines.append("## Crash downtime (SIGCONT to helper exit)\n")
+    lines.append("| threads | " + " | ".join(helpers) + " | invoker / eu-stack | invoker / gdb |")
+    lines.append("|---|" + "---|" * (len(helpers) + 2))
+    for n in thread_counts:
+        cells, medians = [], {}
+        for tool in helpers:
+            med, lo, hi = summary([s["downtime_us"] for s in crash[(tool, n)]])
+            medians[tool] = med
+            cells.append(f"{ms(med)} [{ms(lo)}–{ms(hi)}]")
+        lines.append(f"| {n} | " + " | ".join(cells) +
+                     f" | {medians['invoker'] / medians['eu-stack']:.2f} | {medians['invoker'] / medians['gdb']:.3f} |")
+    lines.append("\n## Live capture: freeze (longest stall of a worker) and wall time\n")
+    lines.append("| threads | " + " | ".join(f"{t} freeze | {t} wall" for t in live_tools) + " |")
+    lines.append("|---|" + "---|---|" * len(live_tools))
+    for n in thread_counts:
+        cells = []
+        for tool in live_tools:
+            freeze = summary([s["freeze_us"] for s in live[(tool, n)]])
+            wall = summary([s["wall_us"] for s in live[(tool, n)]])
+            cells.append(f"{ms(freeze[0])} [{ms(freeze[1])}–{ms(freeze[2])}] | {ms(wall[0])}")
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    lines.append("\n## The helper at rest and at peak\n")
+    lines.append("| helper | start-up to parked (ms) | parked RSS (MB) | peak RSS at N=" + str(thread_counts[-1]) + " (MB) |")
+    lines.append("|---|---|---|---|")
+    for tool in helpers:
+        samples = [s for n in thread_counts for s in crash[(tool, n)]]
+        startup = summary([s["startup_us"] for s in samples])
+        rss = statistics.median([s["parked_rss_kb"] for s in samples]) / 1024
+        peak = statistics.median([s["helper_maxrss_kb"] for s in crash[(tool, thread_counts[-1])]]) / 1024
+        lines.append(f"| {tool} | {ms(startup[0])} [{ms(startup[1])}–{ms(startup[2])}] | {rss:.1f} | {peak:.1f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with open(args.out, "w") as out:
+        out.write(text)
+
+
+if __name__ == "__main__":
+    main()
