@@ -13,8 +13,8 @@
  *   helper_maxrss_kb (crash) the helper's peak RSS (wait4 rusage)
  *   freeze_us    (live) the longest time any worker did not run while the helper was capturing
  *
- * Live mode: after start-up the workers spin at depth D, each recording the longest gap between
- * two readings of CLOCK_MONOTONIC; the main thread writes "ready <pid>" on --ready-fd and
+ * Live mode: after start-up the workers tick at depth D, sleeping 1 ms per tick and recording the
+ * longest gap between two ticks beyond that 1 ms (a stopped thread cannot tick); the main thread writes "ready <pid>" on --ready-fd and
  * waits for a line on stdin ("done" from the benchmark once the snapshot tool has finished),
  * then reports the longest gap seen during the capture window as freeze_us.
  */
@@ -102,9 +102,11 @@ __attribute__((noinline)) static void bench_leaf(void) {
         return;
     }
     int64_t last = now_ns();
+    const struct timespec tick = {0, 1000000};
     for (;;) {
+        nanosleep(&tick, NULL);
         int64_t current = now_ns();
-        int64_t gap = current - last;
+        int64_t gap = current - last - 1000000;
         last = current;
         if (atomic_load_explicit(&measuring, memory_order_relaxed)) {
             int64_t worst = atomic_load_explicit(&worst_gap_ns, memory_order_relaxed);

@@ -101,12 +101,16 @@ struct Dispatcher {
             return (report, nil)
         }
         defer { session.detach() }
+        report.notes.append("stopped \(session.threads.count) threads in \(Deadline.millisecondsSince(attachStart)) ms")
+        let snapshotStart = Deadline.now()
         let snapshot = ProcessSnapshot.capture(session: session, fault: fault)
+        report.notes.append("registers, maps and stacks copied in \(Deadline.millisecondsSince(snapshotStart)) ms")
         if mode == .live {
             session.detach()
             report.tracerRuns.append(TracerRun(name: "freeze", seconds: Deadline.now().seconds(since: attachStart),
                                                outcome: "threads stopped while registers and stacks were copied"))
         }
+        snapshot.readThreadNames()
         report.fault = snapshot.fault
         report.executable = snapshot.executable
         report.commandLine = snapshot.commandLine
@@ -120,7 +124,9 @@ struct Dispatcher {
                                                outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))
         }
         // The module list comes from /proc/PID/maps: take it while the target surely exists.
+        let modulesStart = Deadline.now()
         report.modules = snapshot.modules?.modules ?? []
+        report.notes.append("\(report.modules.count) modules listed in \(Deadline.millisecondsSince(modulesStart)) ms")
         report.problems += snapshot.problems
         return (report, snapshot)
     }

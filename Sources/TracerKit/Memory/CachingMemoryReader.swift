@@ -13,7 +13,18 @@ public final class CachingMemoryReader: MemoryReader {
 
     public init(_ base: any MemoryReader) { self.base = base }
 
+    /// The page the last read hit: unwinding reads neighbouring words, mostly in one page.
+    private var lastPageNumber = UInt64.max
+    private var lastPage: [UInt8] = []
+
     public func read(into buffer: UnsafeMutableRawBufferPointer, at address: UInt64) throws(MemoryReadError) {
+        let offsetInPage = Int(address % Self.pageSize)
+        if address / Self.pageSize == lastPageNumber, offsetInPage + buffer.count <= Int(Self.pageSize) {
+            lastPage.withUnsafeBytes { bytes in
+                buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + offsetInPage, byteCount: buffer.count)
+            }
+            return
+        }
         var done = 0
         while done < buffer.count {
             let current = address &+ UInt64(done)
@@ -26,6 +37,8 @@ public final class CachingMemoryReader: MemoryReader {
             page.withUnsafeBytes { bytes in
                 buffer.baseAddress!.advanced(by: done).copyMemory(from: bytes.baseAddress! + offset, byteCount: take)
             }
+            lastPageNumber = pageNumber
+            lastPage = page
             done += take
         }
     }

@@ -18,8 +18,6 @@ public struct ThreadSnapshot: Sendable, Equatable {
     /// ucontext). Unwinding starts here so frame 0 is the faulting function, not the handler.
     public var faultRegisters: Registers?
     public var isCrashing: Bool
-    /// The state letter from /proc/PID/task/TID/stat ("S", "R", "D", "t").
-    public var state: String
 
     /// Where unwinding should start.
     public var unwindStart: Registers? { faultRegisters ?? registers }
@@ -30,8 +28,8 @@ public final class ProcessSnapshot {
     public let pid: Int32
     public let executable: String
     public let commandLine: [String]
-    /// Threads, the crashing one first.
-    public let threads: [ThreadSnapshot]
+    /// Threads, the crashing one first. Their names are filled in by `readThreadNames()`.
+    public private(set) var threads: [ThreadSnapshot]
     public let mappings: [MemoryMapping]
     /// The loaded modules (libdwfl), reported on first use: opening ELF files is not done while
     /// a live target is frozen.
@@ -69,15 +67,14 @@ public final class ProcessSnapshot {
         let mappings = MemoryMapping.parse(ProcFile.readText("/proc/\(pid)/maps", limit: 16 << 20) ?? "")
         var threads: [ThreadSnapshot] = []
         for held in session.threads {
-            let name = ProcFile.readText("/proc/\(pid)/task/\(held.tid)/comm", limit: 64)?.trimmingWhitespace() ?? ""
             var registers: Registers? = nil
             do {
                 registers = try session.registers(of: held.tid)
             } catch {
                 problems.append(error.description)
             }
-            threads.append(ThreadSnapshot(tid: held.tid, name: name, registers: registers, faultRegisters: nil,
-                                          isCrashing: false, state: threadState(pid: pid, tid: held.tid)))
+            threads.append(ThreadSnapshot(tid: held.tid, name: "", registers: registers, faultRegisters: nil,
+                                          isCrashing: false))
         }
         var resolvedFault = fault
         if let fault {
@@ -110,6 +107,15 @@ public final class ProcessSnapshot {
             fault: resolvedFault, memory: reader, problems: problems)
     }
 
+    /// Reads every thread's name (/proc/PID/task/TID/comm). Names need no stop: a live snapshot
+    /// reads them after releasing the target, to keep its threads' freeze short.
+    public func readThreadNames() {
+        for index in threads.indices {
+            threads[index].name = ProcFile.readText("/proc/\(pid)/task/\(threads[index].tid)/comm", limit: 64)?
+                .trimmingWhitespace() ?? ""
+        }
+    }
+
     /// Finds the crashing thread when the payload did not name it (ATS 9.x–10.1):
     /// 1. the thread blocked in wait4() on this helper: the server's handler waits for us there;
     /// 2. else the thread whose stack mapping holds the stack pointer of the fault context.
@@ -128,6 +134,7 @@ public final class ProcessSnapshot {
         return nil
     }
 
+    /// The state letter of a thread in /proc/PID/task/TID/stat ("S", "R", "D", "t").
     package static func threadState(pid: Int32, tid: Int32) -> String {
         guard let stat = ProcFile.readText("/proc/\(pid)/task/\(tid)/stat", limit: 4096),
               let close = stat.lastIndex(of: ")") else { return "?" }

@@ -44,6 +44,9 @@ public final class RemoteUnwinder {
     /// The last read of target memory that failed during the current step: libunwind reduces it
     /// to -UNW_EINVAL, we keep the address and the reason for the report.
     private var lastReadFailure: MemoryReadError?
+    /// Whether call-frame information covers a pc (unw_get_proc_info is a table search; stacks
+    /// of many threads share their pcs).
+    private var hasCallFrameInfo: [UInt64: Bool] = [:]
 
     /// Address space → the unwinder that owns it (as the bit pattern of an unretained reference).
     private static let registry = Mutex<[UInt: UInt]>([:])
@@ -153,8 +156,14 @@ public final class RemoteUnwinder {
                 return UnwoundStack(frames: frames, stopReason: "the deadline passed")
             }
             // Whether CFI covers this frame decides how trustworthy the caller we step to is.
-            var info = unw_proc_info_t()
-            let hasCFI = ivk_unw_get_proc_info(&cursor, &info) == 0 && info.format != 0
+            let hasCFI: Bool
+            if let known = hasCallFrameInfo[ip] {
+                hasCFI = known
+            } else {
+                var info = unw_proc_info_t()
+                hasCFI = ivk_unw_get_proc_info(&cursor, &info) == 0 && info.format != 0
+                hasCallFrameInfo[ip] = hasCFI
+            }
             lastReadFailure = nil
             let step = ivk_unw_step(&cursor)
             if step == 0 { return UnwoundStack(frames: frames, stopReason: nil) }
