@@ -17,7 +17,8 @@ struct TrafficServerSandbox {
     let server: TestProcess
 
     /// Copies Debian's configuration into a fresh run root and starts traffic_server in it; returns
-    /// once it accepts connections (by then it has forked the helper and waited for it to park).
+    /// once it accepts connections (by then it has forked the helper and waited for it to park) and
+    /// its main thread has taken its name, [TS_MAIN].
     static func start() throws -> TrafficServerSandbox {
         let root = makeTemporaryDirectory("invoker-ats")
         // traffic_server drops to the trafficserver user, as Debian configures it.
@@ -54,7 +55,8 @@ struct TrafficServerSandbox {
             "PROXY_CONFIG_CORE_LIMIT": "0",
         ])
         let sandbox = TrafficServerSandbox(root: root, port: port, server: server)
-        guard waitUntilAccepting(port: port, while: server, seconds: 60) else {
+        guard waitUntilAccepting(port: port, while: server, seconds: 60),
+              waitUntil(seconds: 30, { readFile("/proc/\(server.pid)/comm") == "[TS_MAIN]\n" }) else {
             server.finish()
             reapAllChildren()
             throw TestProcessError(message: "traffic_server did not start listening on 127.0.0.1:\(port); see \(root)/log")
@@ -140,6 +142,20 @@ struct TrafficServerTests {
         #expect(sandbox.crashLogs.isEmpty)
         #expect(leftoverProcesses().isEmpty)
     }
+}
+
+/// Polls `condition` until it holds (true) or `seconds` pass (false).
+func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+    var start = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &start)
+    while !condition() {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        if Double(now.tv_sec - start.tv_sec) + Double(now.tv_nsec - start.tv_nsec) / 1e9 > seconds { return false }
+        var pause = timespec(tv_sec: 0, tv_nsec: 5_000_000)
+        nanosleep(&pause, nil)
+    }
+    return true
 }
 
 /// A loopback TCP port nobody listens on right now.
