@@ -13,7 +13,25 @@ public enum FrameRecovery: String, Sendable, Equatable {
     case framePointer = "frame-pointer"
 }
 
+/// What is known about one code address: its module, function and source position.
+public struct SymbolInfo: Sendable, Equatable {
+    /// The module the address falls in.
+    public var module: String?
+    /// The address's offset in the module's file (as eu-stack prints it: address - load bias).
+    public var moduleOffset: UInt64?
+    /// The function, demangled.
+    public var function: String?
+    /// The address's offset from the function's start.
+    public var functionOffset: UInt64?
+    public var file: String?
+    public var line: Int?
+    public var column: Int?
+
+    public init() {}
+}
+
 /// One frame of a thread's stack, symbolized.
+@dynamicMemberLookup
 public struct Frame: Sendable, Equatable {
     public var index: Int
     /// The program counter (for frames above 0, the return address).
@@ -22,17 +40,11 @@ public struct Frame: Sendable, Equatable {
     public var recovery: FrameRecovery
     /// A signal-handler trampoline frame (__restore_rt).
     public var isSignalFrame: Bool
-    /// The module the pc falls in.
-    public var module: String?
-    /// The pc's offset in the module's file (as eu-stack prints it: pc - module load bias).
-    public var moduleOffset: UInt64?
-    /// The function, demangled.
-    public var function: String?
-    /// The pc's offset from the function's start.
-    public var functionOffset: UInt64?
-    public var file: String?
-    public var line: Int?
-    public var column: Int?
+    /// Module, function and source position of the pc, once symbolized.
+    public var symbol = SymbolInfo()
+
+    /// `frame.function` and the like read `frame.symbol.function`.
+    public subscript<T>(dynamicMember path: KeyPath<SymbolInfo, T>) -> T { symbol[keyPath: path] }
 
     public init(index: Int, pc: UInt64, stackPointer: UInt64, recovery: FrameRecovery, isSignalFrame: Bool = false) {
         self.index = index; self.pc = pc; self.stackPointer = stackPointer; self.recovery = recovery

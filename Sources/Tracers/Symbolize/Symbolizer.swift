@@ -8,17 +8,6 @@ import Glibc
 import CElfutils
 import TracerKit
 
-/// What is known about one code address.
-public struct SymbolInfo: Sendable, Equatable {
-    public var module: String?
-    public var moduleOffset: UInt64?
-    public var function: String?
-    public var functionOffset: UInt64?
-    public var file: String?
-    public var line: Int?
-    public var column: Int?
-}
-
 /// Symbolizes addresses of one snapshot's modules. Use from one thread at a time.
 public final class Symbolizer {
     private let modules: ModuleIndex?
@@ -37,15 +26,12 @@ public final class Symbolizer {
             let pc = result[index].pc
             let isReturnAddress = index > 0 && !result[index - 1].isSignalFrame
             let lookup = isReturnAddress && pc > 0 ? pc - 1 : pc
-            let info = symbol(at: lookup)
+            var info = symbol(at: lookup)
+            // Offsets are of the pc itself, not of the address looked up.
             let adjust: UInt64 = isReturnAddress ? 1 : 0
-            result[index].module = info.module
-            result[index].moduleOffset = info.moduleOffset.map { $0 + adjust }
-            result[index].function = info.function
-            result[index].functionOffset = info.functionOffset.map { $0 + adjust }
-            result[index].file = info.file
-            result[index].line = info.line
-            result[index].column = info.column
+            info.moduleOffset = info.moduleOffset.map { $0 + adjust }
+            info.functionOffset = info.functionOffset.map { $0 + adjust }
+            result[index].symbol = info
         }
         return result
     }
