@@ -19,6 +19,12 @@ import Testing
             max_frames = 64
 
             [[tracer]]
+            use = "process"
+            redact = ["PIN"]
+            maps = "full"
+            max_descriptors = 8
+
+            [[tracer]]
             name = "gdb"
             exec = ["/usr/bin/gdb", "-batch", "-p", "%p", "-ex", "bt"]
             timeout = 5
@@ -33,6 +39,7 @@ import Testing
         #expect(configuration.retention == 10)
         #expect(configuration.tracers == [
             .builtin(BuiltinTracerSpec(use: "unwind", maxFrames: 64)),
+            .builtin(BuiltinTracerSpec(use: "process", redact: ["PIN"], fullMaps: true, maxDescriptors: 8)),
             .external(ExternalTracerSpec(name: "gdb", command: ["/usr/bin/gdb", "-batch", "-p", "%p", "-ex", "bt"],
                                          timeout: 5, user: "root", environment: ["LANG": "C"], workingDirectory: "/tmp")),
         ])
@@ -56,9 +63,10 @@ import Testing
         ("[[tracer]]\nexec = [\"/bin/true\"]\ntimout = 3\n", "bad.conf:3: tracer[1].timout: not a setting of an external tracer (did you mean `timeout`?)"),
         ("[[tracer]]\nuse = \"unwind\"\nexec = [\"/bin/true\"]\n",
          "bad.conf:2: tracer[1].use: a tracer needs exactly one of `use = \"unwind\"` (built-in) or `exec = [\"/path\", \"args\"…]` (external program)"),
-        ("[[tracer]]\nuse = \"variables2\"\n", "bad.conf:2: tracer[1].use: unknown built-in tracer; this build has: unwind"),
+        ("[[tracer]]\nuse = \"variables2\"\n", "bad.conf:2: tracer[1].use: unknown built-in tracer; this build has: process, sysstats, unwind"),
         ("[[tracer]]\nexec = [\"/bin/true\"]\ntimeout = \"ten\"\n", "bad.conf:3: tracer[1].timeout: must be a positive number of seconds"),
         ("[[tracer]]\nexec = [\"/bin/true\"]\nenv = { A = 1 }\n", "bad.conf:3: tracer[1].env: the value of A must be a string"),
+        ("[[tracer]]\nuse = \"unwind\"\nmaps = \"full\"\n", "bad.conf:3: tracer[1].maps: not a setting of the unwind tracer; known: use, name, max_frames"),
     ])
     func malformedFileGetsAPreciseMessage(text: String, message: String) {
         #expect {
@@ -73,8 +81,8 @@ import Testing
         let configuration = try ChainAssembly.configuration(
             file: nil, commandLineTracers: ["/bin/echo %p", "/bin/true"], environmentTracer: "/bin/date",
             exec: "/usr/bin/env")
-        #expect(configuration.tracers.map(\.name) == ["unwind", "echo", "true", "date", "exec"])
-        #expect(configuration.tracers[4] == .external(ExternalTracerSpec(
+        #expect(configuration.tracers.map(\.name) == ["unwind", "process", "sysstats", "echo", "true", "date", "exec"])
+        #expect(configuration.tracers[6] == .external(ExternalTracerSpec(
             name: "exec", command: ["/usr/bin/env", "%p"], timeout: 30, user: nil, environment: [:], workingDirectory: nil)))
         #expect(throws: ConfigurationError.self) {
             try ChainAssembly.configuration(file: nil, commandLineTracers: Array(repeating: "/bin/true", count: 17),

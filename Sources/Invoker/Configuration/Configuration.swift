@@ -31,9 +31,16 @@ struct ExternalTracerSpec: Equatable {
 
 /// One built-in tracer in the chain.
 struct BuiltinTracerSpec: Equatable {
-    /// "unwind".
+    /// "unwind", "process" or "sysstats".
     var use: String
-    var maxFrames: Int?
+    /// unwind: frames per thread.
+    var maxFrames: Int? = nil
+    /// process: extra environment-name patterns whose values are redacted.
+    var redact: [String] = []
+    /// process: list every mapping instead of a summary.
+    var fullMaps = false
+    /// process: descriptors listed one by one.
+    var maxDescriptors: Int? = nil
 }
 
 /// An entry of the chain.
@@ -53,7 +60,7 @@ enum TracerSpec: Equatable {
 struct Configuration: Equatable {
     /// Where reports go; nil means the Traffic Server log directory (see LogDirectory).
     var outputDirectory: String?
-    var formats: [ReportFormat] = [.text]
+    var formats: [ReportFormat] = [.text, .json]
     /// Seconds for the whole run after the wake.
     var deadline: Double = 60
     var failurePolicy: FailurePolicy = .continue
@@ -69,8 +76,14 @@ struct Configuration: Equatable {
     var source: String?
 
     /// The chain used when no file configures one.
-    static let defaultTracers: [TracerSpec] = [.builtin(BuiltinTracerSpec(use: "unwind", maxFrames: nil))]
+    static let defaultTracers: [TracerSpec] = [
+        .builtin(BuiltinTracerSpec(use: "unwind")), .builtin(BuiltinTracerSpec(use: "process")),
+        .builtin(BuiltinTracerSpec(use: "sysstats")),
+    ]
 
-    /// Built-in tracers this build has.
-    static let builtinNames = ["unwind"]
+    /// Built-in tracers this build has, and the settings each takes besides `use`.
+    static let builtinSettings: [String: [String]] = [
+        "unwind": ["max_frames"], "process": ["redact", "maps", "max_descriptors"], "sysstats": [],
+    ]
+    static var builtinNames: [String] { builtinSettings.keys.sorted() }
 }

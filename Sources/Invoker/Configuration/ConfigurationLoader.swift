@@ -13,7 +13,7 @@ import TracerKit
 enum ConfigurationLoader {
     static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release", "tracer"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "cwd"]
-    static let builtinKeys = ["use", "name", "max_frames"]
+    static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
 
     /// Where the configuration comes from: --config, then INVOKER_CONFIG, then
@@ -112,16 +112,31 @@ enum ConfigurationLoader {
             throw fail(hasUse ? "use" : "exec", "a tracer needs exactly one of `use = \"unwind\"` (built-in) or `exec = [\"/path\", \"args\"…]` (external program)", index)
         }
         if hasUse {
-            for key in entry.keys where !builtinKeys.contains(key) {
-                throw fail(key, "not a setting of a built-in tracer" + suggestion(for: key, among: builtinKeys), index)
-            }
-            guard let use = entry["use"]?.string, Configuration.builtinNames.contains(use) else {
+            guard let use = entry["use"]?.string, let settings = Configuration.builtinSettings[use] else {
                 throw fail("use", "unknown built-in tracer; this build has: \(Configuration.builtinNames.joined(separator: ", "))", index)
             }
-            var spec = BuiltinTracerSpec(use: use, maxFrames: nil)
+            let allowed = ["use", "name"] + settings
+            for key in entry.keys where !allowed.contains(key) {
+                throw fail(key, "not a setting of the \(use) tracer" + suggestion(for: key, among: allowed), index)
+            }
+            var spec = BuiltinTracerSpec(use: use)
             if let value = entry["max_frames"] {
                 guard let frames = value.int, frames > 0, frames <= 4096 else { throw fail("max_frames", "must be an integer from 1 to 4096", index) }
                 spec.maxFrames = frames
+            }
+            if let value = entry["redact"] {
+                guard let array = value.array, let names = Optional(array.compactMap { $0.string }), names.count == array.count else {
+                    throw fail("redact", "must be an array of strings (parts of variable names, such as \"PASSWORD\")", index)
+                }
+                spec.redact = names
+            }
+            if let value = entry["maps"] {
+                guard let mode = value.string, mode == "summary" || mode == "full" else { throw fail("maps", "must be \"summary\" or \"full\"", index) }
+                spec.fullMaps = mode == "full"
+            }
+            if let value = entry["max_descriptors"] {
+                guard let count = value.int, count >= 0 else { throw fail("max_descriptors", "must be a non-negative integer", index) }
+                spec.maxDescriptors = count
             }
             return .builtin(spec)
         }

@@ -15,6 +15,16 @@ struct CrashLogWriter {
         "crash-" + format(time: time, "%Y-%m-%d-%H%M%S") + ".log"
     }
 
+    /// ISO 8601 in UTC ("2026-11-25T03:00:00Z"), for the JSON report.
+    static func formatUTC(time: Int) -> String {
+        var t = time_t(time)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        var buffer = [CChar](repeating: 0, count: 64)
+        let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     static func format(time: Int, _ pattern: String) -> String {
         var t = time_t(time)
         var parts = tm()
@@ -64,6 +74,7 @@ struct CrashLogWriter {
             line("[\(run.name): \(run.outcome), after \(String(format: run.seconds)) s]")
             line()
         }
+        for section in report.sections { renderSection(section, &out) }
         renderModules(&out)
         if !report.problems.isEmpty {
             line("Capture Problems:")
@@ -162,6 +173,34 @@ struct CrashLogWriter {
             out += text + "\n"
         }
         if let stop = thread.unwindStop { out += "  [stack ends: \(stop)]\n" }
+    }
+
+    /// A section's fields as aligned "key: value" lines, groups indented, lists one item a line.
+    private func renderSection(_ section: ReportSection, _ out: inout String) {
+        out += section.title + ":\n"
+        renderFields(section.fields, indent: 2, &out)
+        for problem in section.problems { out += "  (\(problem))\n" }
+        out += "\n"
+    }
+
+    private func renderFields(_ fields: [Field], indent: Int, _ out: inout String) {
+        let pad = String(repeating: " ", count: indent)
+        for field in fields {
+            let label = (pad + field.key + ":").padding(to: 30)
+            let flag = field.flag.map { "  [\($0)]" } ?? ""
+            switch field.value {
+            case .text(let text): out += label + text + flag + "\n"
+            case .integer(let number): out += label + String(number) + flag + "\n"
+            case .number(let number): out += label + String(number) + flag + "\n"
+            case .flag(let value): out += label + (value ? "yes" : "no") + flag + "\n"
+            case .list(let items):
+                out += pad + field.key + ":" + flag + (items.isEmpty ? " (none)" : "") + "\n"
+                for item in items { out += pad + "  " + item + "\n" }
+            case .group(let inner):
+                out += pad + field.key + ":" + flag + "\n"
+                renderFields(inner, indent: indent + 2, &out)
+            }
+        }
     }
 
     private func renderModules(_ out: inout String) {

@@ -13,6 +13,8 @@ import TracerKit
 /// Where a report was written.
 struct ReportLocation {
     var textPath: String
+    /// The JSON report next to it (same base name), when that format is on.
+    var jsonPath: String?
 }
 
 struct ReportWriter {
@@ -31,10 +33,24 @@ struct ReportWriter {
     /// Writes the report as it stands, to claim its name; nil if the directory is unusable.
     func writeEarly(_ report: CrashReport) -> ReportLocation? {
         let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render()
-        switch AtomicFile.write(text, directory: directory.path, name: baseName + ".log", mode: 0o400) {
-        case .success(let path): return ReportLocation(textPath: path)
-        case .failure: return nil
+        guard case .success(let path) = AtomicFile.write(text, directory: directory.path, name: baseName + ".log", mode: 0o400)
+        else { return nil }
+        var location = ReportLocation(textPath: path)
+        if formats.contains(.json), case .success(let json) = AtomicFile.write(
+            jsonText(report), directory: directory.path, name: jsonName(forTextPath: path), mode: 0o400) {
+            location.jsonPath = json
         }
+        return location
+    }
+
+    /// The JSON report's file name: the text log's, with .json for .log.
+    private func jsonName(forTextPath path: String) -> String {
+        let name = path.split(separator: "/").last.map(String.init) ?? baseName + ".log"
+        return String(name.dropLast(".log".count)) + ".json"
+    }
+
+    private func jsonText(_ report: CrashReport) -> String {
+        JSONReportWriter(report: report, kind: prefix, helperVersion: InvokerCommand.version).render()
     }
 
     /// Writes the final report (replacing the early one, if any). Returns false if it had to fall
@@ -49,6 +65,12 @@ struct ReportWriter {
         }
         switch result {
         case .success(let path):
+            if formats.contains(.json) {
+                let json = jsonText(report)
+                let written = early?.jsonPath.map { AtomicFile.replace($0, with: json, mode: 0o400) }
+                    ?? AtomicFile.write(json, directory: directory.path, name: jsonName(forTextPath: path), mode: 0o400)
+                if case .failure(let failure) = written { logger.error("cannot write the JSON report: \(failure)") }
+            }
             logger.error("wrote crash log to \(path)")
             prune()
             return true
@@ -70,6 +92,7 @@ struct ReportWriter {
         let names = directoryNames(directory.path).filter { $0.hasPrefix(prefix + "-") && $0.hasSuffix(".log") }.sorted()
         for name in names.dropLast(retention) {
             unlink(directory.path + "/" + name)
+            unlink(directory.path + "/" + name.dropLast(".log".count) + ".json")
         }
     }
 

@@ -42,7 +42,7 @@ struct Dispatcher {
         let deadline = start.adding(seconds: configuration.deadline)
         let externals = externalSpecs()
         let builtins = configuration.tracers.compactMap { spec -> (any Tracer)? in
-            if case .builtin(let builtin) = spec { return BuiltinTracers.make(builtin) }
+            if case .builtin(let builtin) = spec { return BuiltinTracers.make(builtin, outputDirectory: outputDirectory.path) }
             return nil
         }
         var (report, snapshot) = captureWithBuiltins(pid: pid, fault: fault, mode: mode, builtins: builtins,
@@ -172,9 +172,15 @@ struct Dispatcher {
 
 /// The built-in tracers by configuration name.
 enum BuiltinTracers {
-    static func make(_ spec: BuiltinTracerSpec) -> any Tracer {
+    static func make(_ spec: BuiltinTracerSpec, outputDirectory: String) -> any Tracer {
         switch spec.use {
-        default: UnwindTracer(maxFrames: spec.maxFrames ?? RemoteUnwinder.defaultMaxFrames)
+        case "process":
+            ProcessInfoTracer(redactPatterns: ProcessInfoTracer.defaultRedactPatterns + spec.redact, fullMaps: spec.fullMaps,
+                              maxListedDescriptors: spec.maxDescriptors ?? 64)
+        case "sysstats":
+            SystemStatsTracer(outputDirectory: outputDirectory)
+        default:
+            UnwindTracer(maxFrames: spec.maxFrames ?? RemoteUnwinder.defaultMaxFrames)
         }
     }
 }

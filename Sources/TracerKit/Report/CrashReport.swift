@@ -107,6 +107,8 @@ public struct CrashReport: Sendable {
     public var processLimits: String?
     public var memoryRegions: String?
     public var tracerRuns: [TracerRun] = []
+    /// Sections added by built-in tracers other than the unwinder (system stats, process details).
+    public var sections: [ReportSection] = []
     /// Sentences about whatever degraded the report.
     public var problems: [String] = []
     /// Facts about the capture itself (what took how long), for the Capture Timing section.

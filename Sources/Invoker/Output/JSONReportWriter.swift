@@ -1,0 +1,199 @@
+// JSONReportWriter: the crash report as one JSON document (schema "invoker-report/1", described
+// in the README), encoded with Foundation's JSONEncoder from the report model. It is what other
+// tools (a crash database, a forwarder) read; names are chosen for the long run: snake_case,
+// addresses as "0x…" strings (64-bit values do not survive JSON numbers in every reader).
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import FoundationEssentials
+import TracerKit
+
+struct JSONReportWriter {
+    static let schema = "invoker-report/1"
+
+    let report: CrashReport
+    let kind: String
+    let helperVersion: String
+
+    func render() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        guard let data = try? encoder.encode(document()) else { return "{}\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    func document() -> Document {
+        let fault = report.fault
+        return Document(
+            schema: Self.schema,
+            generator: Generator(name: "invoker", version: helperVersion),
+            kind: kind,
+            time: CrashLogWriter.formatUTC(time: report.time),
+            timeUnix: report.time,
+            host: Host(hostname: Self.hostname(), triplet: report.hostTriplet),
+            process: Process(pid: report.pid, name: report.processName, executable: report.executable,
+                             commandLine: report.commandLine),
+            fault: fault.map { fault in
+                Fault(signal: fault.signal.map { SignalDTO(number: $0.number, name: $0.name, description: $0.description) },
+                      code: fault.signal.map { CodeDTO(value: $0.code, meaning: $0.codeDescription) },
+                      address: fault.signal.flatMap { $0.hasFaultAddress ? hex($0.address) : nil },
+                      sender: fault.signal.flatMap { $0.wasSentByProcess ? Sender(pid: $0.senderPID, uid: $0.senderUID) : nil },
+                      payload: fault.payloadVersion?.rawValue, crashingThread: fault.crashingThread,
+                      registers: fault.registers.map(registers), serverBacktrace: fault.serverBacktrace)
+            },
+            threads: report.threads.map { thread in
+                Thread(tid: thread.tid, name: thread.name, crashed: thread.isCrashing,
+                       registers: thread.registers.map(registers),
+                       frames: thread.frames.map { frame in
+                           FrameDTO(index: frame.index, pc: hex(frame.pc), sp: hex(frame.stackPointer),
+                                    recovery: frame.recovery.rawValue, signalFrame: frame.isSignalFrame,
+                                    module: frame.module, moduleOffset: frame.moduleOffset.map(hex),
+                                    function: frame.function, functionOffset: frame.functionOffset.map(hex),
+                                    file: frame.file, line: frame.line, column: frame.column)
+                       },
+                       unwindStop: thread.unwindStop)
+            },
+            modules: report.modules.map { Module(path: $0.path, buildId: $0.buildID, start: hex($0.start), end: hex($0.end)) },
+            sections: Dictionary(report.sections.map { ($0.id, SectionDTO(title: $0.title, fields: $0.fields, problems: $0.problems)) },
+                                 uniquingKeysWith: { first, _ in first }),
+            tracers: report.tracerRuns.map {
+                TracerDTO(name: $0.name, command: $0.command, seconds: $0.seconds, exitStatus: $0.exitStatus,
+                          outcome: $0.outcome, output: $0.output)
+            },
+            problems: report.problems,
+            timing: report.notes)
+    }
+
+    private func registers(_ registers: Registers) -> [String: String] {
+        var result: [String: String] = [:]
+        for (name, value) in registers.named { result[name.lowercased()] = hex(value) }
+        return result
+    }
+
+    private func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+
+    static func hostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    // MARK: the document (field names become snake_case)
+
+    struct Document: Encodable {
+        var schema: String
+        var generator: Generator
+        var kind: String
+        var time: String
+        var timeUnix: Int
+        var host: Host
+        var process: Process
+        var fault: Fault?
+        var threads: [Thread]
+        var modules: [Module]
+        var sections: [String: SectionDTO]
+        var tracers: [TracerDTO]
+        var problems: [String]
+        var timing: [String]
+    }
+    struct Generator: Encodable { var name: String; var version: String }
+    struct Host: Encodable { var hostname: String; var triplet: String? }
+    struct Process: Encodable { var pid: Int32; var name: String?; var executable: String; var commandLine: [String] }
+    struct SignalDTO: Encodable { var number: Int32; var name: String; var description: String }
+    struct CodeDTO: Encodable { var value: Int32; var meaning: String }
+    struct Sender: Encodable { var pid: Int32; var uid: UInt32 }
+    struct Fault: Encodable {
+        var signal: SignalDTO?
+        var code: CodeDTO?
+        var address: String?
+        var sender: Sender?
+        var payload: String?
+        var crashingThread: Int32?
+        var registers: [String: String]?
+        var serverBacktrace: String?
+    }
+    struct FrameDTO: Encodable {
+        var index: Int
+        var pc: String
+        var sp: String
+        var recovery: String
+        var signalFrame: Bool
+        var module: String?
+        var moduleOffset: String?
+        var function: String?
+        var functionOffset: String?
+        var file: String?
+        var line: Int?
+        var column: Int?
+    }
+    struct Thread: Encodable {
+        var tid: Int32
+        var name: String
+        var crashed: Bool
+        var registers: [String: String]?
+        var frames: [FrameDTO]
+        var unwindStop: String?
+    }
+    struct Module: Encodable { var path: String; var buildId: String?; var start: String; var end: String }
+    struct TracerDTO: Encodable {
+        var name: String
+        var command: [String]?
+        var seconds: Double
+        var exitStatus: Int32?
+        var outcome: String
+        var output: String?
+    }
+    struct SectionDTO: Encodable {
+        var title: String
+        var fields: [Field]
+        var problems: [String]
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: DynamicKey.self)
+            try container.encode(title, forKey: DynamicKey("title"))
+            try container.encode(FieldsDTO(fields: fields), forKey: DynamicKey("fields"))
+            if !problems.isEmpty { try container.encode(problems, forKey: DynamicKey("problems")) }
+        }
+    }
+    /// Fields as an object: each key maps to its value; a flagged value becomes {value, flag}.
+    struct FieldsDTO: Encodable {
+        var fields: [Field]
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: DynamicKey.self)
+            for field in fields {
+                let key = DynamicKey(field.key)
+                if let flag = field.flag {
+                    var nested = container.nestedContainer(keyedBy: DynamicKey.self, forKey: key)
+                    try nested.encode(ValueDTO(value: field.value), forKey: DynamicKey("value"))
+                    try nested.encode(flag, forKey: DynamicKey("flag"))
+                } else {
+                    try container.encode(ValueDTO(value: field.value), forKey: key)
+                }
+            }
+        }
+    }
+    struct ValueDTO: Encodable {
+        var value: FieldValue
+
+        func encode(to encoder: Encoder) throws {
+            switch value {
+            case .group(let fields): try FieldsDTO(fields: fields).encode(to: encoder)
+            case .list(let items): var c = encoder.singleValueContainer(); try c.encode(items)
+            case .text(let text): var c = encoder.singleValueContainer(); try c.encode(text)
+            case .integer(let number): var c = encoder.singleValueContainer(); try c.encode(number)
+            case .number(let number): var c = encoder.singleValueContainer(); try c.encode(number)
+            case .flag(let flag): var c = encoder.singleValueContainer(); try c.encode(flag)
+            }
+        }
+    }
+    struct DynamicKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { return nil }
+    }
+}
