@@ -80,6 +80,24 @@ struct CollectorTests {
         #expect(target.state != "t" && target.tracer == 0)
     }
 
+    @Test func limitsCloseToExhaustionAreFlagged() throws {
+        let sleeper = try TestProcess("/bin/sleep", ["30"])
+        defer { sleeper.finish() }
+        // Its open descriptors against a limit of exactly that many: 100 % of it.
+        let count = ProcFile.numericEntries(of: "/proc/\(sleeper.pid)/fd").count
+        let prlimit = try TestProcess("/usr/bin/prlimit", ["--pid", String(sleeper.pid), "--nofile=\(count):\(count)"])
+        #expect(prlimit.waitForExit() == 0)
+        let (json, text) = try snapshotReports(sleeper.pid)
+        let open = sectionFields(json, "process")["open_descriptors"] as? [String: Any]
+        #expect(open?["value"] as? Int == count)
+        #expect(open?["flag"] as? String == "at 100 % of the open files limit (\(count))")
+        #expect(text.contains("[at 100 % of the open files limit (\(count))]"))
+        // Far from their limits, the others carry no flag.
+        #expect(sectionFields(json, "process")["threads_against_limit"] is Int)
+        sleeper.finish()
+        #expect(leftoverProcesses().isEmpty)
+    }
+
     @Test func systemSectionAgreesWithProc() throws {
         let target = try startHangingTarget()
         defer { target.finish(); reapAllChildren() }
