@@ -115,6 +115,10 @@ struct CrashLogWriter {
             out += "\(meaning) at address 0x\(hex(signal.address, width: 16))\n"
         }
         out += label("Signal:") + "\(signal.name), \(signal.codeDescription)\n"
+        if let classification = report.fault?.classification {
+            out += label("Fault:") + classification.summary + "\n"
+            for evidence in classification.evidence { out += label("") + "- " + evidence + "\n" }
+        }
         if let version = report.fault?.payloadVersion { out += label("Payload:") + version.rawValue + "\n" }
     }
 

@@ -41,7 +41,10 @@ struct JSONReportWriter {
                       address: fault.signal.flatMap { $0.hasFaultAddress ? hex($0.address) : nil },
                       sender: fault.signal.flatMap { $0.wasSentByProcess ? Sender(pid: $0.senderPID, uid: $0.senderUID) : nil },
                       payload: fault.payloadVersion?.rawValue, crashingThread: fault.crashingThread,
-                      registers: fault.registers.map(registers), serverBacktrace: fault.serverBacktrace)
+                      registers: fault.registers.map(registers), serverBacktrace: fault.serverBacktrace,
+                      classification: fault.classification.map {
+                          Classification(kind: $0.kind.rawValue, summary: $0.summary, evidence: $0.evidence)
+                      })
             },
             threads: report.threads.map { thread in
                 Thread(tid: thread.tid, name: thread.name, crashed: thread.isCrashing,
@@ -113,7 +116,9 @@ struct JSONReportWriter {
         var crashingThread: Int32?
         var registers: [String: String]?
         var serverBacktrace: String?
+        var classification: Classification?
     }
+    struct Classification: Encodable { var kind: String; var summary: String; var evidence: [String] }
     struct FrameDTO: Encodable {
         var index: Int
         var pc: String

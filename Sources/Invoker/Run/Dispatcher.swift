@@ -127,6 +127,12 @@ struct Dispatcher {
         let modulesStart = Deadline.now()
         report.modules = snapshot.modules?.modules ?? []
         report.notes.append("\(report.modules.count) modules listed in \(Deadline.millisecondsSince(modulesStart)) ms")
+        if let signal = report.fault?.signal {
+            let classification = FaultClassifier.classify(
+                signal: signal, registers: report.fault?.registers, mappings: snapshot.mappings,
+                abortMessage: signal.number == SIGABRT ? snapshot.abortMessage() : nil)
+            report.fault?.classification = classification
+        }
         report.problems += snapshot.problems
         return (report, snapshot)
     }

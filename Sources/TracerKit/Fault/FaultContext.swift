@@ -17,6 +17,8 @@ public struct FaultContext: Sendable, Equatable {
     public var serverBacktrace: String?
     /// Sentences describing what could not be decoded.
     public var problems: [String]
+    /// What kind of fault it was, and why we think so (set once the target has been examined).
+    public var classification: FaultClassification?
 
     public init(pid: Int32, crashingThread: Int32? = nil, signal: SignalInfo? = nil, registers: Registers? = nil,
                 payloadVersion: PayloadVersion? = nil, serverBacktrace: String? = nil, problems: [String] = []) {

@@ -46,6 +46,35 @@ public final class ModuleIndex {
 
     deinit { dwfl_end(dwfl) }
 
+    /// The address of the symbol `name` in the first module whose path contains `moduleName`
+    /// (e.g. "__abort_msg" in "libc.so"), or nil.
+    public func address(ofSymbol name: String, inModule moduleName: String) -> UInt64? {
+        final class Box {
+            let wanted: String
+            var module: OpaquePointer?
+            init(_ wanted: String) { self.wanted = wanted }
+        }
+        let box = Box(moduleName)
+        _ = withExtendedLifetime(box) {
+            dwfl_getmodules(dwfl, { module, _, name, _, arg in
+                let box = Unmanaged<Box>.fromOpaque(arg!).takeUnretainedValue()
+                guard let name, String(cString: name).contains(box.wanted) else { return Int32(DWARF_CB_OK) }
+                box.module = module
+                return Int32(DWARF_CB_ABORT)
+            }, Unmanaged.passUnretained(box).toOpaque(), 0)
+        }
+        guard let module = box.module else { return nil }
+        let count = dwfl_module_getsymtab(module)
+        guard count > 0 else { return nil }
+        for index in 0..<count {
+            var symbol = GElf_Sym()
+            var address: GElf_Addr = 0
+            guard let symbolName = dwfl_module_getsym_info(module, index, &symbol, &address, nil, nil, nil) else { continue }
+            if strcmp(symbolName, name) == 0 { return address }
+        }
+        return nil
+    }
+
     /// The libdwfl module containing `address`.
     package func module(at address: UInt64) -> OpaquePointer? {
         dwfl_addrmodule(dwfl, Dwarf_Addr(address))

@@ -107,6 +107,15 @@ public final class ProcessSnapshot {
             fault: resolvedFault, memory: reader, problems: problems)
     }
 
+    /// The message glibc left for abort() (an assertion's "file:line: function: Assertion `…'
+    /// failed."), read from `__abort_msg` in the target's C library; nil if there is none.
+    public func abortMessage() -> String? {
+        guard let symbol = modules?.address(ofSymbol: "__abort_msg", inModule: "libc.so"),
+              let message = try? memory.read(UInt64.self, at: symbol), message != 0 else { return nil }
+        // struct abort_msg_s { unsigned int size; char msg[]; }
+        return memory.readCString(at: message + 4, limit: 4096)?.trimmingWhitespace()
+    }
+
     /// Reads every thread's name (/proc/PID/task/TID/comm). Names need no stop: a live snapshot
     /// reads them after releasing the target, to keep its threads' freeze short.
     public func readThreadNames() {

@@ -47,11 +47,13 @@ public final class Symbolizer {
     private func lookUp(_ address: UInt64) -> SymbolInfo {
         var info = SymbolInfo()
         guard let modules, let module = modules.module(at: address) else { return info }
-        var start: Dwarf_Addr = 0
+        var start: Dwarf_Addr = 0, end: Dwarf_Addr = 0
         var mainFile: UnsafePointer<CChar>? = nil
-        if let name = dwfl_module_info(module, nil, &start, nil, nil, nil, &mainFile, nil) {
-            info.module = String(cString: name)
-        }
+        let name = dwfl_module_info(module, nil, &start, &end, nil, nil, &mainFile, nil)
+        // libdwfl can answer with a neighbouring module for an address in no module at all (a
+        // jump into the stack or the heap): such an address belongs to none.
+        guard address >= start && address < end else { return info }
+        if let name { info.module = String(cString: name) }
         var bias: Dwarf_Addr = 0
         if dwfl_module_getelf(module, &bias) != nil {
             info.moduleOffset = address - bias

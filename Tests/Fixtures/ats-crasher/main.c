@@ -32,6 +32,11 @@
  *   die-early    the handler sends SIGCONT, writes the payload, closes, and _exit(42)s at once
  *   hang         block forever in main -> fixture_crash_outer -> fixture_crash_middle ->
  *                fixture_hang (read of a pipe nobody writes), for live captures
+ *   overflow, readonly, exec, unmapped, assert: further faults for classification, each in
+ *                fixture_crash_<mode> under fixture_crash_middle: unbounded recursion of
+ *                fixture_recurse (the handler runs on an alternate signal stack), a write to a
+ *                string literal, a call into a non-executable stack buffer, a write to an
+ *                address nothing maps, and a failed assert()
  *   bad-stack    as segv, but worker-0 first makes the stack pages of its callers unreadable
  *                (mprotect PROT_NONE above fixture_worker_level_1's frame), so its stack can be
  *                read only down to fixture_worker_level_1
@@ -50,6 +55,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -223,6 +229,36 @@ __attribute__((noinline)) void fixture_crash_trap(void) {
     __asm__ volatile("int3");
 }
 
+#pragma clang diagnostic ignored "-Winfinite-recursion"
+__attribute__((noinline)) int fixture_recurse(int depth) {
+    volatile char fixture_frame[256];
+    fixture_frame[0] = (char)depth;
+    return fixture_recurse(depth + 1) + fixture_frame[0];
+}
+
+__attribute__((noinline)) void fixture_crash_overflow(void) { fixture_sink = fixture_recurse(0); }
+
+__attribute__((noinline)) void fixture_crash_readonly(void) {
+    char *fixture_literal = (char *)"read-only";
+    fixture_literal[0] = 'R';
+}
+
+__attribute__((noinline)) void fixture_crash_exec(void) {
+    unsigned char fixture_code[16] = {0xc3};
+    void (*fixture_jump)(void) = (void (*)(void))(void *)fixture_code;
+    fixture_jump();
+}
+
+__attribute__((noinline)) void fixture_crash_unmapped(void) {
+    volatile int *fixture_wild = (volatile int *)(uintptr_t)0x00000dead0000000ull;
+    *fixture_wild = 1;
+}
+
+__attribute__((noinline)) void fixture_crash_assert(void) {
+    int fixture_count = 3;
+    assert(fixture_count == 4 && "the count of widgets");
+}
+
 __attribute__((noinline)) void fixture_hang(void) {
     int hang_pipe[2];
     char byte;
@@ -241,6 +277,11 @@ __attribute__((noinline)) void fixture_crash_middle(void) {
     else if (strcmp(mode, "ill") == 0) fixture_crash_ill();
     else if (strcmp(mode, "trap") == 0) fixture_crash_trap();
     else if (strcmp(mode, "hang") == 0) fixture_hang();
+    else if (strcmp(mode, "overflow") == 0) fixture_crash_overflow();
+    else if (strcmp(mode, "readonly") == 0) fixture_crash_readonly();
+    else if (strcmp(mode, "exec") == 0) fixture_crash_exec();
+    else if (strcmp(mode, "unmapped") == 0) fixture_crash_unmapped();
+    else if (strcmp(mode, "assert") == 0) fixture_crash_assert();
     else fixture_crash_segv();
     fixture_sink = fixture_depth;
 }
@@ -338,10 +379,14 @@ int main(int argc, char **argv) {
     }
     if (strcmp(mode, "parent-exit") == 0) return 0;
 
+    /* The handler runs on an alternate stack, so a stack overflow can still be reported. */
+    static char alternate_stack[64 * 1024];
+    stack_t alternate = {.ss_sp = alternate_stack, .ss_size = sizeof alternate_stack, .ss_flags = 0};
+    sigaltstack(&alternate, NULL);
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_sigaction = fixture_crash_handler;
-    action.sa_flags = SA_SIGINFO;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&action.sa_mask);
     int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGABRT};
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) sigaction(fatal[i], &action, NULL);

@@ -1,0 +1,156 @@
+// FaultClassification: what kind of fault a crash was, with the evidence for it, from the signal,
+// its si_code and address, the page-fault error code in the signal context, the memory map and
+// the crashing thread's stack pointer. A reader should not have to decode si_code and CR2 to see
+// "null pointer dereference" or "stack overflow".
+
+/// The kind of a fault, named for the long run (these strings are in the JSON report).
+public enum FaultKind: String, Sendable, Equatable {
+    case nullDereference = "null-dereference"
+    case stackOverflow = "stack-overflow"
+    case writeToReadOnly = "write-to-read-only-memory"
+    case executeNonExecutable = "execute-non-executable-memory"
+    case unmappedAddress = "unmapped-address"
+    case accessDenied = "access-denied"
+    case busError = "bus-error"
+    case abort = "abort"
+    case assertion = "assertion-failure"
+    case divideByZero = "divide-by-zero"
+    case arithmetic = "arithmetic-error"
+    case illegalInstruction = "illegal-instruction"
+    case breakpoint = "breakpoint-or-trap"
+    case sentSignal = "signal-sent-by-a-process"
+    case unknown = "unknown"
+}
+
+/// A classification and why.
+public struct FaultClassification: Sendable, Equatable {
+    public var kind: FaultKind
+    /// One line for people: "null pointer dereference (read of address 0x8)".
+    public var summary: String
+    /// The facts it rests on, one sentence each.
+    public var evidence: [String]
+
+    public init(kind: FaultKind, summary: String, evidence: [String]) {
+        self.kind = kind; self.summary = summary; self.evidence = evidence
+    }
+}
+
+/// Classifies faults.
+public enum FaultClassifier {
+    /// Addresses below this are the null page(s): Linux's default vm.mmap_min_addr.
+    public static let nullRegionSize: UInt64 = 65536
+    /// How far below a stack pointer a fault still counts as the stack's own overflow.
+    public static let stackReach: UInt64 = 1 << 20
+
+    /// Classifies `signal` given the registers at the fault, the crashing thread's stack pointer,
+    /// the memory map and, for an abort, the C library's abort message.
+    public static func classify(signal: SignalInfo, registers: Registers?, mappings: [MemoryMapping],
+                                abortMessage: String?) -> FaultClassification {
+        let address = signal.address
+        let hexAddress = "0x" + String(address, radix: 16)
+        var evidence = ["\(signal.name) with \(signal.codeDescription)"]
+        if signal.wasSentByProcess && signal.number != SIGABRT_ {
+            evidence.append("sent by process \(signal.senderPID) (uid \(signal.senderUID)), not raised by the faulting instruction")
+            return FaultClassification(kind: .sentSignal, summary: "\(signal.name) sent by process \(signal.senderPID)", evidence: evidence)
+        }
+        switch signal.number {
+        case SIGSEGV_:
+            return classifySegfault(signal: signal, registers: registers, mappings: mappings, evidence: evidence)
+        case SIGBUS_:
+            let mapping = mappings.mapping(containing: address)
+            if let mapping, !mapping.path.isEmpty, mapping.path.hasPrefix("/") {
+                evidence.append("address \(hexAddress) is in a mapping of \(mapping.path) at file offset 0x\(String(mapping.offset + address - mapping.start, radix: 16))")
+                return FaultClassification(kind: .busError, summary: "bus error: access to \(hexAddress) beyond the end of the mapped file \(mapping.path) (truncated while mapped?)", evidence: evidence)
+            }
+            return FaultClassification(kind: .busError, summary: "bus error at \(hexAddress)", evidence: evidence)
+        case SIGABRT_:
+            if let abortMessage, !abortMessage.isEmpty {
+                evidence.append("the C library's abort message: \(abortMessage)")
+                let isAssertion = abortMessage.contains("Assertion") && abortMessage.contains("failed")
+                return FaultClassification(kind: isAssertion ? .assertion : .abort,
+                                           summary: isAssertion ? "assertion failed: \(abortMessage)" : "abort: \(abortMessage)",
+                                           evidence: evidence)
+            }
+            if signal.wasSentByProcess { evidence.append("raised by process \(signal.senderPID) (abort() raises it with tgkill)") }
+            return FaultClassification(kind: .abort, summary: "abort() called (no message left by the C library)", evidence: evidence)
+        case SIGFPE_:
+            if signal.code == 1 || signal.code == 3 {
+                return FaultClassification(kind: .divideByZero, summary: "division by zero at \(hexAddress)", evidence: evidence)
+            }
+            return FaultClassification(kind: .arithmetic, summary: "arithmetic error at \(hexAddress)", evidence: evidence)
+        case SIGILL_:
+            return FaultClassification(kind: .illegalInstruction, summary: "illegal instruction at \(hexAddress)", evidence: evidence)
+        case SIGTRAP_:
+            // An int3 is reported by the kernel with no address; the pc is one past it.
+            let location = signal.code == 0x80 ? registers.map { "0x" + String($0.rip &- 1, radix: 16) } ?? hexAddress : hexAddress
+            return FaultClassification(kind: .breakpoint, summary: "breakpoint or trap at \(location)", evidence: evidence)
+        default:
+            return FaultClassification(kind: .unknown, summary: "\(signal.name) (\(signal.description))", evidence: evidence)
+        }
+    }
+
+    static func classifySegfault(signal: SignalInfo, registers: Registers?, mappings: [MemoryMapping],
+                                 evidence initial: [String]) -> FaultClassification {
+        var evidence = initial
+        let address = signal.address
+        let hexAddress = "0x" + String(address, radix: 16)
+        // x86 page-fault error code (REG_ERR): bit 1 write, bit 4 instruction fetch.
+        let errorCode = registers?.errorCode
+        let isWrite = errorCode.map { $0 & 2 != 0 }
+        let isFetch = errorCode.map { $0 & 16 != 0 } ?? (registers?.rip == address)
+        if let errorCode {
+            let access = isFetch ? "an instruction fetch" : isWrite == true ? "a write" : "a read"
+            evidence.append("the page-fault error code 0x\(String(errorCode, radix: 16)) says the access was \(access)")
+        }
+        let access = isFetch ? "execution" : isWrite == true ? "write" : isWrite == false ? "read" : "access"
+        if address < nullRegionSize {
+            evidence.append("\(hexAddress) is in the first \(nullRegionSize / 1024) KiB, which are never mapped (vm.mmap_min_addr)")
+            return FaultClassification(kind: .nullDereference,
+                                       summary: "null pointer dereference (\(access) of \(hexAddress))", evidence: evidence)
+        }
+        if let sp = registers?.rsp, let overflow = stackOverflow(address: address, sp: sp, mappings: mappings) {
+            evidence.append(overflow)
+            return FaultClassification(kind: .stackOverflow, summary: "stack overflow (\(access) of \(hexAddress), below the stack)", evidence: evidence)
+        }
+        if let mapping = mappings.mapping(containing: address) {
+            let name = mapping.path.isEmpty ? "anonymous memory" : mapping.path
+            evidence.append("\(hexAddress) is in a \(mapping.permissions) mapping of \(name)")
+            if isFetch && !mapping.isExecutable {
+                return FaultClassification(kind: .executeNonExecutable,
+                                           summary: "execution of non-executable memory at \(hexAddress) (\(name))", evidence: evidence)
+            }
+            if isWrite == true && !mapping.isWritable {
+                return FaultClassification(kind: .writeToReadOnly,
+                                           summary: "write to read-only memory at \(hexAddress) (\(name))", evidence: evidence)
+            }
+            return FaultClassification(kind: .accessDenied, summary: "\(access) of \(hexAddress) not permitted (\(mapping.permissions) \(name))", evidence: evidence)
+        }
+        evidence.append("\(hexAddress) is not in any mapping of the process")
+        if isFetch {
+            return FaultClassification(kind: .executeNonExecutable, summary: "jump to unmapped address \(hexAddress)", evidence: evidence)
+        }
+        return FaultClassification(kind: .unmappedAddress, summary: "\(access) of unmapped address \(hexAddress)", evidence: evidence)
+    }
+
+    /// A sentence if `address` is a stack overflow: just below the stack that holds (or held)
+    /// the stack pointer, in its guard page or in the unmapped gap below it.
+    static func stackOverflow(address: UInt64, sp: UInt64, mappings: [MemoryMapping]) -> String? {
+        let hexAddress = "0x" + String(address, radix: 16)
+        // The stack: the writable mapping holding sp; if sp already ran into the guard page, the
+        // first writable mapping above it.
+        let stack: MemoryMapping? = {
+            if let holder = mappings.mapping(containing: sp), holder.isWritable { return holder }
+            return mappings.first { $0.start > sp && $0.start - sp <= stackReach && $0.isWritable }
+        }()
+        guard let stack, address < stack.start, stack.start - address <= stackReach else { return nil }
+        let stackName = stack.path.isEmpty ? "the thread stack" : stack.path
+        if let below = mappings.mapping(containing: address) {
+            guard below.permissions.hasPrefix("---") else { return nil }
+            return "\(hexAddress) is in the guard page just below \(stackName) at 0x\(String(stack.start, radix: 16)); the stack pointer was 0x\(String(sp, radix: 16))"
+        }
+        return "\(hexAddress) is unmapped, \(stack.start - address) bytes below \(stackName) at 0x\(String(stack.start, radix: 16)); the stack pointer was 0x\(String(sp, radix: 16))"
+    }
+}
+
+// Signal numbers as constants of this module (Glibc's are imported as vars).
+let SIGSEGV_: Int32 = 11, SIGBUS_: Int32 = 7, SIGABRT_: Int32 = 6, SIGFPE_: Int32 = 8, SIGILL_: Int32 = 4, SIGTRAP_: Int32 = 5
