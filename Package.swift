@@ -71,6 +71,10 @@ let package = Package(
         
         // Real child processes for tests, and the "nothing left stopped, traced or zombie" check.
         .target(name: "TestSupport", dependencies: ["TracerKit", "CInvokerShim"], path: "Tests/TestSupport"),
+        .executableTarget(name: "cpp-hang", path: "Tests/Fixtures/cpp-hang",
+                          cxxSettings: [.unsafeFlags(["-O2", "-g", "-gdwarf-aranges", "-fno-omit-frame-pointer"])],
+                          linkerSettings: [.linkedLibrary("pthread")]),
+
         // The benchmark's target (bench/run.py): N threads D frames deep, the ATS handshake.
         .executableTarget(name: "bench-target", path: "bench/target",
                           cSettings: [.unsafeFlags(["-O2", "-g", "-fno-omit-frame-pointer"]), .define("_GNU_SOURCE")],
@@ -82,7 +86,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InvokerTests",
-            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher"]
+            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher", "cpp-hang"]
         ),
     ]
 )

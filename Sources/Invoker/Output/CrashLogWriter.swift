@@ -165,10 +165,11 @@ struct CrashLogWriter {
         for frame in thread.frames {
             var text = String(frame.index).padding(to: 4) + "0x" + hex(frame.pc, width: 16) + " "
             if let function = frame.function {
-                text += function + " + 0x" + hex(frame.functionOffset ?? 0)
+                text += function + (frame.isInlined ? "" : " + 0x" + hex(frame.functionOffset ?? 0))
             } else {
                 text += "<unknown>"
             }
+            if frame.isInlined { text += " [inlined]" }
             if frame.isSignalFrame { text += " [signal frame]" }
             if let file = frame.file { text += " at \(file)" + (frame.line.map { ":\($0)" } ?? "") }
             if let module = frame.module {

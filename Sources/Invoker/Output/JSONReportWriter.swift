@@ -52,6 +52,7 @@ struct JSONReportWriter {
                        frames: thread.frames.map { frame in
                            FrameDTO(index: frame.index, pc: hex(frame.pc), sp: hex(frame.stackPointer),
                                     recovery: frame.recovery.rawValue, signalFrame: frame.isSignalFrame,
+                                    inlined: frame.isInlined,
                                     module: frame.module, moduleOffset: frame.moduleOffset.map(hex),
                                     function: frame.function, functionOffset: frame.functionOffset.map(hex),
                                     file: frame.file, line: frame.line, column: frame.column)
@@ -125,6 +126,7 @@ struct JSONReportWriter {
         var sp: String
         var recovery: String
         var signalFrame: Bool
+        var inlined: Bool
         var module: String?
         var moduleOffset: String?
         var function: String?

@@ -40,6 +40,8 @@ public struct Frame: Sendable, Equatable {
     public var recovery: FrameRecovery
     /// A signal-handler trampoline frame (__restore_rt).
     public var isSignalFrame: Bool
+    /// A function inlined into the next frame: same pc, no frame of its own on the stack.
+    public var isInlined = false
     /// Module, function and source position of the pc, once symbolized.
     public var symbol = SymbolInfo()
 

@@ -12,6 +12,7 @@ import TracerKit
 public final class Symbolizer {
     private let modules: ModuleIndex?
     private var cache: [UInt64: SymbolInfo] = [:]
+    private var scopeCache: [UInt64: ScopeInfo] = [:]
     /// Distinct addresses looked up (for the benchmark and tests).
     public var lookupCount: Int { cache.count }
 
@@ -20,20 +21,57 @@ public final class Symbolizer {
     /// Fills in the symbol fields of `frames`. Return addresses (frames above 0 that do not follow a
     /// signal frame) are looked up at pc - 1, inside the call instruction, so that the line is the
     /// call's and a call at the very end of a function is not attributed to the next one.
+    /// Functions inlined at a call site become frames of their own, marked inlined, above the
+    /// function they were inlined into; frames are numbered again.
     public func symbolize(_ frames: [Frame]) -> [Frame] {
-        var result = frames
-        for index in result.indices {
-            let pc = result[index].pc
-            let isReturnAddress = index > 0 && !result[index - 1].isSignalFrame
+        var result: [Frame] = []
+        for (index, physical) in frames.enumerated() {
+            let pc = physical.pc
+            let isReturnAddress = index > 0 && !frames[index - 1].isSignalFrame
             let lookup = isReturnAddress && pc > 0 ? pc - 1 : pc
             var info = symbol(at: lookup)
             // Offsets are of the pc itself, not of the address looked up.
             let adjust: UInt64 = isReturnAddress ? 1 : 0
             info.moduleOffset = info.moduleOffset.map { $0 + adjust }
             info.functionOffset = info.functionOffset.map { $0 + adjust }
-            result[index].symbol = info
+            // Innermost inlined body first: it has the line-table position; each next level is
+            // positioned at the call site of the one inside it.
+            var file = info.file, line = info.line, column = info.column
+            let scopes = scopeInfo(at: lookup)
+            // DWARF's name of the function (__libc_start_main_impl) over the symbol table's
+            // (__libc_start_main@@GLIBC_2.34), as eu-stack and gdb name it.
+            if let function = scopes.function { info.function = function }
+            for level in scopes.inlined {
+                var inlined = physical
+                inlined.isInlined = true
+                inlined.symbol = info
+                inlined.symbol.function = level.function
+                inlined.symbol.functionOffset = nil
+                inlined.symbol.file = file
+                inlined.symbol.line = line
+                inlined.symbol.column = column
+                result.append(inlined)
+                file = level.callFile ?? file
+                line = level.callLine
+                column = level.callColumn
+            }
+            var frame = physical
+            info.file = file
+            info.line = line
+            info.column = column
+            frame.symbol = info
+            result.append(frame)
         }
+        for index in result.indices { result[index].index = index }
         return result
+    }
+
+    /// The DWARF scopes at `address` (cached).
+    private func scopeInfo(at address: UInt64) -> ScopeInfo {
+        if let cached = scopeCache[address] { return cached }
+        let info = modules?.module(at: address).map { InlineFrames.scopes(module: $0, address: address) } ?? ScopeInfo()
+        scopeCache[address] = info
+        return info
     }
 
     /// What is known about `address` (cached).

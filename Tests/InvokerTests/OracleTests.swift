@@ -1,0 +1,143 @@
+// invoker's frames against the oracles on the same stopped process: eu-stack -s -i (names, inline
+// frames, file:line of every frame of every thread) and gdb (file:line of the program's frames),
+// on a C++ program built at -O2 and on the C fixture.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import TestSupport
+import Testing
+
+/// A frame as an oracle or we print it: function and "file:line" (nil when there is none).
+struct OracleFrame: Equatable, CustomStringConvertible {
+    var function: String
+    var location: String?
+    var inlined = false
+    var description: String { function + (location.map { " @ " + $0 } ?? "") + (inlined ? " [inlined]" : "") }
+}
+
+/// eu-stack -s -i -p PID, per thread.
+func euStack(_ pid: Int32) throws -> [Int32: [OracleFrame]] {
+    let directory = makeTemporaryDirectory()
+    let process = try TestProcess("/usr/bin/eu-stack", ["-s", "-i", "-p", String(pid)], outputPath: directory + "/out.txt")
+    _ = process.waitForExit()
+    var threads: [Int32: [OracleFrame]] = [:]
+    var current: Int32? = nil
+    for line in (readFile(directory + "/out.txt") ?? "").split(separator: "\n").map(String.init) {
+        if line.hasPrefix("TID "), let tid = Int32(line.dropFirst(4).dropLast()) {
+            current = tid
+            threads[tid] = []
+        } else if let tid = current, line.hasPrefix("#") {
+            let words = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: true)
+            threads[tid]!.append(OracleFrame(function: words.count > 2 ? String(words[2...].joined(separator: " ")) : "??", location: nil))
+        } else if let tid = current, line.hasPrefix("    "), !threads[tid]!.isEmpty {
+            // "    file:line:column"
+            let parts = line.trimmingCharacters(in: .whitespaces).split(separator: ":")
+            if parts.count >= 2 { threads[tid]![threads[tid]!.count - 1].location = parts[0] + ":" + parts[1] }
+        }
+    }
+    return threads
+}
+
+/// Our frames from the JSON report of `invoker snapshot`, per thread.
+func ourFrames(_ pid: Int32) throws -> [Int32: [OracleFrame]] {
+    let (json, _) = try snapshotReports(pid)
+    var threads: [Int32: [OracleFrame]] = [:]
+    for thread in json["threads"] as? [[String: Any]] ?? [] {
+        guard let tid = thread["tid"] as? Int else { continue }
+        threads[Int32(tid)] = (thread["frames"] as? [[String: Any]] ?? []).map { frame in
+            let file = frame["file"] as? String, line = frame["line"] as? Int
+            return OracleFrame(function: frame["function"] as? String ?? "??",
+                               location: file.flatMap { file in line.map { "\(file):\($0)" } },
+                               inlined: frame["inlined"] as? Bool ?? false)
+        }
+    }
+    return threads
+}
+
+@Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil,
+                             "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
+struct OracleTests {
+    func startCppHang() throws -> TestProcess {
+        let target = try TestProcess(builtProduct("cpp-hang"), ["--threads", "3", "--ready-fd", "3"], reportPipe: true)
+        _ = target.readReportLine()
+        return target
+    }
+
+    @Test func everyFrameAgreesWithEuStackOnAnOptimizedCppProgram() throws {
+        let target = try startCppHang()
+        defer { target.finish() }
+        let ours = try ourFrames(target.pid)
+        let oracle = try euStack(target.pid)
+        #expect(ours.count == 3 && oracle.count == 3)
+        for (tid, expected) in oracle {
+            let frames = try #require(ours[tid], "thread \(tid) missing")
+            // Every frame eu-stack shows, we show, with the same name and file:line, in order. We
+            // may show more, and only inlined frames: elfutils 0.188's dwarf_getscopes misses an
+            // inlined call that ends at the return address (gdb shows it; see the gdb test). Its
+            // container then carries the call site line, which eu-stack cannot know.
+            var index = 0
+            var afterExtraInline = false
+            for theirs in expected {
+                while index < frames.count, frames[index].function != theirs.function, frames[index].inlined {
+                    afterExtraInline = true
+                    index += 1
+                }
+                guard index < frames.count else {
+                    Issue.record("thread \(tid): eu-stack's \(theirs) is not among ours \(frames)")
+                    break
+                }
+                #expect(frames[index].function == theirs.function, "thread \(tid): ours \(frames[index]) eu-stack \(theirs)")
+                if !afterExtraInline {
+                    #expect(frames[index].location == theirs.location, "thread \(tid): ours \(frames[index]) eu-stack \(theirs)")
+                }
+                afterExtraInline = false
+                index += 1
+            }
+            #expect(index == frames.count, "thread \(tid): ours has frames eu-stack has not: \(frames[index...])")
+        }
+        // The shape the fixture documents, on every thread.
+        for frames in ours.values {
+            let names = frames.map(\.function)
+            #expect(names.containsRun(["fixture::deep::block(int)", "fixture::deep::Box<int>::twice() const",
+                                       "int fixture::deep::compute<int>(fixture::deep::Box<int> const&)"]))
+            #expect(frames.first { $0.function == "fixture::deep::Box<int>::twice() const" }?.inlined == true)
+        }
+        target.finish()
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test func programFramesAgreeWithGdb() throws {
+        let target = try startCppHang()
+        defer { target.finish() }
+        let ours = try ourFrames(target.pid)
+        let directory = makeTemporaryDirectory()
+        let gdb = try TestProcess("/usr/bin/gdb", ["-batch", "-nx", "-p", String(target.pid), "-ex", "thread apply all bt"],
+                                  outputPath: directory + "/gdb.txt")
+        #expect(gdb.waitForExit() == 0)
+        let text = readFile(directory + "/gdb.txt") ?? ""
+        // gdb: "#2  0x… in fixture::deep::block (id=…) at Tests/Fixtures/cpp-hang/main.cpp:33" per
+        // frame; collect the program's file:line sequence of each thread ("(LWP n)" headers).
+        var gdbThreads: [Int32: [String]] = [:]
+        var current: Int32? = nil
+        for line in text.split(separator: "\n").map(String.init) {
+            if line.hasPrefix("Thread "), let lwp = line.range(of: "(LWP ") {
+                current = Int32(line[lwp.upperBound...].prefix { $0.isNumber })
+                if let current { gdbThreads[current] = [] }
+            } else if let tid = current, line.hasPrefix("#"), let at = line.range(of: " at ", options: .backwards),
+                      line.contains("cpp-hang/main.cpp") {
+                gdbThreads[tid]!.append(String(line[at.upperBound...]).replacingOccurrences(of: "/work/main/", with: ""))
+            }
+        }
+        #expect(gdbThreads.count == 3)
+        for (tid, locations) in gdbThreads {
+            let mine = (ours[tid] ?? []).compactMap(\.location).filter { $0.contains("cpp-hang/main.cpp") }
+            #expect(mine.map { $0.split(separator: "/").suffix(2).joined(separator: "/") }
+                    == locations.map { $0.split(separator: "/").suffix(2).joined(separator: "/") },
+                    "thread \(tid): ours \(mine) gdb \(locations)")
+        }
+        target.finish()
+        #expect(leftoverProcesses().isEmpty)
+    }
+}
