@@ -36,6 +36,7 @@ let package = Package(
             linkerSettings: [
                 .linkedLibrary("unwind-ptrace"), .linkedLibrary("unwind-generic"), .linkedLibrary("unwind"),
                 .linkedLibrary("lzma"), .linkedLibrary("dw"), .linkedLibrary("elf"), .linkedLibrary("stdc++"),
+                .linkedLibrary("iberty"),
             ]
         ),
         .target(

@@ -116,3 +116,7 @@ void ivk_openlog(const char *ident) { openlog(ident, LOG_PID | LOG_NDELAY, LOG_D
 void ivk_syslog(int priority, const char *message) { syslog(priority, "%s", message); }
 
 int ivk_become_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+#include <libiberty/demangle.h>
+
+char *ivk_demangle_rust(const char *mangled) { return rust_demangle(mangled, DMGL_PARAMS | DMGL_ANSI); }

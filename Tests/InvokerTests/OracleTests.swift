@@ -141,3 +141,60 @@ struct OracleTests {
         #expect(leftoverProcesses().isEmpty)
     }
 }
+
+/// Rust and Swift programs, compiled here with the toolchains on the machine: names demangled
+/// (eu-stack 0.188 leaves Swift and Rust v0 names mangled and Rust legacy hashes on) and the
+/// program's file:line equal to eu-stack's.
+@Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil,
+                             "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
+struct LanguageOracleTests {
+    static let rustc: String? = firstExecutable(["/root/.cargo/bin/rustc", "/usr/bin/rustc"])
+    static let swiftc: String? = firstExecutable(["/opt/swift/usr/bin/swiftc", "/usr/bin/swiftc"])
+
+    static func firstExecutable(_ paths: [String]) -> String? {
+        paths.first { path in access(path, X_OK) == 0 }
+    }
+
+    /// Builds `source` with `compiler arguments`, starts it, waits for its ready line.
+    func start(compiler: String, arguments: [String], source: String) throws -> TestProcess {
+        let directory = makeTemporaryDirectory()
+        let binary = directory + "/program"
+        let build = try TestProcess(compiler, arguments + ["-o", binary, packageRoot + "/" + source],
+                                    outputPath: directory + "/build.txt")
+        #expect(build.waitForExit() == 0, "\(readFile(directory + "/build.txt") ?? "")")
+        let program = try TestProcess(binary, [], reportPipe: true)
+        _ = program.readReportLine()
+        return program
+    }
+
+    /// The program's own frames (file ends with `file`): ours and eu-stack's file:line must agree.
+    func compare(_ pid: Int32, file: String, expectedNames: [String]) throws {
+        let ours = try ourFrames(pid)[pid] ?? []
+        let oracle = try euStack(pid)[pid] ?? []
+        #expect(ours.map(\.function).containsRun(expectedNames), "\(ours)")
+        let mine = ours.filter { !$0.inlined }.compactMap(\.location).filter { $0.hasSuffix(file) || $0.contains(file + ":") }
+        let theirs = oracle.compactMap(\.location).filter { $0.contains(file + ":") }
+        #expect(!mine.isEmpty && mine == theirs, "ours \(mine) eu-stack \(theirs)")
+    }
+
+    @Test(.enabled(if: rustc != nil, "rustc is not installed"))
+    func rustFramesAreDemangledAndPlaced() throws {
+        let program = try start(compiler: Self.rustc!, arguments: ["-g", "-C", "opt-level=0", "-C", "force-frame-pointers=yes"],
+                                source: "Tests/Fixtures/rust-hang/main.rs")
+        defer { program.finish() }
+        try compare(program.pid, file: "rust-hang/main.rs", expectedNames: ["main::level_one", "main::level_two", "main::main"])
+        program.finish()
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test(.enabled(if: swiftc != nil, "swiftc is not installed"))
+    func swiftFramesAreDemangledAndPlaced() throws {
+        let program = try start(compiler: Self.swiftc!, arguments: ["-g", "-Onone", "-module-name", "main", "-Xllvm", "-generate-arange-section"],
+                                source: "Tests/Fixtures/swift-hang/main.swift")
+        defer { program.finish() }
+        try compare(program.pid, file: "swift-hang/main.swift",
+                    expectedNames: ["main.levelOne(Swift.Int) -> Swift.Int", "main.levelTwo(Swift.Int) -> Swift.Int", "main"])
+        program.finish()
+        #expect(leftoverProcesses().isEmpty)
+    }
+}

@@ -106,3 +106,6 @@ void ivk_syslog(int priority, const char *message);
 /// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are re-parented to us (tests use it to
 /// wait for a helper whose server died first).
 int ivk_become_child_subreaper(void);
+
+/// libiberty's Rust demangler (legacy and v0 manglings). Returns a malloc'd string or NULL.
+char *ivk_demangle_rust(const char *mangled);
