@@ -188,6 +188,22 @@ struct LanguageOracleTests {
     }
 
     @Test(.enabled(if: swiftc != nil, "swiftc is not installed"))
+    func linesAreFoundWithoutDebugAranges() throws {
+        // swiftc emits no .debug_aranges by default: elfutils 0.188 (eu-stack) then finds no line.
+        let program = try start(compiler: Self.swiftc!, arguments: ["-g", "-Onone", "-module-name", "main"],
+                                source: "Tests/Fixtures/swift-hang/main.swift")
+        defer { program.finish() }
+        let ours = try ourFrames(program.pid)[program.pid] ?? []
+        let levelOne = try #require(ours.first { $0.function == "main.levelOne(Swift.Int) -> Swift.Int" })
+        #expect(levelOne.location?.hasSuffix("swift-hang/main.swift:20") == true, "\(ours)")
+        let oracle = try euStack(program.pid)[program.pid] ?? []
+        #expect(oracle.contains { $0.function == "$s4main8levelOneyS2iF" && $0.location == nil },
+                "eu-stack was expected to find no line here: \(oracle)")
+        program.finish()
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test(.enabled(if: swiftc != nil, "swiftc is not installed"))
     func swiftFramesAreDemangledAndPlaced() throws {
         let program = try start(compiler: Self.swiftc!, arguments: ["-g", "-Onone", "-module-name", "main", "-Xllvm", "-generate-arange-section"],
                                 source: "Tests/Fixtures/swift-hang/main.swift")

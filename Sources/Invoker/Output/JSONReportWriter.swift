@@ -53,7 +53,7 @@ struct JSONReportWriter {
                            FrameDTO(index: frame.index, pc: hex(frame.pc), sp: hex(frame.stackPointer),
                                     recovery: frame.recovery.rawValue, signalFrame: frame.isSignalFrame,
                                     inlined: frame.isInlined,
-                                    module: frame.module, moduleOffset: frame.moduleOffset.map(hex),
+                                    module: frame.module, buildId: frame.buildID, moduleOffset: frame.moduleOffset.map(hex),
                                     function: frame.function, functionOffset: frame.functionOffset.map(hex),
                                     file: frame.file, line: frame.line, column: frame.column)
                        },
@@ -128,6 +128,7 @@ struct JSONReportWriter {
         var signalFrame: Bool
         var inlined: Bool
         var module: String?
+        var buildId: String?
         var moduleOffset: String?
         var function: String?
         var functionOffset: String?

@@ -75,6 +75,12 @@ public final class ModuleIndex {
         return nil
     }
 
+    /// The build-id of the module loaded from `path`.
+    public func buildID(of path: String?) -> String? {
+        guard let path else { return nil }
+        return modules.first { $0.path == path }?.buildID
+    }
+
     /// The libdwfl module containing `address`.
     package func module(at address: UInt64) -> OpaquePointer? {
         dwfl_addrmodule(dwfl, Dwarf_Addr(address))

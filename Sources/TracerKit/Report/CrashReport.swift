@@ -19,6 +19,8 @@ public struct SymbolInfo: Sendable, Equatable {
     public var module: String?
     /// The address's offset in the module's file (as eu-stack prints it: address - load bias).
     public var moduleOffset: UInt64?
+    /// The module's GNU build-id (lowercase hex), to find its exact binary and debug file later.
+    public var buildID: String?
     /// The function, demangled.
     public var function: String?
     /// The address's offset from the function's start.

@@ -35,8 +35,7 @@ enum InlineFrames {
     /// address. (elfutils 0.188's dwarf_getscopes misses an inlined call whose range ends right
     /// after the call instruction, where a return address points; gdb finds it, and so do we.)
     static func scopes(module: OpaquePointer, address: UInt64) -> ScopeInfo {
-        var bias: Dwarf_Addr = 0
-        guard let cu = dwfl_module_addrdie(module, Dwarf_Addr(address), &bias) else { return ScopeInfo() }
+        guard let (cu, bias) = CompileUnits.unit(module: module, address: address) else { return ScopeInfo() }
         let pc = Dwarf_Addr(address) - bias
         var files: OpaquePointer? = nil
         var fileCount = 0

@@ -111,7 +111,10 @@ public final class Symbolizer {
                 info.line = lineNumber > 0 ? Int(lineNumber) : nil
                 info.column = column > 0 ? Int(column) : nil
             }
+        } else if let found = CompileUnits.line(module: module, address: address) {
+            (info.file, info.line, info.column) = (found.file, found.line, found.column)
         }
+        info.buildID = modules.buildID(of: info.module)
         return info
     }
 }

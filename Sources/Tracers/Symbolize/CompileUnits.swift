@@ -1,0 +1,37 @@
+// CompileUnits: the compilation unit holding an address. libdwfl finds it through
+// .debug_aranges; compilers that do not emit that section (clang and swiftc with DWARF 5, unless
+// asked) leave elfutils 0.188 with no unit, hence no line and no inline frames. The fallback asks
+// every unit of the module whether its ranges hold the address (dwarf_haspc), once per address.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CElfutils
+
+enum CompileUnits {
+    /// The unit holding `address` and the module's bias; nil without DWARF for it.
+    static func unit(module: OpaquePointer, address: UInt64) -> (die: UnsafeMutablePointer<Dwarf_Die>, bias: Dwarf_Addr)? {
+        var bias: Dwarf_Addr = 0
+        if let die = dwfl_module_addrdie(module, Dwarf_Addr(address), &bias) { return (die, bias) }
+        var unit: UnsafeMutablePointer<Dwarf_Die>? = nil
+        var scanned = 0
+        while let next = dwfl_module_nextcu(module, unit, &bias), scanned < 100_000 {
+            if dwarf_haspc(next, Dwarf_Addr(address) - bias) == 1 { return (next, bias) }
+            unit = next
+            scanned += 1
+        }
+        return nil
+    }
+
+    /// File, line and column of `address` from the unit's line table, when the unit was found by
+    /// the fallback (libdwfl's own line lookup already failed).
+    static func line(module: OpaquePointer, address: UInt64) -> (file: String, line: Int?, column: Int?)? {
+        guard let (unit, bias) = unit(module: module, address: address),
+              let line = dwarf_getsrc_die(unit, Dwarf_Addr(address) - bias),
+              let file = dwarf_linesrc(line, nil, nil) else { return nil }
+        var number: Int32 = 0, column: Int32 = 0
+        _ = dwarf_lineno(line, &number)
+        _ = dwarf_linecol(line, &column)
+        return (String(cString: file), number > 0 ? Int(number) : nil, column > 0 ? Int(column) : nil)
+    }
+}
