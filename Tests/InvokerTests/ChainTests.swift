@@ -166,6 +166,7 @@ struct ChainTests {
     @Test func backtraceInvokerCommandLine() throws {
         let sleeper = try TestProcess("/bin/sleep", ["30"])
         defer { sleeper.finish() }
+        #expect(sleeper.waitUntilSleeping())
         let directory = makeTemporaryDirectory()
         // -p target, two -t tracers with %p, INVOKER_TRACER appended after them, -P pid file.
         let (status, output) = try runInvoker(
@@ -191,6 +192,14 @@ struct ChainTests {
         // Without the payload the crashing thread is unknown: every thread is listed as a thread.
         #expect(log.crashingThread == nil)
         #expect(log.threads.count == 4)
+        // The main thread is unwound from where it waits, in its signal handler: through the
+        // trampoline, marked, to the faulting function with its exact line.
+        let main = try #require(log.threads(named: "ats-crasher").first)
+        #expect(main.functions.containsRun(["fixture_crash_handler", "__restore_rt", "fixture_crash_segv", "fixture_crash_middle"]), "\(main.lines)")
+        #expect(main.lines.contains { $0.contains("__restore_rt + 0x0 [signal frame]") })
+        let json = try #require(directoryEntries(run.directory).first { $0.hasSuffix(".json") })
+        let text = try #require(readFile(run.directory + "/" + json))
+        #expect(text.contains("\"recovery\" : \"signal-context\""))
     }
 
     @Test func checkConfigCommand() throws {

@@ -81,8 +81,10 @@ struct CollectorTests {
     }
 
     @Test func limitsCloseToExhaustionAreFlagged() throws {
-        let sleeper = try TestProcess("/bin/sleep", ["30"])
-        defer { sleeper.finish() }
+        // A target that has said it is ready: its descriptors no longer change (a process just
+        // exec'ed still has the dynamic loader's files open for a moment).
+        let sleeper = try startHangingTarget()
+        defer { sleeper.finish(); reapAllChildren() }
         // Its open descriptors against a limit of exactly that many: 100 % of it.
         let count = ProcFile.numericEntries(of: "/proc/\(sleeper.pid)/fd").count
         let prlimit = try TestProcess("/usr/bin/prlimit", ["--pid", String(sleeper.pid), "--nofile=\(count):\(count)"])
@@ -96,6 +98,7 @@ struct CollectorTests {
         // Far from their limits, the others carry no flag.
         #expect(sectionFields(json, "process")["threads_against_limit"] is Int)
         sleeper.finish()
+        reapAllChildren()
         #expect(leftoverProcesses().isEmpty)
     }
 

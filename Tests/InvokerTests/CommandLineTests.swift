@@ -23,6 +23,7 @@ struct CommandLineTests {
     @Test func targetCaptureOfALiveProcessLeavesItRunning() throws {
         let sleeper = try TestProcess("/bin/sleep", ["30"])
         defer { sleeper.finish() }
+        #expect(sleeper.waitUntilSleeping())
         let (status, output) = try runInvoker(["--target", String(sleeper.pid), "--debug"])
         #expect(status == 0)
         let log = CrashLog(output)

@@ -205,3 +205,20 @@ public func reapAllChildren() {
         if result < 0 { return }
     }
 }
+
+extension TestProcess {
+    /// Waits (polling /proc/PID/syscall, at most `seconds`) until the process is blocked in
+    /// nanosleep or clock_nanosleep: /bin/sleep has then finished starting (a process just
+    /// spawned may still be in the dynamic loader, with its files open).
+    @discardableResult
+    public func waitUntilSleeping(seconds: Double = 10) -> Bool {
+        let end = Deadline.after(seconds: seconds)
+        while !end.hasExpired {
+            let call = readFile("/proc/\(pid)/syscall")?.split(separator: " ").first
+            if call == "230" || call == "35" { return true }
+            var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+            nanosleep(&pause, nil)
+        }
+        return false
+    }
+}

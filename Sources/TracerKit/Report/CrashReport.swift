@@ -11,6 +11,8 @@ public enum FrameRecovery: String, Sendable, Equatable {
     case callFrameInfo = "cfi"
     /// Unwound without call-frame information, by libunwind's frame-pointer heuristics.
     case framePointer = "frame-pointer"
+    /// Restored from the signal context a signal handler's frame saved (the interrupted frame).
+    case signalContext = "signal-context"
 }
 
 /// What is known about one code address: its module, function and source position.
@@ -40,7 +42,8 @@ public struct Frame: Sendable, Equatable {
     public var pc: UInt64
     public var stackPointer: UInt64
     public var recovery: FrameRecovery
-    /// A signal-handler trampoline frame (__restore_rt).
+    /// The signal trampoline (__restore_rt) a signal handler returns through; the frame after it
+    /// is the interrupted one, with its registers from the signal context.
     public var isSignalFrame: Bool
     /// A function inlined into the next frame: same pc, no frame of its own on the stack.
     public var isInlined = false

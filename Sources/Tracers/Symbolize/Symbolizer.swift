@@ -27,7 +27,10 @@ public final class Symbolizer {
         var result: [Frame] = []
         for (index, physical) in frames.enumerated() {
             let pc = physical.pc
-            let isReturnAddress = index > 0 && !frames[index - 1].isSignalFrame
+            // Return addresses point after the call: look them up inside it. Not so frame 0, the
+            // trampoline (the kernel points the handler's return at its first byte), nor the
+            // interrupted frame after it (its pc is where the signal struck).
+            let isReturnAddress = index > 0 && !physical.isSignalFrame && !frames[index - 1].isSignalFrame
             let lookup = isReturnAddress && pc > 0 ? pc - 1 : pc
             var info = symbol(at: lookup)
             // Offsets are of the pc itself, not of the address looked up.

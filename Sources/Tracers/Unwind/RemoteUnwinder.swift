@@ -144,11 +144,18 @@ public final class RemoteUnwinder {
             var ip: unw_word_t = 0, sp: unw_word_t = 0
             _ = ivk_unw_get_reg(&cursor, Int32(UNW_REG_IP.rawValue), &ip)
             _ = ivk_unw_get_reg(&cursor, Int32(UNW_REG_SP.rawValue), &sp)
-            let isSignal = ivk_unw_is_signal_frame(&cursor) > 0
+            // libunwind flags the frame whose registers it restored from a signal context (the
+            // interrupted frame, with an exact pc); the frame before it is the trampoline
+            // (__restore_rt) the kernel returned through. We mark the trampoline.
+            let restoredFromSignal = ivk_unw_is_signal_frame(&cursor) > 0 && !frames.isEmpty
+            if restoredFromSignal {
+                frames[frames.count - 1].isSignalFrame = true
+                recovery = .signalContext
+            }
             if !seen.insert([ip, sp]).inserted {
                 return UnwoundStack(frames: frames, stopReason: "the stack loops back to frame at pc 0x\(String(ip, radix: 16)), sp 0x\(String(sp, radix: 16))")
             }
-            frames.append(RawFrame(pc: ip, stackPointer: sp, recovery: recovery, isSignalFrame: isSignal))
+            frames.append(RawFrame(pc: ip, stackPointer: sp, recovery: recovery, isSignalFrame: false))
             if frames.count >= maxFrames {
                 return UnwoundStack(frames: frames, stopReason: "stopped after \(maxFrames) frames")
             }
