@@ -40,6 +40,31 @@ func euStack(_ pid: Int32) throws -> [Int32: [OracleFrame]] {
     return threads
 }
 
+/// gdb's `thread apply all bt` on `pid`: per thread, the file:line of every frame in a file whose
+/// path contains `file` ("#2  0x… in fixture::deep::block (id=…) at …/main.cpp:33"; an inlined
+/// frame has no "0x… in").
+func gdbLocations(_ pid: Int32, file: String) throws -> [Int32: [String]] {
+    let directory = makeTemporaryDirectory()
+    let gdb = try TestProcess("/usr/bin/gdb", ["-batch", "-nx", "-p", String(pid), "-ex", "thread apply all bt"],
+                              outputPath: directory + "/gdb.txt")
+    #expect(gdb.waitForExit() == 0)
+    var threads: [Int32: [String]] = [:]
+    var current: Int32? = nil
+    for line in (readFile(directory + "/gdb.txt") ?? "").split(separator: "\n").map(String.init) {
+        if line.hasPrefix("Thread "), let lwp = line.range(of: "(LWP ") {
+            current = Int32(line[lwp.upperBound...].prefix { $0.isNumber })
+            if let current { threads[current] = [] }
+        } else if let tid = current, line.hasPrefix("#"), let at = line.range(of: " at ", options: .backwards),
+                  line[at.upperBound...].contains(file) {
+            threads[tid]!.append(String(line[at.upperBound...]))
+        }
+    }
+    return threads
+}
+
+/// The last two path components and the line: "cpp-hang/main.cpp:33".
+func shortLocation(_ location: String) -> String { location.split(separator: "/").suffix(2).joined(separator: "/") }
+
 /// Our frames from the JSON report of `invoker snapshot`, per thread.
 func ourFrames(_ pid: Int32) throws -> [Int32: [OracleFrame]] {
     let (json, _) = try snapshotReports(pid)
@@ -112,32 +137,28 @@ struct OracleTests {
         let target = try startCppHang()
         defer { target.finish() }
         let ours = try ourFrames(target.pid)
-        let directory = makeTemporaryDirectory()
-        let gdb = try TestProcess("/usr/bin/gdb", ["-batch", "-nx", "-p", String(target.pid), "-ex", "thread apply all bt"],
-                                  outputPath: directory + "/gdb.txt")
-        #expect(gdb.waitForExit() == 0)
-        let text = readFile(directory + "/gdb.txt") ?? ""
-        // gdb: "#2  0x… in fixture::deep::block (id=…) at Tests/Fixtures/cpp-hang/main.cpp:33" per
-        // frame; collect the program's file:line sequence of each thread ("(LWP n)" headers).
-        var gdbThreads: [Int32: [String]] = [:]
-        var current: Int32? = nil
-        for line in text.split(separator: "\n").map(String.init) {
-            if line.hasPrefix("Thread "), let lwp = line.range(of: "(LWP ") {
-                current = Int32(line[lwp.upperBound...].prefix { $0.isNumber })
-                if let current { gdbThreads[current] = [] }
-            } else if let tid = current, line.hasPrefix("#"), let at = line.range(of: " at ", options: .backwards),
-                      line.contains("cpp-hang/main.cpp") {
-                gdbThreads[tid]!.append(String(line[at.upperBound...]).replacingOccurrences(of: "/work/main/", with: ""))
-            }
-        }
-        #expect(gdbThreads.count == 3)
-        for (tid, locations) in gdbThreads {
+        let gdb = try gdbLocations(target.pid, file: "cpp-hang/main.cpp")
+        #expect(gdb.count == 3)
+        for (tid, locations) in gdb {
             let mine = (ours[tid] ?? []).compactMap(\.location).filter { $0.contains("cpp-hang/main.cpp") }
-            #expect(mine.map { $0.split(separator: "/").suffix(2).joined(separator: "/") }
-                    == locations.map { $0.split(separator: "/").suffix(2).joined(separator: "/") },
-                    "thread \(tid): ours \(mine) gdb \(locations)")
+            #expect(mine.map(shortLocation) == locations.map(shortLocation), "thread \(tid): ours \(mine) gdb \(locations)")
         }
         target.finish()
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test func cFixtureFramesAgreeWithGdb() throws {
+        let target = try startHangingTarget()
+        defer { target.finish(); reapAllChildren() }
+        let ours = try ourFrames(target.pid)
+        let gdb = try gdbLocations(target.pid, file: "ats-crasher/main.c")
+        #expect(gdb.count == 3)
+        for (tid, locations) in gdb {
+            let mine = (ours[tid] ?? []).compactMap(\.location).filter { $0.contains("ats-crasher/main.c") }
+            #expect(!mine.isEmpty && mine.map(shortLocation) == locations.map(shortLocation), "thread \(tid): ours \(mine) gdb \(locations)")
+        }
+        target.finish()
+        reapAllChildren()
         #expect(leftoverProcesses().isEmpty)
     }
 }
@@ -167,14 +188,16 @@ struct LanguageOracleTests {
         return program
     }
 
-    /// The program's own frames (file ends with `file`): ours and eu-stack's file:line must agree.
+    /// The program's own frames (in `file`): ours and eu-stack's and gdb's file:line must agree.
     func compare(_ pid: Int32, file: String, expectedNames: [String]) throws {
         let ours = try ourFrames(pid)[pid] ?? []
         let oracle = try euStack(pid)[pid] ?? []
         #expect(ours.map(\.function).containsRun(expectedNames), "\(ours)")
-        let mine = ours.filter { !$0.inlined }.compactMap(\.location).filter { $0.hasSuffix(file) || $0.contains(file + ":") }
+        let mine = ours.filter { !$0.inlined }.compactMap(\.location).filter { $0.contains(file + ":") }
         let theirs = oracle.compactMap(\.location).filter { $0.contains(file + ":") }
         #expect(!mine.isEmpty && mine == theirs, "ours \(mine) eu-stack \(theirs)")
+        let gdb = try gdbLocations(pid, file: file)[pid] ?? []
+        #expect(mine.map(shortLocation) == gdb.map(shortLocation), "ours \(mine) gdb \(gdb)")
     }
 
     @Test(.enabled(if: rustc != nil, "rustc is not installed"))
