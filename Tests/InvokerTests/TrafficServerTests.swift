@@ -19,7 +19,7 @@ struct TrafficServerSandbox {
     /// Copies Debian's configuration into a fresh run root and starts traffic_server in it; returns
     /// once it accepts connections (by then it has forked the helper and waited for it to park) and
     /// its main thread has taken its name, [TS_MAIN].
-    static func start() throws -> TrafficServerSandbox {
+    static func start(configuration: String? = nil) throws -> TrafficServerSandbox {
         let root = makeTemporaryDirectory("invoker-ats")
         // traffic_server drops to the trafficserver user, as Debian configures it.
         chmod(root, 0o755)
@@ -53,7 +53,7 @@ struct TrafficServerSandbox {
             "PROXY_CONFIG_HTTP_SERVER_PORTS": "\(port):ip-in=127.0.0.1",
             // No core file of traffic_server in the sandbox.
             "PROXY_CONFIG_CORE_LIMIT": "0",
-        ])
+        ].merging(configuration.map { ["INVOKER_CONFIG": $0] } ?? [:]) { $1 })
         let sandbox = TrafficServerSandbox(root: root, port: port, server: server)
         guard waitUntilAccepting(port: port, while: server, seconds: 60),
               waitUntil(seconds: 30, { readFile("/proc/\(server.pid)/comm") == "[TS_MAIN]\n" }) else {
@@ -130,6 +130,37 @@ struct TrafficServerTests {
         for thread in eventThreads {
             #expect(thread.functions.contains("EThread::execute()"), "\(thread.lines)")
         }
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test func externalTracersRunAsTheServersUserUnlessConfigured() throws {
+        let configuration = try writeConfiguration("""
+            [[tracer]]
+            use = "unwind"
+            [[tracer]]
+            name = "whoami"
+            exec = ["/usr/bin/id", "-un"]
+            [[tracer]]
+            name = "gdb-as-server-user"
+            exec = ["/usr/bin/gdb", "-batch", "-nx", "-p", "%p", "-ex", "bt 1"]
+            [[tracer]]
+            name = "gdb-as-root"
+            exec = ["/usr/bin/gdb", "-batch", "-nx", "-p", "%p", "-ex", "bt 1"]
+            user = "root"
+            """)
+        let sandbox = try TrafficServerSandbox.start(configuration: configuration)
+        sandbox.server.send(SIGSEGV)
+        sandbox.server.waitForExit()
+        reapAllChildren()
+        let log = try #require(sandbox.crashLogs.first.flatMap { readFile(sandbox.root + "/log/" + $0) })
+        let programs = executedPrograms(log)
+        #expect(programs.map { $0.output.first ?? "" }.first == "trafficserver")
+        // As trafficserver gdb cannot attach to the non-dumpable server, and the report says what to do.
+        #expect(programs[1].output.contains("ptrace: Operation not permitted."))
+        #expect(log.contains("External tracers run as trafficserver (the user Traffic Server passed with --user), but the server keeps capabilities (CapPrm "))
+        #expect(log.contains("so a tool that attaches to it (gdb, gcore, eu-stack) cannot as that user: set user = \"root\" on such tracers in invoker.conf."))
+        #expect(programs[2].status.hasPrefix("[gdb-as-root: exited with status 0"))
+        #expect(programs[2].output.contains { $0.hasPrefix("#0 ") })
         #expect(leftoverProcesses().isEmpty)
     }
 

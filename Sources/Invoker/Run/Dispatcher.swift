@@ -147,6 +147,7 @@ struct Dispatcher {
     /// Runs the external tracers in order, applying the failure policy.
     private func runExternals(_ specs: [ExternalTracerSpec], values: PlaceholderValues, report: inout CrashReport,
                               deadline: Deadline) async {
+        var warnedNotDumpable = false
         for (index, spec) in specs.enumerated() {
             if deadline.hasExpired {
                 report.problems.append("Not run, the deadline had passed: \(specs[index...].map(\.name).joined(separator: ", ")).")
@@ -159,6 +160,11 @@ struct Dispatcher {
                 if identity == nil {
                     report.problems.append("Tracer \(spec.name): user \(user) does not exist; it ran as \(String(cString: getpwuid(getuid()).pointee.pw_name)).")
                 }
+            }
+            if let identity, identity.uid != 0, !warnedNotDumpable,
+               let reason = Self.whyUserCannotTrace(values.pid, uid: identity.uid) {
+                warnedNotDumpable = true
+                report.problems.append("External tracers run as \(identity.name)\(spec.user == nil ? " (the user Traffic Server passed with --user)" : ""), but \(reason), so a tool that attaches to it (gdb, gcore, eu-stack) cannot as that user: set user = \"root\" on such tracers in invoker.conf.")
             }
             let tracer = ExternalTracer(name: spec.name, command: spec.command.map(values.expand), timeout: spec.timeout,
                                         identity: identity, environment: spec.environment,
@@ -173,6 +179,24 @@ struct Dispatcher {
                 }
             }
         }
+    }
+}
+
+extension Dispatcher {
+    /// Why a process of `uid` without capabilities may not ptrace `pid` (Linux's
+    /// ptrace_may_access), or nil if it may: another user, capabilities the tracer lacks, or a
+    /// process made non-dumpable by its change of user (/proc/PID then belongs to root).
+    static func whyUserCannotTrace(_ pid: Int32, uid: UInt32) -> String? {
+        guard let status = ProcFile.readText("/proc/\(pid)/status", limit: 8192),
+              let uidLine = ProcFile.field("Uid", in: status) else { return nil }
+        let uids = uidLine.split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap { UInt32($0) }
+        if uids.contains(where: { $0 != uid }) { return "the server runs as uid \(uids.first ?? 0)" }
+        if let permitted = ProcFile.field("CapPrm", in: status), let caps = UInt64(permitted, radix: 16), caps != 0 {
+            return "the server keeps capabilities (CapPrm \(permitted)) that user lacks"
+        }
+        var info = stat()
+        if stat("/proc/\(pid)", &info) == 0, info.st_uid == 0 { return "the server is not dumpable" }
+        return nil
     }
 }
 
