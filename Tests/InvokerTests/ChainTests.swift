@@ -216,6 +216,14 @@ struct ChainTests {
         let (looseStatus, looseOutput) = try runInvoker(["check-config", good])
         #expect(looseStatus == 1)
         #expect(looseOutput.contains("refusing a configuration writable by group or others while running as root"))
+        // A tracer program others can change is refused too, with its line.
+        let program = makeTemporaryDirectory() + "/tracer"
+        try TrafficServerSandbox.write("#!/bin/sh\necho hi\n", to: program)
+        chmod(program, 0o777)
+        let risky = try writeConfiguration("[[tracer]]\nuse = \"unwind\"\n\n[[tracer]]\nexec = [\"\(program)\"]\n")
+        let (riskyStatus, riskyOutput) = try runInvoker(["check-config", risky])
+        #expect(riskyStatus == 1)
+        #expect(riskyOutput.contains("\(risky):5: tracer[2].exec: refusing \(program): running as root, a tracer must be owned by root and not writable by group or others (owner uid 0, mode 777)"))
     }
 
     @Test func liveSnapshotLeavesTheProcessRunningAndUntraced() throws {

@@ -81,7 +81,10 @@ struct HelperCommand: AsyncParsableCommand {
         } catch {
             // A bad configuration is reported now, at server start-up, and the helper still parks
             // with the built-in chain: a server must never lose its crash helper to a typo.
+            // Said on standard error as well as in the log: Traffic Server shows the helper's
+            // standard error where it was started.
             logger.critical("\(error.description); using the built-in chain instead")
+            if syslog || wait { printToStandardError("invoker: \(error.description); using the built-in chain instead") }
             configuration = Configuration()
         }
         if let pidFile { PidFile.takeOver(pidFile, logger: logger) }

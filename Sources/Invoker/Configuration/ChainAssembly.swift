@@ -2,6 +2,9 @@
 // command line's tracers appended: backtrace-invoker's -t and INVOKER_TRACER, traffic_crashlog's
 // --exec.
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import TracerKit
 
 enum ChainAssembly {
@@ -19,7 +22,11 @@ enum ChainAssembly {
         let words = commandLineTracers + [environmentTracer].compactMap { $0?.isEmpty == false ? $0 : nil }
         for (index, text) in words.enumerated() {
             let origin = index < commandLineTracers.count ? "--tracer" : "INVOKER_TRACER"
-            configuration.tracers.append(.external(try spec(text, origin: origin)))
+            let external = try spec(text, origin: origin)
+            if getuid() == 0 {
+                try ConfigurationLoader.checkProgram(external.command[0], file: "command line", line: nil, key: origin)
+            }
+            configuration.tracers.append(.external(external))
         }
         if let exec {
             configuration.tracers.append(.external(ExternalTracerSpec(

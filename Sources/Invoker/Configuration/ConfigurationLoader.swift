@@ -30,8 +30,17 @@ enum ConfigurationLoader {
             throw ConfigurationError(file: path, message: "cannot read the file: \(String(cString: strerror(errno)))")
         }
         if getuid() == 0 { try checkOwnership(path) }
-        var configuration = try parse(String(decoding: bytes, as: UTF8.self), file: path)
+        let text = String(decoding: bytes, as: UTF8.self)
+        var configuration = try parse(text, file: path)
         configuration.source = path
+        if getuid() == 0 {
+            let locator = SourceLocator(text: text)
+            for (index, spec) in configuration.tracers.enumerated() {
+                guard case .external(let external) = spec else { continue }
+                try checkProgram(external.command[0], file: path, line: locator.line(of: "exec", inTracer: index),
+                                 key: "tracer[\(index + 1)].exec")
+            }
+        }
         return configuration
     }
 
@@ -223,6 +232,18 @@ enum ConfigurationLoader {
             previous = current
         }
         return a.isEmpty ? b.count : previous[b.count]
+    }
+
+    /// Running as root, a tracer program that another user can change would let them run code as
+    /// root. (A program that does not exist yet is not refused here: the chain reports it when it
+    /// runs, and the rest of the chain still runs.)
+    static func checkProgram(_ program: String, file: String, line: Int?, key: String) throws(ConfigurationError) {
+        var info = stat()
+        guard stat(program, &info) == 0 else { return }
+        if info.st_uid != 0 || info.st_mode & 0o022 != 0 {
+            throw ConfigurationError(file: file, line: line, key: key,
+                                     message: "refusing \(program): running as root, a tracer must be owned by root and not writable by group or others (owner uid \(info.st_uid), mode \(String(info.st_mode & 0o777, radix: 8)))")
+        }
     }
 
     /// Running as root, a configuration anyone else can change would let them run code as root.
