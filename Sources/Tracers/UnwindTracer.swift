@@ -24,8 +24,10 @@ public struct UnwindTracer: Tracer {
                 let stack = unwinder.unwind(from: start, startRecovery: thread.faultRegisters != nil ? .faultContext : .stopped,
                                             maxFrames: maxFrames, deadline: deadline)
                 threadReport.frames = stack.frames.enumerated().map { index, raw in
-                    Frame(index: index, pc: raw.pc, stackPointer: raw.stackPointer, recovery: raw.recovery,
-                          isSignalFrame: raw.isSignalFrame)
+                    var frame = Frame(index: index, pc: raw.pc, stackPointer: raw.stackPointer, recovery: raw.recovery,
+                                      isSignalFrame: raw.isSignalFrame)
+                    frame.registers = raw.registers
+                    return frame
                 }
                 frameCount += stack.frames.count
                 threadReport.unwindStop = stack.stopReason

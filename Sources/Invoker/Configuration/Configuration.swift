@@ -41,6 +41,8 @@ struct BuiltinTracerSpec: Equatable {
     var fullMaps = false
     /// process: descriptors listed one by one.
     var maxDescriptors: Int? = nil
+    /// variables: every thread's frames instead of the crashing thread's only.
+    var allThreads = false
 }
 
 /// An entry of the chain.
@@ -84,6 +86,7 @@ struct Configuration: Equatable {
     /// Built-in tracers this build has, and the settings each takes besides `use`.
     static let builtinSettings: [String: [String]] = [
         "unwind": ["max_frames"], "process": ["redact", "maps", "max_descriptors"], "sysstats": [],
+        "variables": ["threads", "max_frames"],
     ]
     static var builtinNames: [String] { builtinSettings.keys.sorted() }
 }

@@ -143,6 +143,12 @@ enum ConfigurationLoader {
                 guard let mode = value.string, mode == "summary" || mode == "full" else { throw fail("maps", "must be \"summary\" or \"full\"", index) }
                 spec.fullMaps = mode == "full"
             }
+            if let value = entry["threads"] {
+                guard let which = value.string, which == "crashing" || which == "all" else {
+                    throw fail("threads", "must be \"crashing\" or \"all\"", index)
+                }
+                spec.allThreads = which == "all"
+            }
             if let value = entry["max_descriptors"] {
                 guard let count = value.int, count >= 0 else { throw fail("max_descriptors", "must be a non-negative integer", index) }
                 spec.maxDescriptors = count

@@ -176,6 +176,11 @@ struct CrashLogWriter {
                 text += " in \(module)" + (frame.function == nil ? "+0x" + hex(frame.moduleOffset ?? 0) : "")
             }
             out += text + "\n"
+            for variable in frame.variables {
+                out += "      " + variable.name + " = " + (variable.value ?? "<\(variable.note ?? "unavailable")>")
+                if variable.value != nil, let note = variable.note { out += "  [\(note)]" }
+                out += "  (\(variable.kind == "parameter" ? "parameter, " : "")\(variable.type))\n"
+            }
         }
         if let stop = thread.unwindStop { out += "  [stack ends: \(stop)]\n" }
     }

@@ -55,7 +55,10 @@ struct JSONReportWriter {
                                     inlined: frame.isInlined,
                                     module: frame.module, buildId: frame.buildID, moduleOffset: frame.moduleOffset.map(hex),
                                     function: frame.function, functionOffset: frame.functionOffset.map(hex),
-                                    file: frame.file, line: frame.line, column: frame.column)
+                                    file: frame.file, line: frame.line, column: frame.column,
+                                    variables: frame.variables.isEmpty ? nil : frame.variables.map {
+                                        VariableDTO(name: $0.name, kind: $0.kind, type: $0.type, value: $0.value, note: $0.note)
+                                    })
                        },
                        unwindStop: thread.unwindStop)
             },
@@ -135,7 +138,9 @@ struct JSONReportWriter {
         var file: String?
         var line: Int?
         var column: Int?
+        var variables: [VariableDTO]?
     }
+    struct VariableDTO: Encodable { var name: String; var kind: String; var type: String; var value: String?; var note: String? }
     struct Thread: Encodable {
         var tid: Int32
         var name: String

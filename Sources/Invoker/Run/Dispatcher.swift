@@ -209,6 +209,8 @@ enum BuiltinTracers {
                               maxListedDescriptors: spec.maxDescriptors ?? 64)
         case "sysstats":
             SystemStatsTracer(outputDirectory: outputDirectory)
+        case "variables":
+            VariablesTracer(allThreads: spec.allThreads, maxFrames: spec.maxFrames ?? 16)
         default:
             UnwindTracer(maxFrames: spec.maxFrames ?? RemoteUnwinder.defaultMaxFrames)
         }

@@ -34,6 +34,33 @@ public struct SymbolInfo: Sendable, Equatable {
     public init() {}
 }
 
+/// A frame's registers as far as they are known, by DWARF register number (x86_64: 0 rax, 1 rdx,
+/// 2 rcx, 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp, 8–15 r8–r15, 16 the return address), and its
+/// canonical frame address.
+public struct FrameRegisters: Sendable, Equatable {
+    public var values: [UInt16: UInt64] = [:]
+    public var cfa: UInt64?
+    public init() {}
+}
+
+/// A variable of a frame and its value, as far as it could be recovered.
+public struct Variable: Sendable, Equatable {
+    public var name: String
+    /// "parameter" or "local".
+    public var kind: String
+    public var type: String
+    /// The value as C would print it, or nil when it could not be recovered (see `note`).
+    public var value: String?
+    /// "optimized out", "unavailable: …", or a remark such as "points at the faulting address".
+    public var note: String?
+    /// The inlined function it belongs to, when it is in an inlined body.
+    public var scope: String?
+
+    public init(name: String, kind: String, type: String, value: String?, note: String? = nil, scope: String? = nil) {
+        self.name = name; self.kind = kind; self.type = type; self.value = value; self.note = note; self.scope = scope
+    }
+}
+
 /// One frame of a thread's stack, symbolized.
 @dynamicMemberLookup
 public struct Frame: Sendable, Equatable {
@@ -49,6 +76,10 @@ public struct Frame: Sendable, Equatable {
     public var isInlined = false
     /// Module, function and source position of the pc, once symbolized.
     public var symbol = SymbolInfo()
+    /// Registers of this frame, as unwinding recovered them.
+    public var registers = FrameRegisters()
+    /// Parameters and locals in scope at the pc (the variables tracer).
+    public var variables: [Variable] = []
 
     /// `frame.function` and the like read `frame.symbol.function`.
     public subscript<T>(dynamicMember path: KeyPath<SymbolInfo, T>) -> T { symbol[keyPath: path] }

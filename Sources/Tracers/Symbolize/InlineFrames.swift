@@ -65,7 +65,7 @@ enum InlineFrames {
 
     /// Appends to `path` the chain of code scopes under `parent` that hold `pc`, outermost first.
     /// Namespaces and types are searched through (C++ puts definitions inside them).
-    private static func descend(from parent: Dwarf_Die, pc: Dwarf_Addr, into path: inout [Dwarf_Die], depth: Int) {
+    static func descend(from parent: Dwarf_Die, pc: Dwarf_Addr, into path: inout [Dwarf_Die], depth: Int) {
         guard depth < 64 else { return }
         var parent = parent
         var child = Dwarf_Die()

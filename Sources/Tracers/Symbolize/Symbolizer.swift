@@ -47,6 +47,8 @@ public final class Symbolizer {
             for level in scopes.inlined {
                 var inlined = physical
                 inlined.isInlined = true
+                // An inlined body's own variables go with it; the rest stay with the function.
+                inlined.variables = physical.variables.filter { $0.scope == level.function }
                 inlined.symbol = info
                 inlined.symbol.function = level.function
                 inlined.symbol.functionOffset = nil
@@ -59,6 +61,8 @@ public final class Symbolizer {
                 column = level.callColumn
             }
             var frame = physical
+            let inlinedNames = Set(scopes.inlined.map(\.function))
+            frame.variables = physical.variables.filter { $0.scope.map { !inlinedNames.contains($0) } ?? true }
             info.file = file
             info.line = line
             info.column = column

@@ -21,6 +21,8 @@ public struct RawFrame: Sendable, Equatable {
     public var stackPointer: UInt64
     public var recovery: FrameRecovery
     public var isSignalFrame: Bool
+    /// The frame's registers that are known (DWARF numbering) and its canonical frame address.
+    public var registers: FrameRegisters = FrameRegisters()
 }
 
 /// The frames of one thread and why the walk ended.
@@ -121,6 +123,20 @@ public final class RemoteUnwinder {
         return handle
     }
 
+    /// Frame 0 knows every general register; an outer frame only those the callee preserved
+    /// (rbx, rbp, r12–r15), its stack pointer and pc: the others hold the callee's values.
+    private func frameRegisters(_ cursor: inout unw_cursor_t, all: Bool) -> FrameRegisters {
+        var result = FrameRegisters()
+        let numbers: [Int32] = all ? Array(0...16) : [3, 6, 7, 12, 13, 14, 15, 16]
+        for number in numbers {
+            var value: unw_word_t = 0
+            if ivk_unw_get_reg(&cursor, number, &value) == 0 { result.values[UInt16(number)] = value }
+        }
+        var cfa: unw_word_t = 0
+        if ivk_unw_get_reg(&cursor, Int32(UNW_X86_64_CFA.rawValue), &cfa) == 0 { result.cfa = cfa }
+        return result
+    }
+
     /// Unwinds from `registers`. `startRecovery` says where those registers came from.
     public func unwind(from registers: Registers, startRecovery: FrameRecovery,
                        maxFrames: Int = RemoteUnwinder.defaultMaxFrames, deadline: Deadline) -> UnwoundStack {
@@ -155,7 +171,8 @@ public final class RemoteUnwinder {
             if !seen.insert([ip, sp]).inserted {
                 return UnwoundStack(frames: frames, stopReason: "the stack loops back to frame at pc 0x\(String(ip, radix: 16)), sp 0x\(String(sp, radix: 16))")
             }
-            frames.append(RawFrame(pc: ip, stackPointer: sp, recovery: recovery, isSignalFrame: false))
+            frames.append(RawFrame(pc: ip, stackPointer: sp, recovery: recovery, isSignalFrame: false,
+                                   registers: frameRegisters(&cursor, all: frames.isEmpty)))
             if frames.count >= maxFrames {
                 return UnwoundStack(frames: frames, stopReason: "stopped after \(maxFrames) frames")
             }

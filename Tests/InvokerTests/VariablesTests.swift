@@ -1,0 +1,39 @@
+// The variables tracer (opt-in, `use = "variables"`): the crashing thread's parameters and locals
+// with their values at -O0, in the text log and the JSON report.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import TestSupport
+import Testing
+
+@Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil,
+                             "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
+struct VariablesTests {
+    @Test func crashingFramesShowTheirLocals() throws {
+        let config = try writeConfiguration("[[tracer]]\nuse = \"unwind\"\n[[tracer]]\nuse = \"variables\"\n")
+        let run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["--config", config])
+        #expect(run.terminatingSignal == SIGSEGV)
+        let log = try #require(run.log)
+        let text = log.text
+        // fixture_crash_segv: the pointer it wrote through, flagged, and its int.
+        #expect(text.contains("      fixture_null = 0x0  [points at the faulting address 0x0]  (volatile int *)"))
+        #expect(text.contains("      fixture_value = 42  (int)"))
+        // fixture_crash_middle and fixture_crash_outer: an int and a C string each level.
+        #expect(text.contains("      fixture_depth = 2  (int)"))
+        #expect(text.range(of: #"      fixture_label = 0x[0-9a-f]+ "middle"  \(const char \*\)"#, options: .regularExpression) != nil)
+        #expect(text.contains("      fixture_depth = 1  (int)"))
+        // main's parameters.
+        #expect(text.range(of: #"      argc = [0-9]+  \(parameter, int\)"#, options: .regularExpression) != nil)
+        let json = try #require(directoryEntries(run.directory).first { $0.hasSuffix(".json") })
+        let data = try #require(readFile(run.directory + "/" + json)).data(using: .utf8)!
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let crashed = try #require((report["threads"] as? [[String: Any]])?.first { $0["crashed"] as? Bool == true })
+        let top = try #require((crashed["frames"] as? [[String: Any]])?.first)
+        let variables = top["variables"] as? [[String: Any]] ?? []
+        #expect(variables.map { $0["name"] as? String } == ["fixture_null", "fixture_value"])
+        #expect(variables.last?["value"] as? String == "42")
+        #expect(leftoverProcesses().isEmpty)
+    }
+}
