@@ -48,9 +48,6 @@ public struct Deadline: Sendable, Comparable {
         Double(Int64(nanoseconds) - Int64(start.nanoseconds)) / 1e9
     }
 
-    /// The earlier of two deadlines.
-    public func capped(at other: Deadline) -> Deadline { Swift.min(self, other) }
-
     public static func < (lhs: Deadline, rhs: Deadline) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
 }
 

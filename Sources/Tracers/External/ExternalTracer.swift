@@ -97,9 +97,6 @@ public struct ExternalTracer: Sendable {
         return run
     }
 
-    /// Whether a run counts as a failure for the chain's failure policy.
-    public static func failed(_ run: TracerRun) -> Bool { run.exitStatus != 0 }
-
     static func format(_ seconds: Double) -> String {
         seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
     }
