@@ -123,6 +123,14 @@ public final class RemoteUnwinder {
         return handle
     }
 
+    /// A frame's canonical frame address is its caller's stack pointer (the value rsp had before
+    /// the call): filled in once the caller is known.
+    private static func linkFrameAddresses(_ frames: inout [RawFrame]) {
+        for index in frames.indices.dropLast() where !frames[index + 1].isSignalFrame {
+            frames[index].registers.cfa = frames[index + 1].stackPointer
+        }
+    }
+
     /// Frame 0 knows every general register; an outer frame only those the callee preserved
     /// (rbx, rbp, r12–r15), its stack pointer and pc: the others hold the callee's values.
     private func frameRegisters(_ cursor: inout unw_cursor_t, all: Bool) -> FrameRegisters {
@@ -132,9 +140,13 @@ public final class RemoteUnwinder {
             var value: unw_word_t = 0
             if ivk_unw_get_reg(&cursor, number, &value) == 0 { result.values[UInt16(number)] = value }
         }
-        var cfa: unw_word_t = 0
-        if ivk_unw_get_reg(&cursor, Int32(UNW_X86_64_CFA.rawValue), &cfa) == 0 { result.cfa = cfa }
         return result
+    }
+
+    private static func linked(_ frames: [RawFrame], stopReason: String?) -> UnwoundStack {
+        var frames = frames
+        linkFrameAddresses(&frames)
+        return UnwoundStack(frames: frames, stopReason: stopReason)
     }
 
     /// Unwinds from `registers`. `startRecovery` says where those registers came from.
@@ -169,15 +181,15 @@ public final class RemoteUnwinder {
                 recovery = .signalContext
             }
             if !seen.insert([ip, sp]).inserted {
-                return UnwoundStack(frames: frames, stopReason: "the stack loops back to frame at pc 0x\(String(ip, radix: 16)), sp 0x\(String(sp, radix: 16))")
+                return Self.linked(frames, stopReason: "the stack loops back to frame at pc 0x\(String(ip, radix: 16)), sp 0x\(String(sp, radix: 16))")
             }
             frames.append(RawFrame(pc: ip, stackPointer: sp, recovery: recovery, isSignalFrame: false,
                                    registers: frameRegisters(&cursor, all: frames.isEmpty)))
             if frames.count >= maxFrames {
-                return UnwoundStack(frames: frames, stopReason: "stopped after \(maxFrames) frames")
+                return Self.linked(frames, stopReason: "stopped after \(maxFrames) frames")
             }
             if deadline.hasExpired {
-                return UnwoundStack(frames: frames, stopReason: "the deadline passed")
+                return Self.linked(frames, stopReason: "the deadline passed")
             }
             // Whether CFI covers this frame decides how trustworthy the caller we step to is.
             let hasCFI: Bool
@@ -190,17 +202,17 @@ public final class RemoteUnwinder {
             }
             lastReadFailure = nil
             let step = ivk_unw_step(&cursor)
-            if step == 0 { return UnwoundStack(frames: frames, stopReason: nil) }
+            if step == 0 { return Self.linked(frames, stopReason: nil) }
             if step < 0 {
                 if let failure = lastReadFailure {
-                    return UnwoundStack(frames: frames, stopReason: "the caller's frame cannot be read: \(failure)")
+                    return Self.linked(frames, stopReason: "the caller's frame cannot be read: \(failure)")
                 }
-                return UnwoundStack(frames: frames, stopReason: "libunwind found no way to the caller: \(String(cString: ivk_unw_strerror(step)))")
+                return Self.linked(frames, stopReason: "libunwind found no way to the caller: \(String(cString: ivk_unw_strerror(step)))")
             }
             recovery = hasCFI ? .callFrameInfo : .framePointer
             var nextIP: unw_word_t = 0
             _ = ivk_unw_get_reg(&cursor, Int32(UNW_REG_IP.rawValue), &nextIP)
-            if nextIP == 0 { return UnwoundStack(frames: frames, stopReason: nil) }
+            if nextIP == 0 { return Self.linked(frames, stopReason: nil) }
         }
     }
 }

@@ -33,6 +33,7 @@ struct ValueFormatter {
         case DW_TAG_class_type: return "class " + (name ?? "{…}")
         case DW_TAG_enumeration_type: return "enum " + (name ?? "{…}")
         case DW_TAG_array_type: return (hasInner ? typeName(&inner) : "?") + "[\(arrayCount(die).map(String.init) ?? "")]"
+        case DW_TAG_subroutine_type: return "function"
         default: return name ?? "?"
         }
     }
