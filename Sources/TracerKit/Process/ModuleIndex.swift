@@ -81,9 +81,13 @@ public final class ModuleIndex {
         return modules.first { $0.path == path }?.buildID
     }
 
-    /// The libdwfl module containing `address`.
+    /// The libdwfl module containing `address`, or nil. (libdwfl can answer with a neighbouring
+    /// module for an address in no module at all, a jump into the stack or the heap: checked.)
     package func module(at address: UInt64) -> OpaquePointer? {
-        dwfl_addrmodule(dwfl, Dwarf_Addr(address))
+        guard let module = dwfl_addrmodule(dwfl, Dwarf_Addr(address)) else { return nil }
+        var start: Dwarf_Addr = 0, end: Dwarf_Addr = 0
+        _ = dwfl_module_info(module, nil, &start, &end, nil, nil, nil, nil)
+        return address >= start && address < end ? module : nil
     }
 
     private func collectModules() -> [LoadedModule] {

@@ -90,6 +90,22 @@ public struct Frame: Sendable, Equatable {
     }
 }
 
+extension Array where Element == Frame {
+    /// Whether frame `index`'s pc is a return address, which points after its call: frame 0's pc
+    /// is exact, and so are the signal trampoline's (the kernel points the handler's return at
+    /// its first byte) and the interrupted frame's after it (where the signal struck).
+    public func isReturnAddress(at index: Int) -> Bool {
+        index > 0 && !self[index].isSignalFrame && !self[index - 1].isSignalFrame
+    }
+
+    /// The address to look frame `index` up at: inside the call instruction for a return address,
+    /// so the line is the call's and a call that ends a function is not taken for the next one.
+    public func lookupAddress(at index: Int) -> UInt64 {
+        let pc = self[index].pc
+        return isReturnAddress(at: index) && pc > 0 ? pc - 1 : pc
+    }
+}
+
 /// One thread's part of the report.
 public struct ThreadReport: Sendable, Equatable {
     public var tid: Int32

@@ -22,19 +22,15 @@ public final class Symbolizer {
     /// signal frame) are looked up at pc - 1, inside the call instruction, so that the line is the
     /// call's and a call at the very end of a function is not attributed to the next one.
     /// Functions inlined at a call site become frames of their own, marked inlined, above the
-    /// function they were inlined into; frames are numbered again.
+    /// function they were inlined into; frames are numbered again. Return addresses are looked up
+    /// inside their call (`lookupAddress(at:)`), offsets are reported for the pc itself.
     public func symbolize(_ frames: [Frame]) -> [Frame] {
         var result: [Frame] = []
         for (index, physical) in frames.enumerated() {
-            let pc = physical.pc
-            // Return addresses point after the call: look them up inside it. Not so frame 0, the
-            // trampoline (the kernel points the handler's return at its first byte), nor the
-            // interrupted frame after it (its pc is where the signal struck).
-            let isReturnAddress = index > 0 && !physical.isSignalFrame && !frames[index - 1].isSignalFrame
-            let lookup = isReturnAddress && pc > 0 ? pc - 1 : pc
+            let lookup = frames.lookupAddress(at: index)
             var info = symbol(at: lookup)
             // Offsets are of the pc itself, not of the address looked up.
-            let adjust: UInt64 = isReturnAddress ? 1 : 0
+            let adjust = physical.pc - lookup
             info.moduleOffset = info.moduleOffset.map { $0 + adjust }
             info.functionOffset = info.functionOffset.map { $0 + adjust }
             // Innermost inlined body first: it has the line-table position; each next level is
@@ -94,11 +90,9 @@ public final class Symbolizer {
         guard let modules, let module = modules.module(at: address) else { return info }
         var start: Dwarf_Addr = 0, end: Dwarf_Addr = 0
         var mainFile: UnsafePointer<CChar>? = nil
-        let name = dwfl_module_info(module, nil, &start, &end, nil, nil, &mainFile, nil)
-        // libdwfl can answer with a neighbouring module for an address in no module at all (a
-        // jump into the stack or the heap): such an address belongs to none.
-        guard address >= start && address < end else { return info }
-        if let name { info.module = String(cString: name) }
+        if let name = dwfl_module_info(module, nil, &start, &end, nil, nil, &mainFile, nil) {
+            info.module = String(cString: name)
+        }
         var bias: Dwarf_Addr = 0
         if dwfl_module_getelf(module, &bias) != nil {
             info.moduleOffset = address - bias

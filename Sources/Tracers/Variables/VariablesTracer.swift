@@ -31,8 +31,7 @@ public final class VariablesTracer: Tracer {
             let frames = report.threads[threadIndex].frames
             for frameIndex in frames.indices.prefix(maxFrames) where !deadline.hasExpired {
                 let frame = frames[frameIndex]
-                let exact = frameIndex == 0 || frame.isSignalFrame || frames[frameIndex - 1].isSignalFrame
-                let pc = exact ? frame.pc : frame.pc - 1
+                let pc = frames.lookupAddress(at: frameIndex)
                 guard let module = modules.module(at: pc) else { continue }
                 // A null-page fault is the crashing frame's business: elsewhere every NULL pointer
                 // would "point at" it.
