@@ -170,16 +170,7 @@ public func makeTemporaryDirectory(_ prefix: String = "invoker-test") -> String 
 }
 
 /// The names of the entries in `directory`, sorted.
-public func directoryEntries(_ directory: String) -> [String] {
-    guard let dir = opendir(directory) else { return [] }
-    defer { closedir(dir) }
-    var names: [String] = []
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names.sorted()
-}
+public func directoryEntries(_ directory: String) -> [String] { ProcFile.entries(of: directory) }
 
 /// The whole text of a file, or nil.
 public func readFile(_ path: String) -> String? { ProcFile.readText(path, limit: 64 << 20) }

@@ -88,12 +88,12 @@ struct HelperCommand: AsyncParsableCommand {
             configuration = Configuration()
         }
         if let pidFile { PidFile.takeOver(pidFile, logger: logger) }
-        let helper = CrashHelper(
-            target: target, wait: wait, readPayload: !noATSCompatibility, debug: debug, hostTriplet: host,
-            user: user, configuration: configuration,
+        let dispatcher = Dispatcher(
+            configuration: configuration,
             outputDirectory: LogDirectory.resolve(explicit: logDirectory ?? configuration.outputDirectory,
                                                   runroot: runroot, environment: environment),
-            logger: logger)
+            serverUser: user, hostTriplet: host, toStandardOutput: debug, logger: logger)
+        let helper = CrashHelper(target: target, wait: wait, readPayload: !noATSCompatibility, dispatcher: dispatcher)
         let status = await helper.run()
         if status != 0 { throw ExitCode(status) }
     }

@@ -74,8 +74,6 @@ struct Configuration: Equatable {
     /// captured and symbolize and write the report afterwards (in a child process).
     var earlyRelease = true
     var tracers: [TracerSpec] = Configuration.defaultTracers
-    /// The file this came from, if any.
-    var source: String?
 
     /// The chain used when no file configures one.
     static let defaultTracers: [TracerSpec] = [

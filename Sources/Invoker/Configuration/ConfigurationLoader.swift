@@ -31,8 +31,7 @@ enum ConfigurationLoader {
         }
         if getuid() == 0 { try checkOwnership(path) }
         let text = String(decoding: bytes, as: UTF8.self)
-        var configuration = try parse(text, file: path)
-        configuration.source = path
+        let configuration = try parse(text, file: path)
         if getuid() == 0 {
             let locator = SourceLocator(text: text)
             for (index, spec) in configuration.tracers.enumerated() {

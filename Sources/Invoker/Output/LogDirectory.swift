@@ -35,9 +35,7 @@ struct LogDirectory {
         } else if isDirectory("/var/log/trafficserver") {
             chosen = LogDirectory(path: "/var/log/trafficserver", source: "default")
         } else {
-            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
-            let cwd = getcwd(&buffer, buffer.count) != nil ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "."
-            chosen = LogDirectory(path: cwd, source: "current directory")
+            chosen = LogDirectory(path: currentDirectory(), source: "current directory")
         }
         chosen.problem = usabilityProblem(chosen)
         return chosen
@@ -45,9 +43,7 @@ struct LogDirectory {
 
     /// Where a live snapshot goes: the given directory, else the current one.
     static func forSnapshot(explicit: String?) -> LogDirectory {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
-        let cwd = getcwd(&buffer, buffer.count) != nil ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "."
-        var chosen = LogDirectory(path: explicit ?? cwd, source: explicit == nil ? "current directory" : "--output")
+        var chosen = LogDirectory(path: explicit ?? currentDirectory(), source: explicit == nil ? "current directory" : "--output")
         chosen.problem = usabilityProblem(chosen)
         return chosen
     }
@@ -90,6 +86,10 @@ struct LogDirectory {
             }
         }
         return nil
+    }
+
+    static func currentDirectory() -> String {
+        ProcFile.readLink("/proc/self/cwd") ?? "."
     }
 
     static func isDirectory(_ path: String) -> Bool {

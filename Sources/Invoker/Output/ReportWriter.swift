@@ -89,22 +89,13 @@ struct ReportWriter {
     /// time, so the oldest come first.
     func prune() {
         guard retention > 0 else { return }
-        let names = directoryNames(directory.path).filter { $0.hasPrefix(prefix + "-") && $0.hasSuffix(".log") }.sorted()
+        let names = ProcFile.entries(of: directory.path).filter { $0.hasPrefix(prefix + "-") && $0.hasSuffix(".log") }.sorted()
         for name in names.dropLast(retention) {
             unlink(directory.path + "/" + name)
             unlink(directory.path + "/" + name.dropLast(".log".count) + ".json")
         }
     }
 
-    private func directoryNames(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            names.append(withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
-        }
-        return names
-    }
 }
 
 extension FileDescriptor {

@@ -13,27 +13,23 @@ struct CrashHelper {
     let wait: Bool
     /// Read a Traffic Server payload from stdin after waking (off with -n).
     let readPayload: Bool
-    let debug: Bool
-    let hostTriplet: String?
-    let user: String?
-    let configuration: Configuration
-    let outputDirectory: LogDirectory
-    let logger: Logger
+    /// Runs the chain once the fault is known; it holds the configuration and the output.
+    let dispatcher: Dispatcher
 
     /// Runs and returns the process exit status.
     func run() async -> Int32 {
         let parent = getppid()
         let pid = target ?? parent
         // Checked before parking: a misconfigured log directory shows when the server starts.
-        if !debug, let problem = outputDirectory.problem {
-            logger.warning("\(problem)")
+        if !dispatcher.toStandardOutput, let problem = dispatcher.outputDirectory.problem {
+            dispatcher.logger.warning("\(problem)")
         }
         var fault: FaultContext? = nil
         if wait {
             do {
                 try Handshake.park(parent: parent)
             } catch {
-                logger.error("\(error.description)")
+                dispatcher.logger.error("\(error.description)")
                 return 0
             }
             if readPayload {
@@ -50,8 +46,6 @@ struct CrashHelper {
                 return 0
             }
         }
-        let dispatcher = Dispatcher(configuration: configuration, outputDirectory: outputDirectory, serverUser: user,
-                                    hostTriplet: hostTriplet, toStandardOutput: debug, logger: logger)
         return await dispatcher.run(pid: pid, fault: fault, mode: .crash)
     }
 }

@@ -3,6 +3,10 @@
 // the crashing thread's stack pointer. A reader should not have to decode si_code and CR2 to see
 // "null pointer dereference" or "stack overflow".
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The kind of a fault, named for the long run (these strings are in the JSON report).
 public enum FaultKind: String, Sendable, Equatable {
     case nullDereference = "null-dereference"
@@ -49,21 +53,21 @@ public enum FaultClassifier {
         let address = signal.address
         let hexAddress = "0x" + String(address, radix: 16)
         var evidence = ["\(signal.name) with \(signal.codeDescription)"]
-        if signal.wasSentByProcess && signal.number != SIGABRT_ {
+        if signal.wasSentByProcess && signal.number != SIGABRT {
             evidence.append("sent by process \(signal.senderPID) (uid \(signal.senderUID)), not raised by the faulting instruction")
             return FaultClassification(kind: .sentSignal, summary: "\(signal.name) sent by process \(signal.senderPID)", evidence: evidence)
         }
         switch signal.number {
-        case SIGSEGV_:
+        case SIGSEGV:
             return classifySegfault(signal: signal, registers: registers, mappings: mappings, evidence: evidence)
-        case SIGBUS_:
+        case SIGBUS:
             let mapping = mappings.mapping(containing: address)
             if let mapping, !mapping.path.isEmpty, mapping.path.hasPrefix("/") {
                 evidence.append("address \(hexAddress) is in a mapping of \(mapping.path) at file offset 0x\(String(mapping.offset + address - mapping.start, radix: 16))")
                 return FaultClassification(kind: .busError, summary: "bus error: access to \(hexAddress) beyond the end of the mapped file \(mapping.path) (truncated while mapped?)", evidence: evidence)
             }
             return FaultClassification(kind: .busError, summary: "bus error at \(hexAddress)", evidence: evidence)
-        case SIGABRT_:
+        case SIGABRT:
             if let abortMessage, !abortMessage.isEmpty {
                 evidence.append("the C library's abort message: \(abortMessage)")
                 let isAssertion = abortMessage.contains("Assertion") && abortMessage.contains("failed")
@@ -73,14 +77,14 @@ public enum FaultClassifier {
             }
             if signal.wasSentByProcess { evidence.append("raised by process \(signal.senderPID) (abort() raises it with tgkill)") }
             return FaultClassification(kind: .abort, summary: "abort() called (no message left by the C library)", evidence: evidence)
-        case SIGFPE_:
+        case SIGFPE:
             if signal.code == 1 || signal.code == 3 {
                 return FaultClassification(kind: .divideByZero, summary: "division by zero at \(hexAddress)", evidence: evidence)
             }
             return FaultClassification(kind: .arithmetic, summary: "arithmetic error at \(hexAddress)", evidence: evidence)
-        case SIGILL_:
+        case SIGILL:
             return FaultClassification(kind: .illegalInstruction, summary: "illegal instruction at \(hexAddress)", evidence: evidence)
-        case SIGTRAP_:
+        case SIGTRAP:
             // An int3 is reported by the kernel with no address; the pc is one past it.
             let location = signal.code == 0x80 ? registers.map { "0x" + String($0.rip &- 1, radix: 16) } ?? hexAddress : hexAddress
             return FaultClassification(kind: .breakpoint, summary: "breakpoint or trap at \(location)", evidence: evidence)
@@ -152,5 +156,3 @@ public enum FaultClassifier {
     }
 }
 
-// Signal numbers as constants of this module (Glibc's are imported as vars).
-let SIGSEGV_: Int32 = 11, SIGBUS_: Int32 = 7, SIGABRT_: Int32 = 6, SIGFPE_: Int32 = 8, SIGILL_: Int32 = 4, SIGTRAP_: Int32 = 5

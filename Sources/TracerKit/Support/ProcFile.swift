@@ -42,18 +42,23 @@ package enum ProcFile {
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// The numeric entries of a /proc directory such as /proc/PID/task, sorted; empty if unreadable.
-    package static func numericEntries(of directory: String) -> [Int32] {
+    /// The names in a directory ("." and ".." left out), sorted; empty if unreadable.
+    package static func entries(of directory: String) -> [String] {
         guard let dir = opendir(directory) else { return [] }
         defer { closedir(dir) }
-        var result: [Int32] = []
+        var result: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
-            if let value = Int32(name) { result.append(value) }
+            if name != "." && name != ".." { result.append(name) }
         }
         return result.sorted()
+    }
+
+    /// The numeric entries of a /proc directory such as /proc/PID/task, sorted; empty if unreadable.
+    package static func numericEntries(of directory: String) -> [Int32] {
+        entries(of: directory).compactMap { Int32($0) }.sorted()
     }
 
     /// The value of a `Key:\tvalue` line in a /proc status-style text, trimmed.
