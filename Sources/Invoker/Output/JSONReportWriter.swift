@@ -38,7 +38,7 @@ struct JSONReportWriter {
             fault: fault.map { fault in
                 Fault(signal: fault.signal.map { SignalDTO(number: $0.number, name: $0.name, description: $0.description) },
                       code: fault.signal.map { CodeDTO(value: $0.code, meaning: $0.codeDescription) },
-                      address: fault.signal.flatMap { $0.hasFaultAddress ? hex($0.address) : nil },
+                      address: fault.signal.flatMap { $0.hasFaultAddress ? $0.address.hex : nil },
                       sender: fault.signal.flatMap { $0.wasSentByProcess ? Sender(pid: $0.senderPID, uid: $0.senderUID) : nil },
                       payload: fault.payloadVersion?.rawValue, crashingThread: fault.crashingThread,
                       registers: fault.registers.map(registers), serverBacktrace: fault.serverBacktrace,
@@ -50,11 +50,11 @@ struct JSONReportWriter {
                 Thread(tid: thread.tid, name: thread.name, crashed: thread.isCrashing,
                        registers: thread.registers.map(registers),
                        frames: thread.frames.map { frame in
-                           FrameDTO(index: frame.index, pc: hex(frame.pc), sp: hex(frame.stackPointer),
+                           FrameDTO(index: frame.index, pc: frame.pc.hex, sp: frame.stackPointer.hex,
                                     recovery: frame.recovery.rawValue, signalFrame: frame.isSignalFrame,
                                     inlined: frame.isInlined,
-                                    module: frame.module, buildId: frame.buildID, moduleOffset: frame.moduleOffset.map(hex),
-                                    function: frame.function, functionOffset: frame.functionOffset.map(hex),
+                                    module: frame.module, buildId: frame.buildID, moduleOffset: frame.moduleOffset?.hex,
+                                    function: frame.function, functionOffset: frame.functionOffset?.hex,
                                     file: frame.file, line: frame.line, column: frame.column,
                                     variables: frame.variables.isEmpty ? nil : frame.variables.map {
                                         VariableDTO(name: $0.name, kind: $0.kind, type: $0.type, value: $0.value, note: $0.note)
@@ -62,7 +62,7 @@ struct JSONReportWriter {
                        },
                        unwindStop: thread.unwindStop)
             },
-            modules: report.modules.map { Module(path: $0.path, buildId: $0.buildID, start: hex($0.start), end: hex($0.end)) },
+            modules: report.modules.map { Module(path: $0.path, buildId: $0.buildID, start: $0.start.hex, end: $0.end.hex) },
             sections: Dictionary(report.sections.map { ($0.id, SectionDTO(title: $0.title, fields: $0.fields, problems: $0.problems)) },
                                  uniquingKeysWith: { first, _ in first }),
             tracers: report.tracerRuns.map {
@@ -75,11 +75,9 @@ struct JSONReportWriter {
 
     private func registers(_ registers: Registers) -> [String: String] {
         var result: [String: String] = [:]
-        for (name, value) in registers.named { result[name.lowercased()] = hex(value) }
+        for (name, value) in registers.named { result[name.lowercased()] = value.hex }
         return result
     }
-
-    private func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
     static func hostname() -> String {
         var buffer = [CChar](repeating: 0, count: 256)

@@ -51,7 +51,7 @@ public enum FaultClassifier {
     public static func classify(signal: SignalInfo, registers: Registers?, mappings: [MemoryMapping],
                                 abortMessage: String?) -> FaultClassification {
         let address = signal.address
-        let hexAddress = "0x" + String(address, radix: 16)
+        let hexAddress = address.hex
         var evidence = ["\(signal.name) with \(signal.codeDescription)"]
         if signal.wasSentByProcess && signal.number != SIGABRT {
             evidence.append("sent by process \(signal.senderPID) (uid \(signal.senderUID)), not raised by the faulting instruction")
@@ -63,7 +63,7 @@ public enum FaultClassifier {
         case SIGBUS:
             let mapping = mappings.mapping(containing: address)
             if let mapping, !mapping.path.isEmpty, mapping.path.hasPrefix("/") {
-                evidence.append("address \(hexAddress) is in a mapping of \(mapping.path) at file offset 0x\(String(mapping.offset + address - mapping.start, radix: 16))")
+                evidence.append("address \(hexAddress) is in a mapping of \(mapping.path) at file offset \((mapping.offset + address - mapping.start).hex)")
                 return FaultClassification(kind: .busError, summary: "bus error: access to \(hexAddress) beyond the end of the mapped file \(mapping.path) (truncated while mapped?)", evidence: evidence)
             }
             return FaultClassification(kind: .busError, summary: "bus error at \(hexAddress)", evidence: evidence)
@@ -86,7 +86,7 @@ public enum FaultClassifier {
             return FaultClassification(kind: .illegalInstruction, summary: "illegal instruction at \(hexAddress)", evidence: evidence)
         case SIGTRAP:
             // An int3 is reported by the kernel with no address; the pc is one past it.
-            let location = signal.code == 0x80 ? registers.map { "0x" + String($0.rip &- 1, radix: 16) } ?? hexAddress : hexAddress
+            let location = signal.code == 0x80 ? registers.map { ($0.rip &- 1).hex } ?? hexAddress : hexAddress
             return FaultClassification(kind: .breakpoint, summary: "breakpoint or trap at \(location)", evidence: evidence)
         default:
             return FaultClassification(kind: .unknown, summary: "\(signal.name) (\(signal.description))", evidence: evidence)
@@ -97,14 +97,14 @@ public enum FaultClassifier {
                                  evidence initial: [String]) -> FaultClassification {
         var evidence = initial
         let address = signal.address
-        let hexAddress = "0x" + String(address, radix: 16)
+        let hexAddress = address.hex
         // x86 page-fault error code (REG_ERR): bit 1 write, bit 4 instruction fetch.
         let errorCode = registers?.errorCode
         let isWrite = errorCode.map { $0 & 2 != 0 }
         let isFetch = errorCode.map { $0 & 16 != 0 } ?? (registers?.rip == address)
         if let errorCode {
             let access = isFetch ? "an instruction fetch" : isWrite == true ? "a write" : "a read"
-            evidence.append("the page-fault error code 0x\(String(errorCode, radix: 16)) says the access was \(access)")
+            evidence.append("the page-fault error code \(errorCode.hex) says the access was \(access)")
         }
         let access = isFetch ? "execution" : isWrite == true ? "write" : isWrite == false ? "read" : "access"
         if address < nullRegionSize {
@@ -139,7 +139,7 @@ public enum FaultClassifier {
     /// A sentence if `address` is a stack overflow: just below the stack that holds (or held)
     /// the stack pointer, in its guard page or in the unmapped gap below it.
     static func stackOverflow(address: UInt64, sp: UInt64, mappings: [MemoryMapping]) -> String? {
-        let hexAddress = "0x" + String(address, radix: 16)
+        let hexAddress = address.hex
         // The stack: the writable mapping holding sp; if sp already ran into the guard page, the
         // first writable mapping above it.
         let stack: MemoryMapping? = {
@@ -150,9 +150,9 @@ public enum FaultClassifier {
         let stackName = stack.path.isEmpty ? "the thread stack" : stack.path
         if let below = mappings.mapping(containing: address) {
             guard below.permissions.hasPrefix("---") else { return nil }
-            return "\(hexAddress) is in the guard page just below \(stackName) at 0x\(String(stack.start, radix: 16)); the stack pointer was 0x\(String(sp, radix: 16))"
+            return "\(hexAddress) is in the guard page just below \(stackName) at \(stack.start.hex); the stack pointer was \(sp.hex)"
         }
-        return "\(hexAddress) is unmapped, \(stack.start - address) bytes below \(stackName) at 0x\(String(stack.start, radix: 16)); the stack pointer was 0x\(String(sp, radix: 16))"
+        return "\(hexAddress) is unmapped, \(stack.start - address) bytes below \(stackName) at \(stack.start.hex); the stack pointer was \(sp.hex)"
     }
 }
 

@@ -16,7 +16,7 @@ public struct MemoryReadError: Error, Sendable, Equatable, CustomStringConvertib
     }
 
     public var description: String {
-        "cannot read \(count) bytes of target memory at 0x\(String(address, radix: 16)): \(reason)"
+        "cannot read \(count) bytes of target memory at \(address.hex): \(reason)"
     }
 }
 

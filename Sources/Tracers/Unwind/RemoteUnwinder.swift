@@ -181,7 +181,7 @@ public final class RemoteUnwinder {
                 recovery = .signalContext
             }
             if !seen.insert([ip, sp]).inserted {
-                return Self.linked(frames, stopReason: "the stack loops back to frame at pc 0x\(String(ip, radix: 16)), sp 0x\(String(sp, radix: 16))")
+                return Self.linked(frames, stopReason: "the stack loops back to frame at pc \(ip.hex), sp \(sp.hex)")
             }
             frames.append(RawFrame(pc: ip, stackPointer: sp, recovery: recovery, isSignalFrame: false,
                                    registers: frameRegisters(&cursor, all: frames.isEmpty)))

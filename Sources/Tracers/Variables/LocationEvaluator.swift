@@ -88,7 +88,7 @@ struct LocationEvaluator {
             case DW_OP_entry_value, DW_OP_GNU_entry_value:
                 return .none("optimized out (known only at function entry)")
             default:
-                return .none("unavailable: DWARF operation 0x\(String(atom, radix: 16)) not supported")
+                return .none("unavailable: DWARF operation \(atom.hex) not supported")
             }
         }
         if let result { return result }

@@ -68,10 +68,10 @@ struct ValueFormatter {
             var pointee = Dwarf_Die()
             let hasPointee = Self.typeOf(&peeled, into: &pointee)
             if tag != DW_TAG_pointer_type, hasPointee {
-                return "@0x\(String(address, radix: 16)): " + read(address: address, type: &pointee, depth: depth + 1)
+                return "@\(address.hex): " + read(address: address, type: &pointee, depth: depth + 1)
             }
             if address == 0 { return "0x0" }
-            var text = "0x" + String(address, radix: 16)
+            var text = address.hex
             if hasPointee, isCharacter(&pointee) {
                 text += memory.readCString(at: address, limit: maxString).map { " " + quote($0) } ?? " <unreadable>"
             }
@@ -134,7 +134,7 @@ struct ValueFormatter {
         let size = Int(dwarf_aggregate_size_or(type))
         guard size > 0 else { return "<unknown size>" }
         guard let bytes = try? memory.readBytes(at: address, count: min(size, maxBytes)) else {
-            return "<unreadable at 0x\(String(address, radix: 16))>"
+            return "<unreadable at \(address.hex)>"
         }
         return format(bytes, type: type, depth: depth)
     }

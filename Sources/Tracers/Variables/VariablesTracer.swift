@@ -128,7 +128,7 @@ public final class VariablesTracer: Tracer {
             variable.note = reason
         }
         if let faultAddress, let raw, variable.type.hasSuffix("*"), faultAddress >= raw, faultAddress - raw < 4096 {
-            variable.note = "points at the faulting address 0x\(String(faultAddress, radix: 16))"
+            variable.note = "points at the faulting address \(faultAddress.hex)"
         }
         return variable
     }
