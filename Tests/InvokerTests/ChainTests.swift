@@ -114,7 +114,11 @@ struct ChainTests {
         let total = try #require(log.text.split(separator: "\n").first { $0.hasPrefix("  invoker: ") })
         let seconds = try #require(Double(total.dropFirst("  invoker: ".count).split(separator: " ").first ?? ""))
         #expect(seconds < 10)
-        #expect(!log.text.contains("sleep 600") || leftoverProcesses().isEmpty)
+        // The timed-out program's process group was killed: no "sleep 600" survives, orphaned.
+        let survivors = ProcFile.numericEntries(of: "/proc").filter {
+            readFile("/proc/\($0)/cmdline")?.split(separator: "\0").map(String.init) == ["/bin/sleep", "600"]
+        }
+        #expect(survivors.isEmpty, "still running: \(survivors)")
         #expect(leftoverProcesses().isEmpty)
     }
 

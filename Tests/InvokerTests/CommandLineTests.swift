@@ -56,5 +56,10 @@ struct CommandLineTests {
         let (status, output) = try runInvoker(["--version", "--some-future-ats-option", "x"])
         #expect(status == 0)
         #expect(output.contains("invoker "))
+        // Started by a server with options of a newer Traffic Server, it still parks and logs.
+        let run = try CrasherRun.run(payload: "master", mode: "segv",
+                                     extra: ["--some-future-ats-option", "x", "--another-flag"])
+        #expect(run.terminatingSignal == SIGSEGV)
+        #expect(run.log?.crashingThread?.functions.first == "fixture_crash_segv")
     }
 }

@@ -175,20 +175,6 @@ struct TrafficServerTests {
     }
 }
 
-/// Polls `condition` until it holds (true) or `seconds` pass (false).
-func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
-    var start = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &start)
-    while !condition() {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        if Double(now.tv_sec - start.tv_sec) + Double(now.tv_nsec - start.tv_nsec) / 1e9 > seconds { return false }
-        var pause = timespec(tv_sec: 0, tv_nsec: 5_000_000)
-        nanosleep(&pause, nil)
-    }
-    return true
-}
-
 /// A loopback TCP port nobody listens on right now.
 func freeLoopbackPort() -> UInt16 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -206,25 +192,18 @@ func freeLoopbackPort() -> UInt16 {
 /// Polls until something accepts connections on 127.0.0.1:`port` (true), `process` exits or
 /// `seconds` pass (false). This observes readiness; it does not guess a delay.
 func waitUntilAccepting(port: UInt16, while process: TestProcess, seconds: Double) -> Bool {
-    var deadline = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &deadline)
-    let end = Double(deadline.tv_sec) + Double(deadline.tv_nsec) / 1e9 + seconds
-    while true {
+    var refused = false
+    let accepted = waitUntil(seconds: seconds) {
+        if process.state == "Z" { refused = true; return true }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = port.bigEndian
-        let connected = withUnsafePointer(to: &address) {
+        return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        close(fd)
-        if connected == 0 { return true }
-        if process.state == "Z" { return false }
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        if Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 > end { return false }
-        var pause = timespec(tv_sec: 0, tv_nsec: 20_000_000)
-        nanosleep(&pause, nil)
+        } == 0
     }
+    return accepted && !refused
 }

@@ -203,13 +203,21 @@ extension TestProcess {
     /// spawned may still be in the dynamic loader, with its files open).
     @discardableResult
     public func waitUntilSleeping(seconds: Double = 10) -> Bool {
-        let end = Deadline.after(seconds: seconds)
-        while !end.hasExpired {
+        waitUntil(seconds: seconds) {
             let call = readFile("/proc/\(pid)/syscall")?.split(separator: " ").first
-            if call == "230" || call == "35" { return true }
-            var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
-            nanosleep(&pause, nil)
+            return call == "230" || call == "35"
         }
-        return false
     }
+}
+
+/// Polls `condition` every millisecond until it holds (true) or `seconds` pass (false): for
+/// readiness a test can only observe, never a guessed delay.
+public func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+    let end = Deadline.after(seconds: seconds)
+    while !condition() {
+        if end.hasExpired { return false }
+        var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+        nanosleep(&pause, nil)
+    }
+    return true
 }
