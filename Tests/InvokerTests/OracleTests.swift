@@ -67,7 +67,7 @@ func shortLocation(_ location: String) -> String { location.split(separator: "/"
 
 /// Our frames from the JSON report of `invoker snapshot`, per thread.
 func ourFrames(_ pid: Int32) throws -> [Int32: [OracleFrame]] {
-    let (json, _) = try snapshotReports(pid)
+    let (json, _, _) = try snapshotReports(pid)
     var threads: [Int32: [OracleFrame]] = [:]
     for thread in json["threads"] as? [[String: Any]] ?? [] {
         guard let tid = thread["tid"] as? Int else { continue }

@@ -1,6 +1,8 @@
 // Configuration: what an operator sets in invoker.conf (TOML): global settings and the ordered
 // chain of tracers. Values only; loading and validation live in ConfigurationLoader.
 
+import Tracers
+
 /// What to do when a tracer fails (exits non-zero, times out, cannot start).
 enum FailurePolicy: String, CaseIterable {
     /// Run the rest of the chain (the default).
@@ -41,8 +43,8 @@ struct BuiltinTracerSpec: Equatable {
     var fullMaps = false
     /// process: descriptors listed one by one.
     var maxDescriptors: Int? = nil
-    /// variables: every thread's frames instead of the crashing thread's only.
-    var allThreads = false
+    /// variables: which threads and frames, the budgets, and the globals to read.
+    var variables = VariablesOptions()
 }
 
 /// An entry of the chain.
@@ -84,7 +86,8 @@ struct Configuration: Equatable {
     /// Built-in tracers this build has, and the settings each takes besides `use`.
     static let builtinSettings: [String: [String]] = [
         "unwind": ["max_frames"], "process": ["redact", "maps", "max_descriptors"], "sysstats": [],
-        "variables": ["threads", "max_frames"],
+        "variables": ["threads", "max_frames", "max_depth", "max_elements", "max_value_bytes", "max_total_bytes", "timeout",
+                      "globals"],
     ]
     static var builtinNames: [String] { builtinSettings.keys.sorted() }
 }

@@ -9,6 +9,7 @@ import Glibc
 #endif
 import TOMLKit
 import TracerKit
+import Tracers
 
 enum ConfigurationLoader {
     static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release", "tracer"]
@@ -113,6 +114,41 @@ enum ConfigurationLoader {
         return configuration
     }
 
+    /// The variables tracer's budgets and globals.
+    private static func variables(_ entry: TOMLTable, into options: inout VariablesOptions, index: Int,
+                                  fail: (String, String, Int?) -> ConfigurationError) throws(ConfigurationError) {
+        if let value = entry["threads"] {
+            guard let which = value.string, which == "crashing" || which == "all" else {
+                throw fail("threads", "must be \"crashing\" or \"all\"", index)
+            }
+            options.allThreads = which == "all"
+        }
+        let limits: [(key: String, range: ClosedRange<Int>, set: (inout VariablesOptions, Int) -> Void)] = [
+            ("max_depth", 1...64, { $0.maxDepth = $1 }),
+            ("max_elements", 1...100_000, { $0.maxElements = $1 }),
+            ("max_value_bytes", 1...(16 << 20), { $0.maxValueBytes = $1 }),
+            ("max_total_bytes", 1...(1 << 30), { $0.maxTotalBytes = $1 }),
+        ]
+        for limit in limits {
+            guard let value = entry[limit.key] else { continue }
+            guard let number = value.int, limit.range.contains(number) else {
+                throw fail(limit.key, "must be an integer from \(limit.range.lowerBound) to \(limit.range.upperBound)", index)
+            }
+            limit.set(&options, number)
+        }
+        if let value = entry["timeout"] {
+            guard let timeout = seconds(value) else { throw fail("timeout", "must be a positive number of seconds", index) }
+            options.timeout = timeout
+        }
+        if let value = entry["globals"] {
+            guard let array = value.array, let names = Optional(array.compactMap { $0.string }), names.count == array.count,
+                  names.allSatisfy({ !$0.isEmpty }) else {
+                throw fail("globals", "must be an array of global variable names, such as [\"server_state\", \"config::limits\"]", index)
+            }
+            options.globals = names
+        }
+    }
+
     private static func tracer(_ entry: TOMLTable, index: Int,
                                fail: (String, String, Int?) -> ConfigurationError) throws(ConfigurationError) -> TracerSpec {
         let hasUse = entry["use"] != nil, hasExec = entry["exec"] != nil
@@ -142,11 +178,9 @@ enum ConfigurationLoader {
                 guard let mode = value.string, mode == "summary" || mode == "full" else { throw fail("maps", "must be \"summary\" or \"full\"", index) }
                 spec.fullMaps = mode == "full"
             }
-            if let value = entry["threads"] {
-                guard let which = value.string, which == "crashing" || which == "all" else {
-                    throw fail("threads", "must be \"crashing\" or \"all\"", index)
-                }
-                spec.allThreads = which == "all"
+            if use == "variables" {
+                try variables(entry, into: &spec.variables, index: index, fail: fail)
+                spec.variables.maxFrames = spec.maxFrames ?? spec.variables.maxFrames
             }
             if let value = entry["max_descriptors"] {
                 guard let count = value.int, count >= 0 else { throw fail("max_descriptors", "must be a non-negative integer", index) }

@@ -62,6 +62,7 @@ struct CrashLogWriter {
         renderRegisters(&out)
         line()
         renderThreads(&out)
+        renderGlobals(&out)
         section("Process Status", report.processStatus)
         section("Process Limits", report.processLimits)
         section("Memory Regions", report.memoryRegions)
@@ -176,13 +177,27 @@ struct CrashLogWriter {
                 text += " in \(module)" + (frame.function == nil ? "+0x" + hex(frame.moduleOffset ?? 0) : "")
             }
             out += text + "\n"
-            for variable in frame.variables {
-                out += "      " + variable.name + " = " + (variable.value ?? "<\(variable.note ?? "unavailable")>")
-                if variable.value != nil, let note = variable.note { out += "  [\(note)]" }
-                out += "  (\(variable.kind == "parameter" ? "parameter, " : "")\(variable.type))\n"
-            }
+            for variable in frame.variables { renderVariable(variable, &out) }
         }
         if let stop = thread.unwindStop { out += "  [stack ends: \(stop)]\n" }
+    }
+
+    /// "      name = value -> pointee  [note]  (parameter, type)", as under a frame.
+    private func renderVariable(_ variable: Variable, indent: String = "      ", _ out: inout String) {
+        out += indent + variable.name + " = " + (variable.value ?? "<\(variable.note ?? "unavailable")>")
+        if let pointee = variable.pointee { out += " -> " + pointee }
+        if variable.value != nil, let note = variable.note { out += "  [\(note)]" }
+        let kind = variable.kind == "parameter" ? "parameter, " : ""
+        let module = variable.kind == "global" ? variable.scope.map { ", in \($0)" } ?? "" : ""
+        out += "  (\(kind)\(variable.type)\(module))\n"
+    }
+
+    /// The globals the variables tracer was asked for.
+    private func renderGlobals(_ out: inout String) {
+        guard !report.globals.isEmpty else { return }
+        out += "Global Variables:\n"
+        for variable in report.globals { renderVariable(variable, indent: "  ", &out) }
+        out += "\n"
     }
 
     /// A section's fields as aligned "key: value" lines, groups indented, lists one item a line.

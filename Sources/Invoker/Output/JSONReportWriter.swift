@@ -56,12 +56,11 @@ struct JSONReportWriter {
                                     module: frame.module, buildId: frame.buildID, moduleOffset: frame.moduleOffset?.hex,
                                     function: frame.function, functionOffset: frame.functionOffset?.hex,
                                     file: frame.file, line: frame.line, column: frame.column,
-                                    variables: frame.variables.isEmpty ? nil : frame.variables.map {
-                                        VariableDTO(name: $0.name, kind: $0.kind, type: $0.type, value: $0.value, note: $0.note)
-                                    })
+                                    variables: frame.variables.isEmpty ? nil : frame.variables.map(VariableDTO.init))
                        },
                        unwindStop: thread.unwindStop)
             },
+            globals: report.globals.isEmpty ? nil : report.globals.map(VariableDTO.init),
             modules: report.modules.map { Module(path: $0.path, buildId: $0.buildID, start: $0.start.hex, end: $0.end.hex) },
             sections: Dictionary(report.sections.map { ($0.id, SectionDTO(title: $0.title, fields: $0.fields, problems: $0.problems)) },
                                  uniquingKeysWith: { first, _ in first }),
@@ -97,6 +96,7 @@ struct JSONReportWriter {
         var process: Process
         var fault: Fault?
         var threads: [Thread]
+        var globals: [VariableDTO]?
         var modules: [Module]
         var sections: [String: SectionDTO]
         var tracers: [TracerDTO]
@@ -138,7 +138,21 @@ struct JSONReportWriter {
         var column: Int?
         var variables: [VariableDTO]?
     }
-    struct VariableDTO: Encodable { var name: String; var kind: String; var type: String; var value: String?; var note: String? }
+    struct VariableDTO: Encodable {
+        var name: String
+        var kind: String
+        var type: String
+        var value: String?
+        var note: String?
+        var pointee: String?
+        /// The inlined function (frame variables) or the defining module (globals).
+        var scope: String?
+
+        init(_ variable: Variable) {
+            name = variable.name; kind = variable.kind; type = variable.type; value = variable.value; note = variable.note
+            pointee = variable.pointee; scope = variable.scope
+        }
+    }
     struct Thread: Encodable {
         var tid: Int32
         var name: String

@@ -210,7 +210,7 @@ enum BuiltinTracers {
         case "sysstats":
             SystemStatsTracer(outputDirectory: outputDirectory)
         case "variables":
-            VariablesTracer(allThreads: spec.allThreads, maxFrames: spec.maxFrames ?? 16)
+            VariablesTracer(options: spec.variables)
         default:
             UnwindTracer(maxFrames: spec.maxFrames ?? RemoteUnwinder.defaultMaxFrames)
         }

@@ -54,6 +54,13 @@ extension MemoryReader {
     /// Reads a NUL-terminated string of at most `limit` bytes; nil if its first byte is unreadable.
     /// A string longer than `limit` is cut at `limit`.
     public func readCString(at address: UInt64, limit: Int = 256) -> String? {
+        readCStringBytes(at: address, limit: limit).map { String(decoding: $0.bytes, as: UTF8.self) }
+    }
+
+    /// The bytes of a NUL-terminated string (without the NUL), at most `limit` of them, and whether
+    /// its end was found (false: cut at `limit`, or unreadable memory came first). Nil if its first
+    /// byte is unreadable.
+    public func readCStringBytes(at address: UInt64, limit: Int) -> (bytes: [UInt8], terminated: Bool)? {
         var result: [UInt8] = []
         var cursor = address
         while result.count < limit {
@@ -64,11 +71,11 @@ extension MemoryReader {
             else { break }
             if let nul = chunk.firstIndex(of: 0) {
                 result.append(contentsOf: chunk[..<nul])
-                return String(decoding: result, as: UTF8.self)
+                return (result, true)
             }
             result.append(contentsOf: chunk)
             cursor += UInt64(chunk.count)
         }
-        return result.isEmpty && cursor == address ? nil : String(decoding: result, as: UTF8.self)
+        return result.isEmpty && cursor == address ? nil : (result, false)
     }
 }

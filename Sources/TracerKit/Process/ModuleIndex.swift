@@ -30,10 +30,13 @@ public final class ModuleIndex {
     public private(set) var modules: [LoadedModule] = []
     /// Why modules could not be listed, if they could not.
     public private(set) var problem: String?
+    /// The process's executable (/proc/PID/exe), when it can be read.
+    public let executablePath: String?
 
     /// Reports the modules of live process `pid` (reads /proc/PID/maps).
     public init?(pid: Int32) {
         guard let handle = ivk_dwfl_begin_for_process() else { return nil }
+        executablePath = ProcFile.readLink("/proc/\(pid)/exe")
         dwfl = handle
         let result = dwfl_linux_proc_report(handle, pid)
         dwfl_report_end(handle, nil, nil)
@@ -88,6 +91,21 @@ public final class ModuleIndex {
         var start: Dwarf_Addr = 0, end: Dwarf_Addr = 0
         _ = dwfl_module_info(module, nil, &start, &end, nil, nil, nil, nil)
         return address >= start && address < end ? module : nil
+    }
+
+    /// Every libdwfl module, the main executable first (then in address order).
+    package func handles() -> [OpaquePointer] {
+        final class Box { var modules: [(module: OpaquePointer, start: UInt64, name: String)] = [] }
+        let box = Box()
+        _ = withExtendedLifetime(box) {
+            dwfl_getmodules(dwfl, { module, _, name, start, arg in
+                let box = Unmanaged<Box>.fromOpaque(arg!).takeUnretainedValue()
+                if let module { box.modules.append((module, start, name.map { String(cString: $0) } ?? "")) }
+                return Int32(DWARF_CB_OK)
+            }, Unmanaged.passUnretained(box).toOpaque(), 0)
+        }
+        let executable = executablePath
+        return box.modules.sorted { ($0.name == executable ? 0 : 1, $0.start) < ($1.name == executable ? 0 : 1, $1.start) }.map(\.module)
     }
 
     private func collectModules() -> [LoadedModule] {

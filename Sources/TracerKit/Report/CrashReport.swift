@@ -46,18 +46,23 @@ public struct FrameRegisters: Sendable, Equatable {
 /// A variable of a frame and its value, as far as it could be recovered.
 public struct Variable: Sendable, Equatable {
     public var name: String
-    /// "parameter" or "local".
+    /// "parameter", "local" or "global".
     public var kind: String
     public var type: String
     /// The value as C would print it, or nil when it could not be recovered (see `note`).
     public var value: String?
     /// "optimized out", "unavailable: …", or a remark such as "points at the faulting address".
     public var note: String?
-    /// The inlined function it belongs to, when it is in an inlined body.
+    /// What a pointer points to, summarized one level deep (pointers in it are not followed).
+    public var pointee: String?
+    /// The inlined function it belongs to, when it is in an inlined body; for a global, the module
+    /// that defines it.
     public var scope: String?
 
-    public init(name: String, kind: String, type: String, value: String?, note: String? = nil, scope: String? = nil) {
-        self.name = name; self.kind = kind; self.type = type; self.value = value; self.note = note; self.scope = scope
+    public init(name: String, kind: String, type: String, value: String?, note: String? = nil, pointee: String? = nil,
+                scope: String? = nil) {
+        self.name = name; self.kind = kind; self.type = type; self.value = value; self.note = note; self.pointee = pointee
+        self.scope = scope
     }
 }
 
@@ -163,6 +168,8 @@ public struct CrashReport: Sendable {
     public var tracerRuns: [TracerRun] = []
     /// Sections added by built-in tracers other than the unwinder (system stats, process details).
     public var sections: [ReportSection] = []
+    /// Global variables the configuration names (the variables tracer), with their values.
+    public var globals: [Variable] = []
     /// Sentences about whatever degraded the report.
     public var problems: [String] = []
     /// Facts about the capture itself (what took how long), for the Capture Timing section.

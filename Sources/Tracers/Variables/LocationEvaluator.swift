@@ -1,36 +1,50 @@
 // LocationEvaluator: where a variable lives at a pc, from the DWARF location expression libdw
-// decodes for it (dwarf_getlocation_addr): in memory at an address, in a register, or a value
-// computed by the expression. Only what the frame's recovered registers support is evaluated;
-// anything else is reported as unavailable, never guessed.
+// decodes for it (dwarf_getlocation_addr): in memory at an address, in a register, a value the
+// expression computes, or pieces of those. Only what the frame's recovered registers support is
+// evaluated; anything else is reported as unavailable or optimized out, never guessed.
 
 import CElfutils
 import TracerKit
 
 /// Where a variable's bytes are.
-enum VariableLocation: Equatable {
+indirect enum VariableLocation: Equatable {
     case memory(UInt64)
     case register(UInt16)
-    /// The expression computed the value itself (DW_OP_stack_value), or an implicit value.
+    /// The expression computed the value itself (DW_OP_stack_value).
     case value(UInt64)
+    /// The value's bytes are in the DWARF (DW_OP_implicit_value).
     case bytes([UInt8])
+    /// A value assembled from pieces (DW_OP_piece), each `size` bytes from its own location.
+    case pieces([Piece])
     /// Nothing to show, and why ("optimized out", "unavailable: …").
     case none(String)
+
+    struct Piece: Equatable {
+        var location: VariableLocation
+        var size: Int
+    }
 }
 
+/// Evaluates DWARF location expressions in the context of one frame.
 struct LocationEvaluator {
     let registers: FrameRegisters
     /// Load bias of the module (DW_OP_addr holds link-time addresses).
     let bias: UInt64
-    let frameBase: UInt64?
+    var frameBase: UInt64?
     let memory: any MemoryReader
-    /// Resolves DW_OP_addrx / DW_OP_constx (an index into .debug_addr) to its address.
+    /// Resolves DW_OP_addrx / DW_OP_constx (an index into .debug_addr) to its address or constant.
     var resolveIndex: (UnsafePointer<Dwarf_Op>) -> UInt64? = { _ in nil }
+    /// The value a DW_OP_entry_value operation names (a register's value on entry to the
+    /// function), recovered from the caller's call site, if it can be.
+    var entryValue: (UnsafePointer<Dwarf_Op>) -> UInt64? = { _ in nil }
 
     /// Evaluates `ops`.
     func evaluate(_ ops: UnsafePointer<Dwarf_Op>, count: Int) -> VariableLocation {
         if count == 0 { return .none("optimized out") }
         var stack: [UInt64] = []
         var result: VariableLocation? = nil
+        var pieces: [VariableLocation.Piece] = []
+        func malformed() -> VariableLocation { .none("unavailable: malformed location expression") }
         for index in 0..<count {
             let op = ops[index]
             let atom = Int(op.atom)
@@ -45,14 +59,10 @@ struct LocationEvaluator {
             case DW_OP_fbreg:
                 guard let frameBase else { return .none("unavailable: no frame base") }
                 stack.append(frameBase &+ op.number)
-            case DW_OP_breg0...DW_OP_breg31:
-                guard let value = registers.values[UInt16(atom - DW_OP_breg0)] else {
-                    return .none("unavailable: register \(atom - DW_OP_breg0) not saved in this frame")
-                }
-                stack.append(value &+ op.number)
-            case DW_OP_bregx:
-                guard let value = registers.values[UInt16(op.number)] else { return .none("unavailable: register \(op.number) not saved in this frame") }
-                stack.append(value &+ op.number2)
+            case DW_OP_breg0...DW_OP_breg31, DW_OP_bregx:
+                let number = atom == DW_OP_bregx ? UInt16(op.number) : UInt16(atom - DW_OP_breg0)
+                guard let value = registers.values[number] else { return .none(Self.notSaved(number)) }
+                stack.append(value &+ (atom == DW_OP_bregx ? op.number2 : op.number))
             case DW_OP_reg0...DW_OP_reg31:
                 result = .register(UInt16(atom - DW_OP_reg0))
             case DW_OP_regx:
@@ -64,35 +74,106 @@ struct LocationEvaluator {
             case DW_OP_const1u, DW_OP_const2u, DW_OP_const4u, DW_OP_const8u, DW_OP_constu,
                  DW_OP_const1s, DW_OP_const2s, DW_OP_const4s, DW_OP_const8s, DW_OP_consts:
                 stack.append(op.number)
+            case DW_OP_dup:
+                guard let top = stack.last else { return malformed() }
+                stack.append(top)
+            case DW_OP_drop:
+                guard stack.popLast() != nil else { return malformed() }
+            case DW_OP_over:
+                guard stack.count >= 2 else { return malformed() }
+                stack.append(stack[stack.count - 2])
+            case DW_OP_swap:
+                guard stack.count >= 2 else { return malformed() }
+                stack.swapAt(stack.count - 1, stack.count - 2)
             case DW_OP_plus_uconst:
-                guard let top = stack.popLast() else { return .none("unavailable: malformed location") }
+                guard let top = stack.popLast() else { return malformed() }
                 stack.append(top &+ op.number)
-            case DW_OP_plus, DW_OP_minus, DW_OP_and, DW_OP_or, DW_OP_mul:
-                guard stack.count >= 2 else { return .none("unavailable: malformed location") }
+            case DW_OP_neg, DW_OP_not, DW_OP_abs:
+                guard let top = stack.popLast() else { return malformed() }
+                let signed = Int64(bitPattern: top)
+                stack.append(atom == DW_OP_neg ? UInt64(bitPattern: 0 &- signed) : atom == DW_OP_not ? ~top
+                             : UInt64(bitPattern: signed < 0 ? 0 &- signed : signed))
+            case DW_OP_plus, DW_OP_minus, DW_OP_and, DW_OP_or, DW_OP_xor, DW_OP_mul, DW_OP_shl, DW_OP_shr, DW_OP_shra,
+                 DW_OP_div, DW_OP_mod, DW_OP_eq, DW_OP_ne, DW_OP_lt, DW_OP_gt, DW_OP_le, DW_OP_ge:
+                guard stack.count >= 2 else { return malformed() }
                 let b = stack.removeLast(), a = stack.removeLast()
-                stack.append(atom == DW_OP_plus ? a &+ b : atom == DW_OP_minus ? a &- b : atom == DW_OP_and ? a & b
-                             : atom == DW_OP_or ? a | b : a &* b)
-            case DW_OP_deref:
-                guard let address = stack.popLast(), let value = try? memory.read(UInt64.self, at: address) else {
-                    return .none("unavailable: memory not readable")
+                guard let value = Self.binary(atom, a, b) else { return .none("unavailable: division by zero in location") }
+                stack.append(value)
+            case DW_OP_deref, DW_OP_deref_size:
+                let size = atom == DW_OP_deref ? 8 : Int(op.number)
+                guard let address = stack.popLast(), (1...8).contains(size) else { return malformed() }
+                guard let bytes = try? memory.readBytes(at: address, count: size) else {
+                    return .none("unavailable: memory at \(address.hex) is not readable")
+                }
+                stack.append(bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) })
+            case DW_OP_stack_value:
+                guard let top = stack.last else { return malformed() }
+                result = .value(top)
+            case DW_OP_implicit_value:
+                guard let block = UnsafeRawPointer(bitPattern: UInt(op.number2)) else { return malformed() }
+                result = .bytes(Array(UnsafeRawBufferPointer(start: block, count: Int(op.number))))
+            case DW_OP_entry_value, DW_OP_GNU_entry_value:
+                guard let value = entryValue(ops + index) else {
+                    return .none("optimized out (its value on entry is not recoverable from the caller)")
                 }
                 stack.append(value)
-            case DW_OP_stack_value:
-                guard let top = stack.last else { return .none("unavailable: malformed location") }
-                return .value(top)
-            case DW_OP_implicit_value:
-                guard let block = UnsafeRawPointer(bitPattern: UInt(op.number2)) else { return .none("unavailable") }
-                return .bytes(Array(UnsafeRawBufferPointer(start: block, count: Int(op.number))))
-            case DW_OP_piece, DW_OP_bit_piece:
-                return .none("unavailable: split into pieces")
-            case DW_OP_entry_value, DW_OP_GNU_entry_value:
-                return .none("optimized out (known only at function entry)")
+            case DW_OP_piece:
+                // The location so far (or nothing: that piece is optimized out) covers `size` bytes.
+                let piece = result ?? stack.last.map(VariableLocation.memory) ?? .none("optimized out")
+                pieces.append(.init(location: piece, size: Int(op.number)))
+                result = nil
+                stack.removeAll()
+            case DW_OP_form_tls_address, DW_OP_GNU_push_tls_address:
+                return .none("unavailable: thread-local storage is not read")
+            case DW_OP_implicit_pointer, DW_OP_GNU_implicit_pointer:
+                return .none("optimized out (a pointer to a value that exists only in the debug information)")
             default:
-                return .none("unavailable: DWARF operation \(atom.hex) not supported")
+                return .none("unavailable: DWARF operation \(atom.hex) is not supported")
             }
         }
+        if !pieces.isEmpty { return .pieces(pieces) }
         if let result { return result }
         guard let address = stack.last else { return .none("optimized out") }
         return .memory(address)
+    }
+
+    /// Why a register-based location cannot be evaluated in this frame.
+    static func notSaved(_ number: UInt16) -> String {
+        "unavailable: register \(DWARFRegister.name(number)) was not saved in this frame"
+    }
+
+    private static func binary(_ atom: Int, _ a: UInt64, _ b: UInt64) -> UInt64? {
+        let sa = Int64(bitPattern: a), sb = Int64(bitPattern: b)
+        switch atom {
+        case DW_OP_plus: return a &+ b
+        case DW_OP_minus: return a &- b
+        case DW_OP_and: return a & b
+        case DW_OP_or: return a | b
+        case DW_OP_xor: return a ^ b
+        case DW_OP_mul: return a &* b
+        case DW_OP_shl: return b >= 64 ? 0 : a << b
+        case DW_OP_shr: return b >= 64 ? 0 : a >> b
+        case DW_OP_shra: return UInt64(bitPattern: sa >> min(b, 63))
+        case DW_OP_div: return sb == 0 ? nil : UInt64(bitPattern: sa.dividedReportingOverflow(by: sb).partialValue)
+        case DW_OP_mod: return b == 0 ? nil : a % b
+        case DW_OP_eq: return sa == sb ? 1 : 0
+        case DW_OP_ne: return sa != sb ? 1 : 0
+        case DW_OP_lt: return sa < sb ? 1 : 0
+        case DW_OP_gt: return sa > sb ? 1 : 0
+        case DW_OP_le: return sa <= sb ? 1 : 0
+        default: return sa >= sb ? 1 : 0
+        }
+    }
+}
+
+/// x86_64 DWARF register names, for sentences.
+enum DWARFRegister {
+    static let names = ["rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13",
+                        "r14", "r15", "rip"]
+
+    static func name(_ number: UInt16) -> String {
+        if Int(number) < names.count { return names[Int(number)] }
+        if (17...32).contains(number) { return "xmm\(number - 17)" }
+        return "#\(number)"
     }
 }

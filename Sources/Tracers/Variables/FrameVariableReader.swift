@@ -1,0 +1,258 @@
+// FrameVariableReader: the parameters and locals of one thread's frames. For each frame it finds
+// the DWARF scopes at the frame's pc (libdw), the frame base, and evaluates every variable's
+// location there with the registers the unwinder recovered for that frame. A parameter the
+// compiler kept only as "its value on entry" (DW_OP_entry_value) is recovered, as gdb does, from
+// the caller's call site (DW_TAG_call_site_parameter), evaluated in the caller's frame.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CElfutils
+import TracerKit
+
+final class FrameVariableReader {
+    private let frames: [Frame]
+    private let modules: ModuleIndex
+    private let memory: any MemoryReader
+    private let formatter: ValueFormatter
+    private let maxVariablesPerFrame: Int
+    /// Each frame's scope, once looked up (nil: no DWARF there).
+    private var scopes: [Int: FrameScope?] = [:]
+
+    /// What is known of a frame's code position: its module's DWARF unit, the scopes holding the
+    /// pc (outermost first) and an evaluator for its registers.
+    struct FrameScope {
+        var bias: UInt64
+        var pc: Dwarf_Addr
+        var path: [Dwarf_Die]
+        var evaluator: LocationEvaluator
+    }
+
+    init(frames: [Frame], modules: ModuleIndex, memory: any MemoryReader, formatter: ValueFormatter, maxVariablesPerFrame: Int) {
+        self.frames = frames; self.modules = modules; self.memory = memory; self.formatter = formatter
+        self.maxVariablesPerFrame = maxVariablesPerFrame
+    }
+
+    /// The variables of frame `index`: for each function level (the function, then the bodies
+    /// inlined into it), its parameters, then its locals innermost block first, as gdb lists them.
+    func variables(ofFrame index: Int, faultAddress: UInt64?) -> [Variable] {
+        guard let scope = scope(of: index) else { return [] }
+        var levels: [(name: String?, dies: [Dwarf_Die])] = []
+        for var die in scope.path {
+            let tag = DWARFType.tag(&die)
+            if tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine {
+                levels.append((tag == DW_TAG_inlined_subroutine ? InlineFrames.name(of: &die) : nil, [die]))
+            } else if !levels.isEmpty {
+                levels[levels.count - 1].dies.append(die)
+            }
+        }
+        var result: [Variable] = []
+        for level in levels {
+            var parameters: [Variable] = []
+            var locals: [Variable] = []
+            for (position, var die) in level.dies.enumerated().reversed() {
+                for var child in DWARFType.children(&die) where result.count + parameters.count + locals.count < maxVariablesPerFrame {
+                    let tag = DWARFType.tag(&child)
+                    guard tag == DW_TAG_variable || (tag == DW_TAG_formal_parameter && position == 0),
+                          !DWARFType.has(&child, DW_AT_declaration),
+                          var variable = value(of: &child, kind: tag == DW_TAG_formal_parameter ? "parameter" : "local",
+                                               frame: index, scope: scope, faultAddress: faultAddress) else { continue }
+                    variable.scope = level.name
+                    if tag == DW_TAG_formal_parameter { parameters.append(variable) } else { locals.append(variable) }
+                }
+            }
+            result += parameters + locals
+        }
+        return result
+    }
+
+    // MARK: Scopes
+
+    private func scope(of index: Int) -> FrameScope? {
+        if let cached = scopes[index] { return cached }
+        let scope = makeScope(index)
+        scopes[index] = scope
+        return scope
+    }
+
+    private func makeScope(_ index: Int) -> FrameScope? {
+        let address = frames.lookupAddress(at: index)
+        guard let module = modules.module(at: address), let (unit, bias) = CompileUnits.unit(module: module, address: address) else {
+            return nil
+        }
+        let pc = Dwarf_Addr(address) - bias
+        var path: [Dwarf_Die] = []
+        InlineFrames.descend(from: unit.pointee, pc: pc, into: &path, depth: 0)
+        guard var function = path.first(where: { var die = $0; return DWARFType.tag(&die) == DW_TAG_subprogram }) else { return nil }
+        let registers = frames[index].registers
+        var evaluator = LocationEvaluator(registers: registers, bias: bias, frameBase: nil, memory: memory)
+        // The frame base (DW_AT_frame_base): a register, or the CFA.
+        var attribute = Dwarf_Attribute()
+        if dwarf_attr_integrate(&function, UInt32(DW_AT_frame_base), &attribute) != nil {
+            switch evaluate(&attribute, pc: pc, evaluator: evaluator, frame: index) {
+            case .register(let number): evaluator.frameBase = registers.values[number]
+            case .memory(let address), .value(let address): evaluator.frameBase = address
+            default: break
+            }
+        }
+        return FrameScope(bias: bias, pc: pc, path: path, evaluator: evaluator)
+    }
+
+    /// Evaluates the location in `attribute` at `pc` in frame `frame`.
+    func evaluate(_ attribute: UnsafeMutablePointer<Dwarf_Attribute>, pc: Dwarf_Addr, evaluator: LocationEvaluator,
+                  frame: Int, entryDepth: Int = 0) -> VariableLocation {
+        var ops: UnsafeMutablePointer<Dwarf_Op>? = nil
+        var length = 0
+        let found = dwarf_getlocation_addr(attribute, pc, &ops, &length, 1)
+        if found == 0 { return .none("optimized out") }
+        guard found > 0, let ops else { return .none("unavailable: no location") }
+        var resolving = evaluator
+        resolving.resolveIndex = { op in
+            var result = Dwarf_Attribute()
+            var address: Dwarf_Addr = 0
+            guard dwarf_getlocation_attr(attribute, op, &result) == 0, dwarf_formaddr(&result, &address) == 0 else { return nil }
+            return address
+        }
+        resolving.entryValue = { [unowned self] op in
+            guard entryDepth < 2 else { return nil }
+            var block = Dwarf_Attribute()
+            var inner: UnsafeMutablePointer<Dwarf_Op>? = nil
+            var innerLength = 0
+            guard dwarf_getlocation_attr(attribute, op, &block) == 0, dwarf_getlocation(&block, &inner, &innerLength) == 0,
+                  innerLength == 1, let inner else { return nil }
+            let atom = Int(inner.pointee.atom)
+            let register: UInt16
+            switch atom {
+            case DW_OP_reg0...DW_OP_reg31: register = UInt16(atom - DW_OP_reg0)
+            case DW_OP_regx: register = UInt16(inner.pointee.number)
+            default: return nil
+            }
+            return entryValue(ofRegister: register, inFrame: frame, depth: entryDepth + 1)
+        }
+        return resolving.evaluate(ops, count: length)
+    }
+
+    /// The value register `register` had when frame `frame`'s function was entered: the caller's
+    /// call site for this return address says what it passed there (DW_AT_call_value).
+    private func entryValue(ofRegister register: UInt16, inFrame frame: Int, depth: Int) -> UInt64? {
+        let caller = frame + 1
+        guard caller < frames.count, !frames[frame].isInlined, frames.isReturnAddress(at: caller),
+              let callerScope = scope(of: caller),
+              var function = callerScope.path.first(where: { var die = $0; return DWARFType.tag(&die) == DW_TAG_subprogram }),
+              var site = callSite(in: &function, returnAddress: frames[caller].pc - callerScope.bias) else { return nil }
+        for var parameter in DWARFType.children(&site) {
+            let tag = DWARFType.tag(&parameter)
+            guard tag == DW_TAG_call_site_parameter || tag == DW_TAG_GNU_call_site_parameter else { continue }
+            var location = Dwarf_Attribute()
+            var ops: UnsafeMutablePointer<Dwarf_Op>? = nil
+            var length = 0
+            guard dwarf_attr(&parameter, UInt32(DW_AT_location), &location) != nil,
+                  dwarf_getlocation(&location, &ops, &length) == 0, length == 1, let op = ops?.pointee else { continue }
+            let atom = Int(op.atom)
+            let number = atom == DW_OP_regx ? UInt16(op.number) : UInt16(truncatingIfNeeded: atom - DW_OP_reg0)
+            guard (DW_OP_reg0...DW_OP_reg31).contains(atom) || atom == DW_OP_regx, number == register else { continue }
+            var value = Dwarf_Attribute()
+            guard dwarf_attr(&parameter, UInt32(DW_AT_call_value), &value) != nil
+                    || dwarf_attr(&parameter, UInt32(DW_AT_GNU_call_site_value), &value) != nil else { return nil }
+            // The call value is a DWARF expression for the value itself, in the caller's frame.
+            switch evaluate(&value, pc: callerScope.pc, evaluator: callerScope.evaluator, frame: caller, entryDepth: depth) {
+            case .value(let result), .memory(let result): return result
+            case .register(let number): return frames[caller].registers.values[number]
+            default: return nil
+            }
+        }
+        return nil
+    }
+
+    /// The call site (DW_TAG_call_site, or GNU's) in `function`'s tree whose return address is
+    /// `returnAddress` (module-relative).
+    private func callSite(in function: UnsafeMutablePointer<Dwarf_Die>, returnAddress: Dwarf_Addr) -> Dwarf_Die? {
+        var pending = DWARFType.children(function)
+        var visited = 0
+        while let next = pending.popLast(), visited < 20_000 {
+            var die = next
+            visited += 1
+            switch DWARFType.tag(&die) {
+            case DW_TAG_call_site, DW_TAG_GNU_call_site:
+                var attribute = Dwarf_Attribute()
+                var address: Dwarf_Addr = 0
+                if dwarf_attr(&die, UInt32(DW_AT_call_return_pc), &attribute) != nil || dwarf_attr(&die, UInt32(DW_AT_low_pc), &attribute) != nil,
+                   dwarf_formaddr(&attribute, &address) == 0, address == returnAddress {
+                    return die
+                }
+            case DW_TAG_lexical_block, DW_TAG_inlined_subroutine:
+                pending += DWARFType.children(&die)
+            default:
+                break
+            }
+        }
+        return nil
+    }
+
+    // MARK: Values
+
+    private func value(of die: UnsafeMutablePointer<Dwarf_Die>, kind: String, frame: Int, scope: FrameScope,
+                       faultAddress: UInt64?) -> Variable? {
+        guard let name = DWARFType.name(die) else { return nil }
+        var type = Dwarf_Die()
+        guard DWARFType.typeOf(die, into: &type) else { return nil }
+        var attribute = Dwarf_Attribute()
+        let location: VariableLocation
+        if dwarf_attr_integrate(die, UInt32(DW_AT_location), &attribute) != nil {
+            location = evaluate(&attribute, pc: scope.pc, evaluator: scope.evaluator, frame: frame)
+        } else if dwarf_attr_integrate(die, UInt32(DW_AT_const_value), &attribute) != nil {
+            location = Self.constant(&attribute)
+        } else {
+            location = .none("optimized out")
+        }
+        // A variable-length array's bounds are evaluated in this frame.
+        var formatter = self.formatter
+        formatter.dynamicCount = { [unowned self] subrange in self.count(of: subrange, frame: frame, scope: scope) }
+        return VariableValues.make(name: name, kind: kind, type: &type, location: location, registers: frames[frame].registers,
+                                   formatter: formatter, faultAddress: faultAddress)
+    }
+
+    /// The element count of a subrange whose bound is an expression (DW_FORM_exprloc) or another
+    /// variable (a reference to the artificial variable the compiler keeps the bound in).
+    private func count(of subrange: Dwarf_Die, frame: Int, scope: FrameScope) -> Int? {
+        var subrange = subrange
+        for (code, adjust) in [(DW_AT_count, 0), (DW_AT_upper_bound, 1)] {
+            var attribute = Dwarf_Attribute()
+            guard dwarf_attr_integrate(&subrange, UInt32(code), &attribute) != nil else { continue }
+            var bound: UInt64?
+            var referenced = Dwarf_Die()
+            if dwarf_formref_die(&attribute, &referenced) != nil {
+                var location = Dwarf_Attribute()
+                guard dwarf_attr_integrate(&referenced, UInt32(DW_AT_location), &location) != nil else { return nil }
+                switch evaluate(&location, pc: scope.pc, evaluator: scope.evaluator, frame: frame) {
+                case .memory(let address): bound = try? memory.read(UInt64.self, at: address)
+                case .register(let number): bound = frames[frame].registers.values[number]
+                case .value(let value): bound = value
+                default: return nil
+                }
+            } else {
+                switch evaluate(&attribute, pc: scope.pc, evaluator: scope.evaluator, frame: frame) {
+                case .memory(let value), .value(let value): bound = value
+                case .register(let number): bound = frames[frame].registers.values[number]
+                default: return nil
+                }
+            }
+            guard let bound, Int64(bitPattern: bound) >= -1 else { return nil }
+            return Int(clamping: Int64(bitPattern: bound)) + adjust
+        }
+        return nil
+    }
+
+    /// A DW_AT_const_value: an integer, or a block of the value's bytes.
+    static func constant(_ attribute: UnsafeMutablePointer<Dwarf_Attribute>) -> VariableLocation {
+        var block = Dwarf_Block()
+        if dwarf_formblock(attribute, &block) == 0, let data = block.data {
+            return .bytes(Array(UnsafeBufferPointer(start: data, count: Int(block.length))))
+        }
+        var signed: Dwarf_Sword = 0
+        if dwarf_formsdata(attribute, &signed) == 0 { return .value(UInt64(bitPattern: Int64(signed))) }
+        var unsigned: Dwarf_Word = 0
+        if dwarf_formudata(attribute, &unsigned) == 0 { return .value(unsigned) }
+        return .none("optimized out")
+    }
+}
