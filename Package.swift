@@ -83,7 +83,7 @@ let package = Package(
 
         .testTarget(
             name: "TracerKitTests",
-            dependencies: ["TracerKit", "Tracers", "CInvokerShim", "TestSupport"]
+            dependencies: ["TracerKit", "Tracers", "CInvokerShim", "CElfutils", "TestSupport"]
         ),
         .testTarget(
             name: "InvokerTests",

@@ -103,6 +103,16 @@ func gdbVariables(_ pid: Int32, frames: Int, globals: [String], limits: PrintLim
             break
         }
     }
+    // gdb 13 lists an inlined function's local a second time, <optimized out>, when GCC put the
+    // concrete copy in a lexical block of its own (once from the concrete DIE, once inherited from
+    // the abstract instance): that second copy is dropped.
+    for index in result.indices {
+        var seen = Set<String>()
+        result[index].locals = result[index].locals.filter { local in
+            defer { seen.insert(local.name) }
+            return local.value != nil || !seen.contains(local.name)
+        }
+    }
     return (result, printed)
 }
 

@@ -85,6 +85,11 @@ struct VariablesOracleTests {
         // caller's call site, as gdb's seed@entry.
         let registers = try #require(ours.frames.first { $0.function == "vars_registers" })
         #expect(registers.parameters.first { $0.name == "seed" }?.value == "12")
+        // The frame of the function inlined into vars_leaf has its own parameters and locals.
+        let inlined = try #require(ours.frames.first { $0.function == "vars_inlined" })
+        #expect(inlined.parameters.first { $0.name == "factor" }?.value == "3")
+        #expect(inlined.locals.first { $0.name == "scaled" }?.value == "9")
+        #expect(!(ours.frames.first { $0.function == "vars_leaf" }?.locals.contains { $0.name == "scaled" } ?? true))
         // main's argc at -O2 likewise, from __libc_start_call_main's call site (gdb 13 says
         // <optimized out>): the fixture runs with two arguments.
         let main = try #require(ours.frames.first { $0.function == "main" })

@@ -16,6 +16,16 @@ enum DWARFType {
         return dwarf_formref_die(&attribute, &result) != nil
     }
 
+    /// The DIE `die` is a concrete instance of (DW_AT_abstract_origin), if any.
+    static func abstractOrigin(_ die: UnsafeMutablePointer<Dwarf_Die>) -> Dwarf_Die? {
+        var attribute = Dwarf_Attribute()
+        var origin = Dwarf_Die()
+        guard dwarf_attr(die, UInt32(DW_AT_abstract_origin), &attribute) != nil, dwarf_formref_die(&attribute, &origin) != nil else {
+            return nil
+        }
+        return origin
+    }
+
     static func tag(_ die: UnsafeMutablePointer<Dwarf_Die>) -> Int { Int(dwarf_tag(die)) }
 
     static func name(_ die: UnsafeMutablePointer<Dwarf_Die>) -> String? {

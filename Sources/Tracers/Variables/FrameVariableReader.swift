@@ -51,7 +51,8 @@ final class FrameVariableReader {
             var parameters: [Variable] = []
             var locals: [Variable] = []
             for (position, var die) in level.dies.enumerated().reversed() {
-                for var child in DWARFType.children(&die) where result.count + parameters.count + locals.count < maxVariablesPerFrame {
+                let children = DWARFType.children(&die) + Self.abstractOnly(die)
+                for var child in children where result.count + parameters.count + locals.count < maxVariablesPerFrame {
                     let tag = DWARFType.tag(&child)
                     guard tag == DW_TAG_variable || (tag == DW_TAG_formal_parameter && position == 0),
                           !DWARFType.has(&child, DW_AT_declaration),
@@ -63,6 +64,35 @@ final class FrameVariableReader {
             }
             result += parameters + locals
         }
+        return result
+    }
+
+    /// The parameters and locals that the abstract instance of scope `root` (DW_AT_abstract_origin:
+    /// an inlined function's, an out-of-line copy's, or one of their blocks) declares and no DIE
+    /// of the concrete tree stands for: the compiler dropped them, so they are optimized out, and
+    /// gdb lists them too. Abstract blocks without a concrete counterpart are flattened into the
+    /// scope, as gdb does; unlike gdb 13, a variable the concrete tree has inside a block of its
+    /// own is not listed a second time.
+    static func abstractOnly(_ root: Dwarf_Die) -> [Dwarf_Die] {
+        var root = root
+        guard var origin = DWARFType.abstractOrigin(&root) else { return [] }
+        var covered = Set<Dwarf_Off>()
+        var pending = DWARFType.children(&root)
+        while var die = pending.popLast(), covered.count < 100_000 {
+            if var target = DWARFType.abstractOrigin(&die) { covered.insert(dwarf_dieoffset(&target)) }
+            if DWARFType.tag(&die) == DW_TAG_lexical_block { pending += DWARFType.children(&die) }
+        }
+        var result: [Dwarf_Die] = []
+        func collect(_ parent: inout Dwarf_Die, depth: Int) {
+            for var child in DWARFType.children(&parent) where !covered.contains(dwarf_dieoffset(&child)) {
+                switch DWARFType.tag(&child) {
+                case DW_TAG_formal_parameter where depth == 0, DW_TAG_variable: result.append(child)
+                case DW_TAG_lexical_block where depth < 16: collect(&child, depth: depth + 1)
+                default: break
+                }
+            }
+        }
+        collect(&origin, depth: 0)
         return result
     }
 

@@ -6,7 +6,8 @@
  * Usage: variables [--ready-fd FD]
  *
  * Stack of the main thread, innermost first:
- *   read -> vars_block -> vars_registers -> vars_leaf -> vars_middle -> vars_outer -> main
+ *   read -> vars_block -> vars_registers -> vars_inlined [inlined] -> vars_leaf -> vars_middle
+ *   -> vars_outer -> main
  * (the line "ready <pid>\n" goes to FD first; then it blocks reading a pipe nobody writes)
  *
  * What each frame holds (values are what -O0 shows; -O2 keeps what it keeps):
@@ -21,6 +22,7 @@
  *     'x' with no NUL), wild (char *) 0x10, global = &vars_counter
  *   vars_leaf(scale = 2.75, at = {x = 7, y = -8} by value, count = 3):
  *     sum (origin's x + y + count), values (an int VLA of 100000 elements, values[i] = i % 7)
+ *   vars_inlined(fd, factor = 3), inlined into vars_leaf: scaled 9, pair {a = 5, b = 3}
  *   vars_registers(seed = 12, pair = {a = 5, b = 3}): squared 144 and mixed 6, which -O2 keeps in
  *     registers the callee saves; seed and pair are then known only as their values on entry,
  *     which the caller's call site records
@@ -95,6 +97,14 @@ __attribute__((noinline)) long vars_registers(int fd, long seed, struct pair pai
     return squared + mixed + result;
 }
 
+/* Always inlined into vars_leaf, at every optimization level: its frame is an inlined one. */
+static inline __attribute__((always_inline)) int vars_inlined(int fd, int factor) {
+    int scaled = factor * 3;
+    struct pair pair = {5, 3};
+    KEEP(scaled);
+    return (int)vars_registers(fd, 12, pair) + scaled;
+}
+
 __attribute__((noinline)) int vars_leaf(double scale, struct point at, int count, struct point *origin) {
     int sum = origin->x + origin->y + count;
     int values[count * 33333 + 1];
@@ -106,8 +116,7 @@ __attribute__((noinline)) int vars_leaf(double scale, struct point at, int count
     if (pipe(pipes) != 0) {
         return -1;
     }
-    struct pair pair = {5, 3};
-    int result = (int)vars_registers(pipes[0], 12, pair);
+    int result = vars_inlined(pipes[0], count);
     return result + sum + at.x + at.y + (int)scale + values[count];
 }
 
