@@ -11,6 +11,8 @@ Measured (see bench/target/main.c for how the target measures):
   peak RSS            the helper's peak resident memory (wait4 rusage)
   live freeze         longest time a spinning worker did not run during a live capture
   live wall           the capture tool's wall time
+  variables downtime  crash downtime with the variables tracer (the crashing thread's frames, then
+                      every thread's) against gdb's `bt full` and `thread apply all bt full`
 Peers run as crash helpers through bench/peer-helper, which parks like one and runs the tool on
 its parent once woken, so every tool is timed by the same clock in the same place.
 """
@@ -92,12 +94,29 @@ def main():
         "eu-stack": ["/usr/bin/eu-stack", "-p", "%p"],
         "gdb": ["/usr/bin/gdb", "-batch", "-nx", "-p", "%p", "-ex", "thread apply all bt"],
     }
+    # The variables tracer against gdb's bt full: every frame of the stacks (bench-target's are
+    # 32 deep), and time enough that no budget cuts the capture short.
+    variables_dir = tempfile.mkdtemp(prefix="invoker-bench-variables-")
+    configs = {}
+    for which in ("crashing", "all"):
+        configs[which] = os.path.join(variables_dir, f"{which}.conf")
+        with open(configs[which], "w") as out:
+            out.write(f'[[tracer]]\nuse = "unwind"\n[[tracer]]\nuse = "variables"\nthreads = "{which}"\n'
+                      f'max_frames = 64\ntimeout = 10\n')
+    variables_helpers = {
+        "invoker variables": (os.path.join(bin_dir, "invoker"), ["--log-dir", variables_dir, "--config", configs["crashing"]]),
+        "gdb bt full": (peer, ["/usr/bin/gdb", "-batch", "-nx", "-p", "%p", "-ex", "bt full"]),
+        "invoker variables, all threads": (os.path.join(bin_dir, "invoker"),
+                                           ["--log-dir", variables_dir, "--config", configs["all"]]),
+        "gdb thread apply all bt full": (peer, ["/usr/bin/gdb", "-batch", "-nx", "-p", "%p", "-ex", "thread apply all bt full"]),
+    }
     thread_counts = [int(n) for n in args.threads.split(",")]
-    crash = {(tool, n): [] for tool in helpers for n in thread_counts}
+    helpers_and_variables = {**helpers, **variables_helpers}
+    crash = {(tool, n): [] for tool in helpers_and_variables for n in thread_counts}
     live = {(tool, n): [] for tool in live_tools for n in thread_counts}
     for n in thread_counts:
         for run in range(args.runs):
-            for tool, helper in helpers.items():  # alternating: one run of each tool in turn
+            for tool, helper in helpers_and_variables.items():  # alternating: one run of each tool in turn
                 crash[(tool, n)].append(crash_run(bin_dir, helper, n, args.depth, log_dir))
             for tool, argv in live_tools.items():
                 live[(tool, n)].append(live_run(bin_dir, argv, n, args.depth))
@@ -123,6 +142,24 @@ def main():
             cells.append(f"{ms(med)} [{ms(lo)}–{ms(hi)}]")
         lines.append(f"| {n} | " + " | ".join(cells) +
                      f" | {medians['invoker'] / medians['eu-stack']:.2f} | {medians['invoker'] / medians['gdb']:.3f} |")
+    logs = [name for name in os.listdir(variables_dir) if name.endswith(".log")]
+    with_values = [name for name in logs if "(parameter, " in open(os.path.join(variables_dir, name), errors="replace").read()]
+    if len(with_values) != len(logs) or not logs:
+        raise RuntimeError(f"variables runs without variables in their logs: {sorted(set(logs) - set(with_values))}")
+    lines.append("\n## Crash downtime with variables (SIGCONT to helper exit)\n")
+    lines.append("The variables tracer reads parameters and locals in the stopped window (values live in the server), "
+                 "so its time is downtime; gdb prints the same `info args`/`info locals` per frame.\n")
+    lines.append("| threads | invoker variables | gdb bt full | ratio | invoker variables, all threads | "
+                 "gdb thread apply all bt full | ratio |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for n in thread_counts:
+        cells = []
+        for ours, theirs in (("invoker variables", "gdb bt full"), ("invoker variables, all threads", "gdb thread apply all bt full")):
+            mine = summary([s["downtime_us"] for s in crash[(ours, n)]])
+            peer_time = summary([s["downtime_us"] for s in crash[(theirs, n)]])
+            cells.append(f"{ms(mine[0])} [{ms(mine[1])}–{ms(mine[2])}] | {ms(peer_time[0])} [{ms(peer_time[1])}–{ms(peer_time[2])}] "
+                         f"| {mine[0] / peer_time[0]:.3f}")
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
     lines.append("\n## Live capture: freeze (longest stall of a worker) and wall time\n")
     lines.append("| threads | " + " | ".join(f"{t} freeze | {t} wall" for t in live_tools) + " |")
     lines.append("|---|" + "---|---|" * len(live_tools))
