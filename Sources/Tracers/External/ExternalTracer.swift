@@ -22,12 +22,30 @@ public struct ExternalTracer: Sendable {
     public var environment: [String: String]
     public var workingDirectory: String?
     public var outputLimit: Int
+    /// The program that switches to `identity` and executes the command: `invoker` itself, whose
+    /// `run-as` subcommand takes `--uid U --gid G --groups G1,G2 -- PROGRAM ARGS…`. The switch is
+    /// never left to swift-subprocess: its clone3 child can hang forever in glibc's setgroups
+    /// (see RunAsCommand.swift).
+    public var userSwitcher: String?
 
     public init(name: String, command: [String], timeout: Double, identity: UserIdentity? = nil,
-                environment: [String: String] = [:], workingDirectory: String? = nil, outputLimit: Int = 1 << 20) {
+                environment: [String: String] = [:], workingDirectory: String? = nil, outputLimit: Int = 1 << 20,
+                userSwitcher: String? = nil) {
         self.name = name; self.command = command; self.timeout = timeout; self.identity = identity
         self.environment = environment; self.workingDirectory = workingDirectory; self.outputLimit = outputLimit
+        self.userSwitcher = userSwitcher
     }
+
+    /// The argv to spawn: the command, or the user switcher running it as `identity` (none when
+    /// that is who we already are).
+    func spawnedCommand() -> Result<[String], SwitchError> {
+        guard let identity, !identity.isCurrent else { return .success(command) }
+        guard let userSwitcher else { return .failure(SwitchError(user: identity.name)) }
+        return .success([userSwitcher, "run-as", "--uid", String(identity.uid), "--gid", String(identity.gid),
+                         "--groups", identity.groups.map(String.init).joined(separator: ","), "--"] + command)
+    }
+
+    struct SwitchError: Error { var user: String }
 
     /// Runs the program, bounded by its timeout and by `deadline`, and says how it went.
     public func run(deadline: Deadline) async -> TracerRun {
@@ -40,13 +58,20 @@ public struct ExternalTracer: Sendable {
             .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: .seconds(1)),
             .send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .seconds(1)),
         ]
-        if let identity {
-            platform.userID = identity.uid
-            platform.groupID = identity.gid
-            platform.supplementaryGroups = identity.groups
-        }
         let options = platform
-        let command = self.command
+        var run = TracerRun(name: name, command: command, seconds: 0, exitStatus: nil, outcome: "", output: "")
+        // A program that is not there is said so plainly, also when a user switch would start first.
+        if access(command[0], F_OK) != 0 {
+            run.outcome = "could not run \(command[0]): \(String(cString: strerror(errno)))"
+            return run
+        }
+        let command: [String]
+        switch spawnedCommand() {
+        case .success(let argv): command = argv
+        case .failure(let error):
+            run.outcome = "could not run \(self.command[0]) as \(error.user): no program to switch users with was given"
+            return run
+        }
         let environment = Environment.inherit.updating(
             Dictionary(uniqueKeysWithValues: self.environment.map { (Environment.Key(stringLiteral: $0.key), Optional($0.value)) }))
         let directory = workingDirectory.map { FilePath($0) }
@@ -80,13 +105,13 @@ public struct ExternalTracer: Sendable {
             group.cancelAll()
             return first
         }
-        let elapsed = Deadline.now().seconds(since: started)
-        var run = TracerRun(name: name, command: command, seconds: elapsed, exitStatus: nil, outcome: "", output: collector.text)
+        run.seconds = Deadline.now().seconds(since: started)
+        run.output = collector.text
         switch outcome {
         case .none:
             run.outcome = "timed out after \(Self.format(seconds)) s: its process group was sent SIGTERM, then SIGKILL"
         case .failure(let error)?:
-            run.outcome = "could not run \(command[0]): \(error)"
+            run.outcome = "could not run \(self.command[0]): \(error)"
         case .success(.exited(let code))?:
             run.exitStatus = code
             run.outcome = code == 0 ? "exited with status 0" : "failed: exited with status \(code)"
@@ -108,6 +133,14 @@ public struct UserIdentity: Sendable, Equatable {
     public var uid: uid_t
     public var gid: gid_t
     public var groups: [gid_t]
+
+    /// Whether this process already runs as this user, with these groups.
+    public var isCurrent: Bool {
+        var count = getgroups(0, nil)
+        var list = Array<gid_t>(repeating: 0, count: Int(max(count, 0)))
+        count = getgroups(count, &list)
+        return uid == getuid() && gid == getgid() && Set(groups) == Set(list.prefix(Int(max(count, 0))))
+    }
 
     /// Looks up a user name, a numeric uid, or Traffic Server's "#uid" form in the password
     /// database.
