@@ -44,6 +44,8 @@ int ivk_set_ptracer(pid_t tracer) { return prctl(PR_SET_PTRACER, tracer, 0, 0, 0
 int ivk_set_dumpable(int dumpable) { return prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0); }
 pid_t ivk_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
+int ivk_tgkill(pid_t tgid, pid_t tid, int sig) { return (int)syscall(SYS_tgkill, tgid, tid, sig); }
+
 void ivk_decode_siginfo(const void *bytes, struct ivk_siginfo *out) {
     siginfo_t info;
     memcpy(&info, bytes, sizeof info);

@@ -13,6 +13,8 @@ import Testing
 /// One run of the crasher with invoker as its helper.
 struct CrasherRun {
     let status: Int32
+    /// The crasher's pid (the server's, for the helper).
+    let crasherPid: Int32
     let directory: String
     let logs: [String]
 
@@ -33,7 +35,7 @@ struct CrasherRun {
         // A helper outlives its server only when the server died without waiting (die-early);
         // as subreaper we inherit it and wait for it here.
         reapAllChildren()
-        return CrasherRun(status: status, directory: directory,
+        return CrasherRun(status: status, crasherPid: crasher.pid, directory: directory,
                           logs: directoryEntries(directory).filter { $0.hasPrefix("crash-") && $0.hasSuffix(".log") },
                           output: readFile(directory + "/output.txt") ?? "")
     }

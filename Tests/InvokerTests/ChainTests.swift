@@ -147,6 +147,28 @@ struct ChainTests {
         #expect(log.crashingThread?.functions.first == "fixture_crash_segv")
     }
 
+    @Test func aTracerThatLeavesTheServerStoppedIsUndone() throws {
+        // kill -STOP stands for a gdb or gcore killed at its timeout while the server's threads
+        // were in its SIGSTOP: the server must still finish dying.
+        let config = try writeConfiguration("""
+            [[tracer]]
+            use = "unwind"
+            [[tracer]]
+            name = "stopper"
+            exec = ["/bin/kill", "-STOP", "%p"]
+            [[tracer]]
+            name = "after"
+            exec = ["/bin/echo", "still running"]
+            """)
+        let run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["--config", config])
+        #expect(run.terminatingSignal == SIGSEGV)
+        let log = try #require(run.log)
+        #expect(log.text.contains("Tracer stopper left 4 of the server's threads stopped (job control) when it ended (exited with status 0); invoker sent the server SIGCONT."),
+                "\(log.text)")
+        #expect(executedPrograms(log.text).map(\.command) == ["/bin/kill -STOP \(run.crasherPid)", "/bin/echo still running"])
+        #expect(leftoverProcesses().isEmpty)
+    }
+
     @Test func gdbAttachesAfterTheBuiltinsReleasedTheTarget() throws {
         let config = try writeConfiguration("""
             [[tracer]]
@@ -154,9 +176,18 @@ struct ChainTests {
             [[tracer]]
             name = "gdb"
             exec = ["/usr/bin/gdb", "-batch", "-nx", "-p", "%p", "-ex", "thread apply all bt"]
-            timeout = 60
+            timeout = 15
             """)
-        let run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["--config", config])
+        // gdb 13 now and then never sees the SIGSTOPs of the threads it attached (about 1 run in
+        // 40 here, after invoker's session; its debug log shows waitpid returning nothing). Then
+        // it times out, and what must hold is that the report says so and the server, which gdb
+        // leaves stopped, still dies. One more run must show gdb's stacks.
+        var run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["--config", config])
+        if let log = run.log, executedPrograms(log.text).first?.status.hasPrefix("[gdb: timed out after 15 s") == true {
+            #expect(run.terminatingSignal == SIGSEGV)
+            #expect(log.text.contains("Tracer gdb left "), "\(log.text)")
+            run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["--config", config])
+        }
         #expect(run.terminatingSignal == SIGSEGV)
         let log = try #require(run.log)
         let gdb = try #require(executedPrograms(log.text).first)

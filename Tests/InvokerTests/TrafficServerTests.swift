@@ -102,7 +102,8 @@ struct TrafficServerTests {
         let sandbox = try TrafficServerSandbox.start()
         #expect(sandbox.helperState == "T", "the helper should be parked (stopped) while the server runs")
         #expect(sandbox.serverUser == "trafficserver", "traffic_server should have dropped to its own user")
-        sandbox.server.send(SIGSEGV)
+        // To the main thread: a process-directed signal may land in a thread ATS is still starting.
+        sandbox.server.sendToMainThread(SIGSEGV)
         let status = sandbox.server.waitForExit()
         reapAllChildren()
         #expect(status & 0x7f == SIGSEGV, "traffic_server re-raises the signal once the helper is done")
@@ -121,7 +122,9 @@ struct TrafficServerTests {
             .flatMap { Int($0.dropFirst("Threads:\t".count)) }
         #expect(log.threads.count == threadCount)
         for thread in log.threads {
-            #expect(thread.functions.count >= 3, "thread \(thread.tid) \(thread.name): \(thread.lines)")
+            // A thread ATS was still creating has only its first two frames; every other, more.
+            let beingBorn = thread.functions == ["start_thread", "__clone3"]
+            #expect(thread.functions.count >= 3 || beingBorn, "thread \(thread.tid) \(thread.name): \(thread.lines)")
             #expect(thread.functions.last == "_start" || thread.functions.contains("start_thread"),
                     "thread \(thread.tid) \(thread.name) does not reach its entry point: \(thread.lines)")
         }
@@ -149,7 +152,7 @@ struct TrafficServerTests {
             user = "root"
             """)
         let sandbox = try TrafficServerSandbox.start(configuration: configuration)
-        sandbox.server.send(SIGSEGV)
+        sandbox.server.sendToMainThread(SIGSEGV)
         sandbox.server.waitForExit()
         reapAllChildren()
         let log = try #require(sandbox.crashLogs.first.flatMap { readFile(sandbox.root + "/log/" + $0) })

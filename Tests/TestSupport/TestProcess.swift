@@ -88,8 +88,11 @@ public final class TestProcess {
         }
     }
 
-    /// Sends `signal` to the child.
+    /// Sends `signal` to the child (the kernel picks the thread that takes it).
     public func send(_ signal: Int32) { kill(pid, signal) }
+
+    /// Sends `signal` to the child's main thread (tgkill), as a fault in that thread would raise it.
+    public func sendToMainThread(_ signal: Int32) { _ = ivk_tgkill(pid, pid, signal) }
 
     /// The state letter of the process in /proc/PID/stat.
     public var state: String { ProcessSnapshot.threadState(pid: pid, tid: pid) }

@@ -41,6 +41,8 @@ int ivk_set_parent_death_signal(int sig);
 int ivk_set_ptracer(pid_t tracer);
 int ivk_set_dumpable(int dumpable);
 pid_t ivk_gettid(void);
+/// Sends `sig` to thread `tid` of process `tgid` (tgkill(2)).
+int ivk_tgkill(pid_t tgid, pid_t tid, int sig);
 
 // MARK: the crash payload's C structures (x86_64 glibc layout of the build host)
 

@@ -168,9 +168,14 @@ struct Dispatcher {
             }
             let tracer = ExternalTracer(name: spec.name, command: spec.command.map(values.expand), timeout: spec.timeout,
                                         identity: identity, environment: spec.environment,
-                                        workingDirectory: spec.workingDirectory, outputLimit: configuration.maxOutputBytes)
+                                        workingDirectory: spec.workingDirectory, outputLimit: configuration.maxOutputBytes,
+                                        userSwitcher: Self.userSwitcher)
             let run = await tracer.run(deadline: deadline)
             report.tracerRuns.append(run)
+            if let problem = Self.continueIfLeftStopped(values.pid, by: spec.name, outcome: run.outcome) {
+                logger.warning("\(problem)")
+                report.problems.append(problem)
+            }
             if run.exitStatus != 0 {
                 logger.warning("tracer \(spec.name) \(run.outcome)")
                 if configuration.failurePolicy == .stop, index + 1 < specs.count {
@@ -183,6 +188,22 @@ struct Dispatcher {
 }
 
 extension Dispatcher {
+    /// External tracers that run as another user start through our own `run-as` subcommand
+    /// (RunAsCommand); /proc/self/exe is our binary even if it was replaced since we started.
+    static let userSwitcher = "/proc/self/exe"
+
+    /// An external tracer that attaches (gdb, gcore) and is killed at its timeout, or dies, while
+    /// the server's threads are in its SIGSTOP leaves the server in a job-control stop when the
+    /// kernel detaches them: the server would then never finish dying (or, for a snapshot, never
+    /// run again). The server was running when the tracer started, so a stop now is the tracer's
+    /// doing: SIGCONT undoes it. Returns the sentence for the report when that happened.
+    static func continueIfLeftStopped(_ pid: Int32, by tracer: String, outcome: String) -> String? {
+        let stopped = ProcFile.numericEntries(of: "/proc/\(pid)/task").filter { ProcessSnapshot.threadState(pid: pid, tid: $0) == "T" }
+        guard !stopped.isEmpty else { return nil }
+        kill(pid, SIGCONT)
+        return "Tracer \(tracer) left \(stopped.count) of the server's threads stopped (job control) when it ended (\(outcome)); invoker sent the server SIGCONT."
+    }
+
     /// Why a process of `uid` without capabilities may not ptrace `pid` (Linux's
     /// ptrace_may_access), or nil if it may: another user, capabilities the tracer lacks, or a
     /// process made non-dumpable by its change of user (/proc/PID then belongs to root).
