@@ -24,6 +24,9 @@ struct SeenFrame {
     var file: String?
     var parameters: [SeenVariable] = []
     var locals: [SeenVariable] = []
+
+    /// The locals by name (the first of a name, as a reader of the report would find it).
+    var localValues: [String: String?] { Dictionary(locals.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first }) }
 }
 
 /// gdb's print limits, mirrored by the variables tracer's settings.
