@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 _Static_assert(sizeof(siginfo_t) == IVK_SIGINFO_SIZE, "siginfo_t layout differs from the ATS payload");
+_Static_assert(offsetof(struct _libc_fpstate, _xmm) == IVK_FXSAVE_XMM_OFFSET, "fxsave layout differs");
+_Static_assert(offsetof(struct user_fpregs_struct, xmm_space) == IVK_FXSAVE_XMM_OFFSET, "fxsave layout differs");
 _Static_assert(sizeof(ucontext_t) == IVK_UCONTEXT_SIZE, "ucontext_t layout differs from the ATS payload");
 _Static_assert(NGREG == IVK_NGREG, "gregset_t size differs");
 
@@ -62,6 +64,20 @@ void ivk_decode_ucontext_gregs(const void *bytes, uint64_t gregs[IVK_NGREG]) {
     ucontext_t context;
     memcpy(&context, bytes, sizeof context);
     for (int i = 0; i < IVK_NGREG; i++) gregs[i] = (uint64_t)context.uc_mcontext.gregs[i];
+}
+
+uint64_t ivk_decode_ucontext_fpregs(const void *bytes) {
+    ucontext_t context;
+    memcpy(&context, bytes, sizeof context);
+    return (uint64_t)(uintptr_t)context.uc_mcontext.fpregs;
+}
+
+long ivk_ptrace_get_xmm_low(pid_t tid, uint64_t xmm_low[IVK_XMM_COUNT]) {
+    struct user_fpregs_struct fpregs;
+    long result = ptrace(PTRACE_GETFPREGS, tid, NULL, &fpregs);
+    if (result != 0) return result;
+    for (int i = 0; i < IVK_XMM_COUNT; i++) memcpy(&xmm_low[i], (const char *)fpregs.xmm_space + i * IVK_XMM_SIZE, 8);
+    return 0;
 }
 
 unw_addr_space_t ivk_unw_create_addr_space(unw_accessors_t *accessors) {

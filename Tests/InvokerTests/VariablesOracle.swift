@@ -40,6 +40,8 @@ struct PrintLimits: CustomStringConvertible {
 struct VariablesFixture {
     let source: String
     let level: String
+    /// Arguments besides --ready-fd (vars.c's --spin).
+    var arguments: [String] = []
 
     var isCPlusPlus: Bool { source.hasSuffix(".cpp") }
     var fileName: String { String(source.split(separator: "/").last ?? "") }
@@ -52,7 +54,7 @@ struct VariablesFixture {
         let build = try TestProcess(compiler, ["-g", "-" + level, "-Wall", "-o", binary, packageRoot + "/" + source],
                                     outputPath: directory + "/build.txt")
         try #require(build.waitForExit() == 0, "\(readFile(directory + "/build.txt") ?? "")")
-        let program = try TestProcess(binary, ["--ready-fd", "3"], reportPipe: true)
+        let program = try TestProcess(binary, ["--ready-fd", "3"] + arguments, reportPipe: true)
         let line = program.readReportLine()
         #expect(line == "ready \(program.pid)")
         return program

@@ -20,8 +20,8 @@ struct VariablesOracleTests {
     static let cGlobals = ["vars_counter", "vars_banner", "vars_origin"]
 
     /// Both views of `fixture`, compared on the fixture's own frames (and on the globals).
-    func compare(_ fixture: VariablesFixture, limits: PrintLimits = PrintLimits(),
-                 globals: [String] = []) throws -> (comparison: VariableComparison, ours: OurVariables) {
+    func compare(_ fixture: VariablesFixture, limits: PrintLimits = PrintLimits(), globals: [String] = [],
+                 programFrames expectedFrames: Int = 4) throws -> (comparison: VariableComparison, ours: OurVariables) {
         let program = try fixture.start()
         defer { program.finish() }
         let ours = try OurVariables(program.pid, globals: globals, limits: limits)
@@ -41,7 +41,7 @@ struct VariablesOracleTests {
             comparison.compare(frame.parameters, theirs.parameters, at: "#\(index) \(frame.function) args")
             comparison.compare(frame.locals, theirs.locals, at: "#\(index) \(frame.function) locals")
         }
-        #expect(programFrames >= 4, "\(ours.frames.map(\.function))")
+        #expect(programFrames >= expectedFrames, "\(ours.frames.map(\.function))")
         comparison.compare(ours.globals, gdb.globals, at: "globals")
         // Whatever the fixture plants (cycles, a 100000-byte string without its NUL, a 400000-byte
         // array, a vector with garbage pointers), every value stays within the limits.
@@ -118,6 +118,19 @@ struct VariablesOracleTests {
         #expect(inspect.parameters.map(\.name) == ["name", "counter", "values", "shape"])
         #expect(inspect.parameters.first?.value == "\"hello\"")
         #expect(inspect.parameters[1].value?.hasSuffix(": 41") == true)
+    }
+
+    /// The innermost frame's floating-point values: at -O2 in xmm registers (PTRACE_GETFPREGS),
+    /// and the parameters as entry values of typed registers, from main's call site.
+    @Test(arguments: ["O0", "O2"])
+    func floatingPointValuesOfTheInnermostFrameAgreeWithGdb(level: String) throws {
+        let fixture = VariablesFixture(source: Self.c, level: level, arguments: ["--spin"])
+        let (comparison, ours) = try compare(fixture, programFrames: 2)
+        expectAgreement(comparison, atLeast: 4)
+        let spin = try #require(ours.frames.first)
+        #expect(spin.function == "vars_spin")
+        #expect(spin.parameters == [SeenVariable(name: "rate", value: "1.5"), SeenVariable(name: "scale", value: "0.25")])
+        #expect(spin.locals == [SeenVariable(name: "doubled", value: "3"), SeenVariable(name: "quarter", value: "0.0625")])
     }
 
     @Test func printLimitsAgreeWithGdb() throws {

@@ -39,4 +39,19 @@ struct VariablesTests {
         #expect(variables.last?["value"] as? String == "42")
         #expect(leftoverProcesses().isEmpty)
     }
+
+    @Test func floatingPointRegistersAtTheFaultComeFromTheSignalContext() throws {
+        // fixture_crash_float is built at -O2: its double is in an xmm register when the store
+        // faults, saved by the kernel with the signal context (the handler's own are different).
+        let config = try writeConfiguration("[[tracer]]\nuse = \"unwind\"\n[[tracer]]\nuse = \"variables\"\n")
+        let run = try CrasherRun.run(payload: "10.2", mode: "float", extra: ["--config", config])
+        #expect(run.terminatingSignal == SIGSEGV)
+        let log = try #require(run.log)
+        #expect(log.crashingThread?.functions.first == "fixture_crash_float")
+        let lines = log.text.split(separator: "\n").map(String.init)
+        let frame = try #require(lines.firstIndex { $0.hasPrefix("0 ") && $0.contains(" fixture_crash_float + ") })
+        #expect(Array(lines[(frame + 1)...].prefix(2)) == ["      ratio = 2.5  (parameter, double)", "      scaled = 10  (double)"],
+                "\(log.text)")
+        #expect(leftoverProcesses().isEmpty)
+    }
 }

@@ -12,10 +12,11 @@ import Testing
 @testable import Tracers
 
 @Suite struct LocationEvaluatorTests {
-    /// rbx (3) is not saved; rsp (7) = 0x7000, rbp (6) = 0x7100, rdi (5) = 0xfeed, CFA 0x7200.
+    /// rbx (3) is not saved; rsp (7) = 0x7000, rbp (6) = 0x7100, rdi (5) = 0xfeed, xmm0 (17)
+    /// holds the double 3.0, CFA 0x7200.
     static var registers: FrameRegisters {
         var registers = FrameRegisters()
-        registers.values = [7: 0x7000, 6: 0x7100, 5: 0xfeed]
+        registers.values = [7: 0x7000, 6: 0x7100, 5: 0xfeed, 17: (3.0 as Double).bitPattern]
         registers.cfa = 0x7200
         return registers
     }
@@ -61,6 +62,17 @@ import Testing
         block.withUnsafeBufferPointer { bytes in
             let address = UInt64(UInt(bitPattern: bytes.baseAddress!))
             #expect(evaluate([op(DW_OP_implicit_value, 4, address)]) == .bytes([1, 2, 3, 4]))
+        }
+    }
+
+    @Test func typedRegistersAndConstants() {
+        // GCC's DW_OP_regval_type names xmm0 as a double; DW_OP_const_type carries a double's bytes.
+        #expect(evaluate([op(DW_OP_regval_type, 17, 0x2a), op(DW_OP_stack_value)]) == .value((3.0 as Double).bitPattern))
+        #expect(evaluate([op(DW_OP_regval_type, 18, 0x2a)]) == .none("unavailable: register xmm1 was not saved in this frame"))
+        let block: [UInt8] = [8, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f]
+        block.withUnsafeBufferPointer { bytes in
+            let address = UInt64(UInt(bitPattern: bytes.baseAddress!))
+            #expect(evaluate([op(DW_OP_const_type, 0x2a, address), op(DW_OP_stack_value)]) == .value((1.5 as Double).bitPattern))
         }
     }
 

@@ -63,6 +63,15 @@ void ivk_decode_siginfo(const void *bytes, struct ivk_siginfo *out);
 /// Decodes IVK_UCONTEXT_SIZE bytes laid out as ucontext_t: its IVK_NGREG general registers
 /// (indexed by glibc's REG_* numbers).
 void ivk_decode_ucontext_gregs(const void *bytes, uint64_t gregs[IVK_NGREG]);
+/// The target address of the FPU/SSE state a signal context points to (uc_mcontext.fpregs: the
+/// kernel saves it on the interrupted thread's stack), from IVK_UCONTEXT_SIZE payload bytes.
+uint64_t ivk_decode_ucontext_fpregs(const void *bytes);
+
+/// Where xmm0 starts in the fxsave layout (struct _libc_fpstate of a signal context, and
+/// struct user_fpregs_struct of PTRACE_GETFPREGS), and the size of each xmm register.
+enum { IVK_FXSAVE_XMM_OFFSET = 160, IVK_XMM_SIZE = 16, IVK_XMM_COUNT = 16 };
+/// PTRACE_GETFPREGS of a stopped thread; copies the low 8 bytes of xmm0..xmm15 to `xmm_low`.
+long ivk_ptrace_get_xmm_low(pid_t tid, uint64_t xmm_low[IVK_XMM_COUNT]);
 
 // MARK: libunwind (its API names are macros that expand to _Ux86_64_*)
 

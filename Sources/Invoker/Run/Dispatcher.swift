@@ -103,7 +103,8 @@ struct Dispatcher {
         defer { session.detach() }
         report.notes.append("stopped \(session.threads.count) threads in \(Deadline.millisecondsSince(attachStart)) ms")
         let snapshotStart = Deadline.now()
-        let snapshot = ProcessSnapshot.capture(session: session, fault: fault)
+        let snapshot = ProcessSnapshot.capture(session: session, fault: fault,
+                                               vectorRegisters: builtins.contains { $0 is VariablesTracer })
         report.notes.append("registers, maps and stacks copied in \(Deadline.millisecondsSince(snapshotStart)) ms")
         if mode == .live {
             session.detach()

@@ -20,6 +20,12 @@ public struct Registers: Sendable, Equatable {
     /// All 23 `gregs` of a signal context, in glibc's REG_* order, when the registers came from one
     /// (traffic_crashlog prints exactly these).
     public var signalContextGregs: [UInt64]? = nil
+    /// The low 8 bytes of xmm0–xmm15 (where x86_64 code keeps float and double values), when
+    /// they were captured: PTRACE_GETFPREGS, or the state a signal context points to.
+    public var xmmLow: [UInt64]? = nil
+    /// For registers from a signal context: where in the target the kernel saved the FPU/SSE
+    /// state (uc_mcontext.fpregs), to read `xmmLow` from.
+    public var floatingPointStateAddress: UInt64? = nil
 
     public init() {}
 

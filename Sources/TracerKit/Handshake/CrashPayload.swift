@@ -120,7 +120,10 @@ public struct CrashPayload: Sendable, Equatable {
         bytes.withUnsafeBytes { raw in
             gregs.withUnsafeMutableBufferPointer { ivk_decode_ucontext_gregs(raw.baseAddress! + offset, $0.baseAddress!) }
         }
-        return Registers(gregs: gregs)
+        var registers = Registers(gregs: gregs)
+        let fpregs = bytes.withUnsafeBytes { raw in ivk_decode_ucontext_fpregs(raw.baseAddress! + offset) }
+        registers.floatingPointStateAddress = fpregs == 0 ? nil : fpregs
+        return registers
     }
 
     static func readUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32? {

@@ -6,6 +6,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CInvokerShim
 
 /// One thread of a snapshot.
 public struct ThreadSnapshot: Sendable, Equatable {
@@ -60,8 +61,10 @@ public final class ProcessSnapshot {
     static let stackPrefetchBytes: UInt64 = 1 << 20
 
     /// Captures a snapshot of the process held by `session`. `fault` names the crashing thread and
-    /// its registers at the fault when a payload said so.
-    public static func capture(session: PtraceSession, fault: FaultContext?) -> ProcessSnapshot {
+    /// its registers at the fault when a payload said so. With `vectorRegisters`, each thread's
+    /// xmm registers are read too (one more system call a thread; the variables tracer needs them
+    /// for floating-point values in the innermost frame).
+    public static func capture(session: PtraceSession, fault: FaultContext?, vectorRegisters: Bool = false) -> ProcessSnapshot {
         let pid = session.pid
         var problems = session.problems
         let mappings = MemoryMapping.parse(ProcFile.readText("/proc/\(pid)/maps", limit: 16 << 20) ?? "")
@@ -70,6 +73,7 @@ public final class ProcessSnapshot {
             var registers: Registers? = nil
             do {
                 registers = try session.registers(of: held.tid)
+                if vectorRegisters { registers?.xmmLow = try session.xmmLow(of: held.tid) }
             } catch {
                 problems.append(error.description)
             }
@@ -90,14 +94,19 @@ public final class ProcessSnapshot {
             }
         }
         let reader = CachingMemoryReader(ProcessVMReader(pid: pid))
-        reader.prefetch(threads.flatMap { thread -> [ClosedRange<UInt64>] in
-            [thread.registers?.rsp, thread.faultRegisters?.rsp].compactMap { sp in
-                guard let sp, sp > 128, let mapping = mappings.mapping(containing: sp) else { return nil }
-                let low = max(mapping.start, sp - 128)
-                let high = min(mapping.end, sp + stackPrefetchBytes) - 1
-                return high > low ? low...high : nil
+        // The crashing thread's xmm registers at the fault are where its signal context points
+        // (the kernel saved them on that thread's stack, which the prefetch just copied).
+        if vectorRegisters, let crashing = threads.firstIndex(where: \.isCrashing),
+           let address = threads[crashing].faultRegisters?.floatingPointStateAddress {
+            let size = Int(IVK_XMM_SIZE)
+            if let bytes = try? reader.readBytes(at: address + UInt64(IVK_FXSAVE_XMM_OFFSET), count: Int(IVK_XMM_COUNT) * size) {
+                threads[crashing].faultRegisters?.xmmLow = stride(from: 0, to: bytes.count, by: size).map { offset in
+                    bytes[offset..<offset + 8].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+                }
+            } else {
+                problems.append("The crashing thread's floating-point registers at the fault could not be read at \(address.hex).")
             }
-        })
+        }
         let commandLine = (ProcFile.readBytes("/proc/\(pid)/cmdline", limit: 64 * 1024).map { bytes in
             bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         }.get ?? []).filter { !$0.isEmpty }

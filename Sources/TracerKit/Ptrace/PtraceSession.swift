@@ -150,6 +150,15 @@ public final class PtraceSession {
     }
 
     /// Releases every thread. Idempotent; also called from `deinit`.
+    /// The low 8 bytes of xmm0–xmm15 of a stopped thread (PTRACE_GETFPREGS).
+    public func xmmLow(of tid: Int32) throws(PtraceError) -> [UInt64] {
+        var values = [UInt64](repeating: 0, count: Int(IVK_XMM_COUNT))
+        if ivk_ptrace_get_xmm_low(tid, &values) != 0 {
+            throw .systemCall(operation: "PTRACE_GETFPREGS", tid: tid, errno: Errno(rawValue: errno))
+        }
+        return values
+    }
+
     public func detach() {
         guard isAttached else { return }
         isAttached = false

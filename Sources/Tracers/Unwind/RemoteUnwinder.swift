@@ -140,6 +140,10 @@ public final class RemoteUnwinder {
             var value: unw_word_t = 0
             if ivk_unw_get_reg(&cursor, number, &value) == 0 { result.values[UInt16(number)] = value }
         }
+        // xmm0–xmm15 (DWARF 17–32) are known in frame 0 only: no callee preserves them.
+        if all, let xmm = current.xmmLow {
+            for (index, value) in xmm.enumerated() { result.values[UInt16(17 + index)] = value }
+        }
         return result
     }
 

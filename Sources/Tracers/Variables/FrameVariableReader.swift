@@ -154,7 +154,7 @@ final class FrameVariableReader {
             let register: UInt16
             switch atom {
             case DW_OP_reg0...DW_OP_reg31: register = UInt16(atom - DW_OP_reg0)
-            case DW_OP_regx: register = UInt16(inner.pointee.number)
+            case DW_OP_regx, DW_OP_regval_type, DW_OP_GNU_regval_type: register = UInt16(inner.pointee.number)
             default: return nil
             }
             return entryValue(ofRegister: register, inFrame: frame, depth: entryDepth + 1)

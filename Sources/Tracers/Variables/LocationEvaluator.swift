@@ -67,6 +67,17 @@ struct LocationEvaluator {
                 result = .register(UInt16(atom - DW_OP_reg0))
             case DW_OP_regx:
                 result = .register(UInt16(op.number))
+            case DW_OP_regval_type, DW_OP_GNU_regval_type:
+                // A register's value as a base type (GCC's way to name an xmm register's double).
+                let number = UInt16(op.number)
+                guard let value = registers.values[number] else { return .none(Self.notSaved(number)) }
+                stack.append(value)
+            case DW_OP_const_type, DW_OP_GNU_const_type:
+                // libdw: number is the type, number2 the block (its length byte, then the bytes).
+                guard let block = UnsafePointer<UInt8>(bitPattern: UInt(op.number2)) else { return malformed() }
+                let size = Int(block.pointee)
+                guard (1...8).contains(size) else { return .none("unavailable: a typed constant of \(size) bytes is not supported") }
+                stack.append((0..<size).reversed().reduce(0) { $0 << 8 | UInt64(block[1 + $1]) })
             case DW_OP_call_frame_cfa:
                 guard let cfa = registers.cfa else { return .none("unavailable: no frame address") }
                 stack.append(cfa)

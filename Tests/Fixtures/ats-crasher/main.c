@@ -37,6 +37,9 @@
  *                fixture_recurse (the handler runs on an alternate signal stack), a write to a
  *                string literal, a call into a non-executable stack buffer, a write to an
  *                address nothing maps, and a failed assert()
+ *   float        a null write in fixture_crash_float(ratio = 2.5), built at -O2 whatever the
+ *                package's flags, so its local scaled = 10.0 is in an SSE register at the fault
+ *                (the variables tracer reads it from the signal context's saved xmm state)
  *   bad-stack    as segv, but worker-0 first makes the stack pages of its callers unreadable
  *                (mprotect PROT_NONE above fixture_worker_level_1's frame), so its stack can be
  *                read only down to fixture_worker_level_1
@@ -192,6 +195,12 @@ __attribute__((noinline)) void fixture_crash_segv(void) {
     *fixture_null = fixture_value;
 }
 
+__attribute__((noinline, optimize("O2"))) void fixture_crash_float(double ratio) {
+    double scaled = ratio * 4;
+    __asm__ volatile("" : : "x"(scaled));
+    *(volatile double *)0 = scaled;
+}
+
 __attribute__((noinline)) void fixture_crash_abort(void) {
     int fixture_value = 6;
     fixture_sink = fixture_value;
@@ -282,6 +291,7 @@ __attribute__((noinline)) void fixture_crash_middle(void) {
     else if (strcmp(mode, "exec") == 0) fixture_crash_exec();
     else if (strcmp(mode, "unmapped") == 0) fixture_crash_unmapped();
     else if (strcmp(mode, "assert") == 0) fixture_crash_assert();
+    else if (strcmp(mode, "float") == 0) fixture_crash_float(2.5);
     else fixture_crash_segv();
     fixture_sink = fixture_depth;
 }

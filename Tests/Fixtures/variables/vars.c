@@ -3,7 +3,7 @@
  * variables tracer. The tests build it with gcc at -O0 and at -O2 (-g), stop it, and compare what
  * invoker prints with gdb's `info args` / `info locals` on the same stopped process.
  *
- * Usage: variables [--ready-fd FD]
+ * Usage: variables [--ready-fd FD] [--spin]
  *
  * Stack of the main thread, innermost first:
  *   read -> vars_block -> vars_registers -> vars_inlined [inlined] -> vars_leaf -> vars_middle
@@ -27,6 +27,10 @@
  *     registers the callee saves; seed and pair are then known only as their values on entry,
  *     which the caller's call site records
  *   vars_block(fd, target): reads `fd`
+ * With --spin, main instead calls vars_spin(rate = 1.5, scale = 0.25f), which says "ready" and
+ * spins with doubled = 3 and quarter = 0.0625f kept in SSE registers (at -O2 their DWARF
+ * locations are xmm registers): the innermost frame's floating-point values come from the
+ * thread's xmm registers, rate and scale from main's call site (entry values of typed registers).
  * Globals: vars_counter = 7, vars_banner = "invoker", vars_origin = {x = 100, y = 200}.
  */
 #ifndef _GNU_SOURCE
@@ -185,14 +189,34 @@ __attribute__((noinline)) int vars_outer(int depth, const char *label) {
     return result + (int)strlen(label) + name[0];
 }
 
+static volatile int vars_stop;
+
+__attribute__((noinline)) double vars_spin(double rate, float scale) {
+    if (ready_fd >= 0) {
+        dprintf(ready_fd, "ready %d\n", (int)getpid());
+    }
+    double doubled = rate * 2;
+    float quarter = scale / 4;
+    while (!vars_stop) {
+        __asm__ volatile("" : : "x"(doubled), "x"(quarter));
+    }
+    return doubled * quarter;
+}
+
 int main(int argc, char **argv) {
+    int spin = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--ready-fd") == 0 && i + 1 < argc) {
             ready_fd = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--spin") == 0) {
+            spin = 1;
         } else {
-            fprintf(stderr, "usage: variables [--ready-fd FD]\n");
+            fprintf(stderr, "usage: variables [--ready-fd FD] [--spin]\n");
             return 64;
         }
+    }
+    if (spin) {
+        return (int)vars_spin(1.5, 0.25f);
     }
     KEEP(vars_counter);
     return vars_outer(3, "outer label") + vars_banner[0] + vars_origin.x;
