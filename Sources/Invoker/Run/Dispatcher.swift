@@ -199,10 +199,21 @@ extension Dispatcher {
     /// run again). The server was running when the tracer started, so a stop now is the tracer's
     /// doing: SIGCONT undoes it. Returns the sentence for the report when that happened.
     static func continueIfLeftStopped(_ pid: Int32, by tracer: String, outcome: String) -> String? {
-        let stopped = ProcFile.numericEntries(of: "/proc/\(pid)/task").filter { ProcessSnapshot.threadState(pid: pid, tid: $0) == "T" }
-        guard !stopped.isEmpty else { return nil }
+        // Stopped, or about to be: a group stop reaches the threads one by one, and the SIGSTOP
+        // that starts it is pending (shared, or a thread's) until one of them takes it, which
+        // the kernel does under the same lock that marks that thread stopped.
+        let stopSignal = UInt64(1) << UInt64(SIGSTOP - 1)
+        func pending(_ path: String, _ field: String) -> Bool {
+            ProcFile.readText(path, limit: 8192).flatMap { ProcFile.field(field, in: $0) }.flatMap { UInt64($0, radix: 16) }
+                .map { $0 & stopSignal != 0 } ?? false
+        }
+        let threads = ProcFile.numericEntries(of: "/proc/\(pid)/task")
+        let stopped = pending("/proc/\(pid)/status", "ShdPnd") || threads.contains { tid in
+            ProcessSnapshot.threadState(pid: pid, tid: tid) == "T" || pending("/proc/\(pid)/task/\(tid)/status", "SigPnd")
+        }
+        guard stopped else { return nil }
         kill(pid, SIGCONT)
-        return "Tracer \(tracer) left \(stopped.count) of the server's threads stopped (job control) when it ended (\(outcome)); invoker sent the server SIGCONT."
+        return "Tracer \(tracer) left the server stopped (job control) when it ended (\(outcome)); invoker sent it SIGCONT."
     }
 
     /// Why a process of `uid` without capabilities may not ptrace `pid` (Linux's
