@@ -170,7 +170,7 @@ struct Dispatcher {
             let tracer = ExternalTracer(name: spec.name, command: spec.command.map(values.expand), timeout: spec.timeout,
                                         identity: identity, environment: spec.environment,
                                         workingDirectory: spec.workingDirectory, outputLimit: configuration.maxOutputBytes,
-                                        userSwitcher: Self.userSwitcher)
+                                        launcher: Self.tracerLauncher)
             let run = await tracer.run(deadline: deadline)
             report.tracerRuns.append(run)
             if let problem = Self.continueIfLeftStopped(values.pid, by: spec.name, outcome: run.outcome) {
@@ -189,9 +189,10 @@ struct Dispatcher {
 }
 
 extension Dispatcher {
-    /// External tracers that run as another user start through our own `run-as` subcommand
-    /// (RunAsCommand); /proc/self/exe is our binary even if it was replaced since we started.
-    static let userSwitcher = "/proc/self/exe"
+    /// External tracers start through our own `exec-tracer` subcommand (ExecTracerCommand):
+    /// default signals, the user switch; /proc/self/exe is our binary even if it was replaced
+    /// since we started.
+    static let tracerLauncher = "/proc/self/exe"
 
     /// An external tracer that attaches (gdb, gcore) and is killed at its timeout, or dies, while
     /// the server's threads are in its SIGSTOP leaves the server in a job-control stop when the

@@ -1,6 +1,7 @@
 // ExternalTracer: runs one external program of the chain (gdb, gcore, eu-stack, a vendor's
 // snapshot tool, a notifier) through swift-subprocess: no shell, its own process group, its own
-// timeout (SIGTERM to the group, then SIGKILL a second later), optionally as another user, with
+// timeout (SIGTERM to the group, then SIGKILL a second later), started through a launcher
+// (`invoker exec-tracer`) that gives it default signals and, optionally, another user, with
 // standard output and error captured together up to a byte cap. It runs only after the target
 // has been released, so it can attach to the target itself.
 
@@ -22,27 +23,31 @@ public struct ExternalTracer: Sendable {
     public var environment: [String: String]
     public var workingDirectory: String?
     public var outputLimit: Int
-    /// The program that switches to `identity` and executes the command: `invoker` itself, whose
-    /// `run-as` subcommand takes `--uid U --gid G --groups G1,G2 -- PROGRAM ARGS…`. The switch is
-    /// never left to swift-subprocess: its clone3 child can hang forever in glibc's setgroups
-    /// (see RunAsCommand.swift).
-    public var userSwitcher: String?
+    /// The program that starts the command: `invoker` itself, whose `exec-tracer` subcommand takes
+    /// `[--uid U --gid G --groups G1,G2] -- PROGRAM ARGS…`, resets the signal mask and dispositions,
+    /// switches to `identity` and executes the command. Neither is left to swift-subprocess: its
+    /// child inherits a blocked SIGCHLD, and its user switch can hang forever in glibc's setgroups
+    /// (see ExecTracerCommand.swift). Without one, the command is spawned directly and cannot run
+    /// as another user.
+    public var launcher: String?
 
     public init(name: String, command: [String], timeout: Double, identity: UserIdentity? = nil,
                 environment: [String: String] = [:], workingDirectory: String? = nil, outputLimit: Int = 1 << 20,
-                userSwitcher: String? = nil) {
+                launcher: String? = nil) {
         self.name = name; self.command = command; self.timeout = timeout; self.identity = identity
         self.environment = environment; self.workingDirectory = workingDirectory; self.outputLimit = outputLimit
-        self.userSwitcher = userSwitcher
+        self.launcher = launcher
     }
 
-    /// The argv to spawn: the command, or the user switcher running it as `identity` (none when
-    /// that is who we already are).
+    /// The argv to spawn: the command through the launcher (as `identity` unless that is who we
+    /// already are), or the bare command when there is no launcher.
     func spawnedCommand() -> Result<[String], SwitchError> {
-        guard let identity, !identity.isCurrent else { return .success(command) }
-        guard let userSwitcher else { return .failure(SwitchError(user: identity.name)) }
-        return .success([userSwitcher, "run-as", "--uid", String(identity.uid), "--gid", String(identity.gid),
-                         "--groups", identity.groups.map(String.init).joined(separator: ","), "--"] + command)
+        let switchTo = identity.flatMap { $0.isCurrent ? nil : $0 }
+        guard let launcher else { return switchTo.map { .failure(SwitchError(user: $0.name)) } ?? .success(command) }
+        let user = switchTo.map { identity in
+            ["--uid", String(identity.uid), "--gid", String(identity.gid), "--groups", identity.groups.map(String.init).joined(separator: ",")]
+        } ?? []
+        return .success([launcher, "exec-tracer"] + user + ["--"] + command)
     }
 
     struct SwitchError: Error { var user: String }

@@ -1,0 +1,88 @@
+// ExecTracerCommand: `invoker exec-tracer [--uid U --gid G --groups G1,G2] -- PROGRAM ARGS…`
+// (internal, not listed in --help) starts an external tracer the way a shell would: every signal
+// at its default disposition and none blocked, as the given user if one is given, then PROGRAM
+// in this process. The dispatcher starts every external tracer through it.
+//
+// Why not leave both to swift-subprocess:
+// * Its child inherits the blocked-signal mask of the thread that spawns it, a libdispatch worker
+//   that blocks SIGCHLD among others (seen here: SigBlk fffffffe3bfbea27 in every tracer). gdb 13
+//   waits for its attached threads' stops by SIGCHLD: with it blocked, whenever those stops came
+//   late gdb slept in select until its timeout, and left the server stopped.
+// * For userID/groupID/supplementaryGroups it creates the child with a raw clone3, so glibc in the
+//   child still believes the parent's other threads exist, and setgroups/setgid/setuid, which
+//   glibc applies to every thread (__nptl_setxid), can wait forever for one that is not there
+//   (seen here: the child stuck in setxid_mark_thread, the helper stuck reading its exec-error
+//   pipe, the crashed server waiting for both).
+// Here both happen in a process that posix_spawn made and that exec'd us, where glibc's view of
+// its threads is right, immediately before the exec of PROGRAM.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import SystemPackage
+import TracerKit
+
+struct ExecTracerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec-tracer",
+        abstract: "Start an external tracer with default signals, as another user if asked (used by invoker itself).",
+        shouldDisplay: false)
+
+    @Option(name: .long, help: "The user id to run as (with --gid).")
+    var uid: UInt32?
+
+    @Option(name: .long, help: "The group id to run as (with --uid).")
+    var gid: UInt32?
+
+    @Option(name: .long, help: "The supplementary groups, comma-separated (with --uid; default: none).")
+    var groups: String = ""
+
+    @Argument(parsing: .postTerminator, help: "The program (an absolute path) and its arguments, after --.")
+    var command: [String] = []
+
+    /// Exit statuses as a shell gives them: 126, could not become the user; 127, could not execute.
+    static let cannotSwitch: Int32 = 126, cannotExecute: Int32 = 127
+
+    func validate() throws {
+        guard let program = command.first, program.hasPrefix("/") else {
+            throw ValidationError("give the program as an absolute path after --")
+        }
+        guard (uid == nil) == (gid == nil) else { throw ValidationError("give --uid and --gid together") }
+        guard groups.split(separator: ",").allSatisfy({ UInt32($0) != nil }) else {
+            throw ValidationError("--groups must be group ids separated by commas, not \(groups)")
+        }
+    }
+
+    func run() throws {
+        Self.resetSignals()
+        if let uid, let gid {
+            let list = groups.split(separator: ",").compactMap { gid_t($0) }
+            // The order matters: supplementary groups and the group need root, which setuid drops.
+            if setgroups(list.count, list) != 0 { try fail("cannot set the supplementary groups \(groups)", Self.cannotSwitch) }
+            if setgid(gid) != 0 { try fail("cannot set group id \(gid)", Self.cannotSwitch) }
+            if setuid(uid) != 0 { try fail("cannot set user id \(uid)", Self.cannotSwitch) }
+        }
+        let argv = command.map { strdup($0) } + [nil]
+        execv(command[0], argv)
+        try fail("cannot execute \(command[0])", Self.cannotExecute)
+    }
+
+    /// Every catchable signal to its default action, and none blocked: what a program expects to
+    /// start with. (glibc refuses its own internal signals, 32 and 33; it sets those up anew in
+    /// the program.)
+    static func resetSignals() {
+        for signal in 1..<Int32(65) where signal != SIGKILL && signal != SIGSTOP {
+            _ = Glibc.signal(signal, SIG_DFL)
+        }
+        var none = sigset_t()
+        sigemptyset(&none)
+        sigprocmask(SIG_SETMASK, &none, nil)
+    }
+
+    private func fail(_ what: String, _ status: Int32) throws -> Never {
+        let code = errno
+        printToStandardError("invoker exec-tracer: \(what): \(Errno(rawValue: code).sentence)")
+        throw ExitCode(status)
+    }
+}
