@@ -136,6 +136,34 @@ struct TrafficServerTests {
         #expect(leftoverProcesses().isEmpty)
     }
 
+    @Test func variablesOfEveryThreadOfTrafficServer() throws {
+        // Debian builds traffic_server without debug information; the C library's frames have
+        // theirs (libc6-dbg): every thread's parameters there, read while the server is stopped.
+        let configuration = try writeConfiguration("""
+            [[tracer]]
+            use = "unwind"
+            [[tracer]]
+            use = "variables"
+            threads = "all"
+            """)
+        let sandbox = try TrafficServerSandbox.start(configuration: configuration)
+        sandbox.server.sendToMainThread(SIGSEGV)
+        sandbox.server.waitForExit()
+        reapAllChildren()
+        let text = try #require(sandbox.crashLogs.first.flatMap { readFile(sandbox.root + "/log/" + $0) })
+        // [TS_MAIN] sleeps in a loop: clock_nanosleep's parameters, the timespec shown through its pointer.
+        let crashing = try #require(text.components(separatedBy: "Other Non-Crashing Threads:").first)
+        #expect(crashing.contains("      clock_id = 0  (parameter, clockid_t)"), "\(crashing)")
+        #expect(crashing.range(of: #"      req = 0x[0-9a-f]+ -> \{tv_sec = [0-9]+, tv_nsec = [0-9]+\}  \(parameter, const struct timespec \*\)"#,
+                               options: .regularExpression) != nil, "\(crashing)")
+        // The event threads wait in epoll_wait for up to ATS's 32768 events.
+        let others = text.components(separatedBy: "Other Non-Crashing Threads:").last ?? ""
+        #expect(others.contains("      maxevents = 32768  (parameter, int)"), "\(others)")
+        #expect(!text.contains("variables: stopped early"))
+        #expect(text.contains("  variables: ") && text.contains(", completed"))
+        #expect(leftoverProcesses().isEmpty)
+    }
+
     @Test func externalTracersRunAsTheServersUserUnlessConfigured() throws {
         let configuration = try writeConfiguration("""
             [[tracer]]
