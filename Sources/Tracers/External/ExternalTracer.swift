@@ -70,11 +70,11 @@ public struct ExternalTracer: Sendable {
             run.outcome = "could not run \(command[0]): \(String(cString: strerror(errno)))"
             return run
         }
-        let command: [String]
+        let argv: [String]
         switch spawnedCommand() {
-        case .success(let argv): command = argv
+        case .success(let spawned): argv = spawned
         case .failure(let error):
-            run.outcome = "could not run \(self.command[0]) as \(error.user): no program to switch users with was given"
+            run.outcome = "could not run \(command[0]) as \(error.user): no program to switch users with was given"
             return run
         }
         let environment = Environment.inherit.updating(
@@ -87,7 +87,7 @@ public struct ExternalTracer: Sendable {
             group.addTask {
                 do {
                     let result = try await Subprocess.run(
-                        .path(FilePath(command[0])), arguments: Arguments(Array(command.dropFirst())),
+                        .path(FilePath(argv[0])), arguments: Arguments(Array(argv.dropFirst())),
                         environment: environment, workingDirectory: directory, platformOptions: options,
                         input: .none, output: .sequence, error: .combinedWithOutput
                     ) { execution in
@@ -116,7 +116,7 @@ public struct ExternalTracer: Sendable {
         case .none:
             run.outcome = "timed out after \(Self.format(seconds)) s: its process group was sent SIGTERM, then SIGKILL"
         case .failure(let error)?:
-            run.outcome = "could not run \(self.command[0]): \(error)"
+            run.outcome = "could not run \(command[0]): \(error)"
         case .success(.exited(let code))?:
             run.exitStatus = code
             run.outcome = code == 0 ? "exited with status 0" : "failed: exited with status \(code)"
