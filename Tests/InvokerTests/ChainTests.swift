@@ -40,6 +40,14 @@ func executedPrograms(_ text: String) -> [(command: String, output: [String], st
     return result
 }
 
+/// Crashes the C fixture (ATS 10.2 payload, segv) under a chain of the unwinder and `tracers`
+/// (TOML `[[tracer]]` tables); its run and its crash log.
+func crashWithUnwindAnd(_ tracers: String) throws -> (run: CrasherRun, log: CrashLog) {
+    let config = try writeConfiguration("[[tracer]]\nuse = \"unwind\"\n" + tracers)
+    let run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["--config", config])
+    return (run, try #require(run.log))
+}
+
 @Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil,
                              "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
 struct ChainTests {
@@ -151,15 +159,11 @@ struct ChainTests {
         // Nothing blocked and nothing ignored that a program could care about (glibc keeps its
         // own signal 32): gdb waits for SIGCHLD, and hung until its timeout when it started with
         // the spawning thread's mask.
-        let config = try writeConfiguration("""
-            [[tracer]]
-            use = "unwind"
+        let (_, log) = try crashWithUnwindAnd("""
             [[tracer]]
             name = "signals"
             exec = ["/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]
             """)
-        let run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["--config", config])
-        let log = try #require(run.log)
         #expect(executedPrograms(log.text).first?.output == ["SigBlk:\t0000000000000000", "SigIgn:\t0000000080000000"])
         #expect(leftoverProcesses().isEmpty)
     }
@@ -167,9 +171,7 @@ struct ChainTests {
     @Test func aTracerThatLeavesTheServerStoppedIsUndone() throws {
         // kill -STOP stands for a gdb or gcore killed at its timeout while the server's threads
         // were in its SIGSTOP: the server must still finish dying.
-        let config = try writeConfiguration("""
-            [[tracer]]
-            use = "unwind"
+        let (run, log) = try crashWithUnwindAnd("""
             [[tracer]]
             name = "stopper"
             exec = ["/bin/kill", "-STOP", "%p"]
@@ -177,9 +179,7 @@ struct ChainTests {
             name = "after"
             exec = ["/bin/echo", "still running"]
             """)
-        let run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["--config", config])
         #expect(run.terminatingSignal == SIGSEGV)
-        let log = try #require(run.log)
         #expect(log.text.contains("Tracer stopper left the server stopped (job control) when it ended (exited with status 0); invoker sent it SIGCONT."),
                 "\(log.text)")
         #expect(executedPrograms(log.text).map(\.command) == ["/bin/kill -STOP \(run.crasherPid)", "/bin/echo still running"])
@@ -187,17 +187,13 @@ struct ChainTests {
     }
 
     @Test func gdbAttachesAfterTheBuiltinsReleasedTheTarget() throws {
-        let config = try writeConfiguration("""
-            [[tracer]]
-            use = "unwind"
+        let (run, log) = try crashWithUnwindAnd("""
             [[tracer]]
             name = "gdb"
             exec = ["/usr/bin/gdb", "-batch", "-nx", "-p", "%p", "-ex", "thread apply all bt"]
             timeout = 60
             """)
-        let run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["--config", config])
         #expect(run.terminatingSignal == SIGSEGV)
-        let log = try #require(run.log)
         let gdb = try #require(executedPrograms(log.text).first)
         #expect(gdb.status.hasPrefix("[gdb: exited with status 0"))
         let output = gdb.output.joined(separator: "\n")
