@@ -49,7 +49,21 @@ public final class TestProcess {
             posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], 3)
         }
         defer { if reportPipe { close(pipeEnds[1]) } }
-        let result = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        // A test runs on a libdispatch worker thread, which blocks SIGCHLD among others; a child
+        // would inherit that mask (gdb then waits for SIGCHLD forever). Start it as a shell would:
+        // nothing blocked, every signal at its default action.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        sigdelset(&all, SIGKILL)
+        sigdelset(&all, SIGSTOP)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let result = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
         guard result == 0 else { throw TestProcessError(message: "posix_spawn \(path): \(String(cString: strerror(result)))") }
         self.pid = pid
         reportFD = pipeEnds[0]
