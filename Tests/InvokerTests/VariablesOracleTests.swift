@@ -17,7 +17,7 @@ import Testing
 struct VariablesOracleTests {
     static let c = "Tests/Fixtures/variables/vars.c"
     static let cpp = "Tests/Fixtures/variables/vars.cpp"
-    static let cGlobals = ["vars_counter", "vars_banner", "vars_origin"]
+    static let cGlobals = ["vars_counter", "vars_banner", "vars_origin", "vars_tls_counter", "errno"]
 
     /// Both views of `fixture`, compared on the fixture's own frames (and on the globals).
     func compare(_ fixture: VariablesFixture, limits: PrintLimits = PrintLimits(), globals: [String] = [],
@@ -83,9 +83,12 @@ struct VariablesOracleTests {
         #expect(middleLocals["wild"] == "0x10 <error: Cannot access memory at address 0x10>")
         #expect(middleLocals["unterminated"]??.hasSuffix(" 'x' <repeats 200 times>...") == true)
         #expect(middleLocals["callback"]??.hasSuffix(" <vars_callback>") == true)
+        // Thread-local ones as the main thread has them: the program's, and the C library's errno.
         #expect(ours.globals == [SeenVariable(name: "vars_counter", value: "7"),
                                  SeenVariable(name: "vars_banner", value: ours.globals[1].value),
-                                 SeenVariable(name: "vars_origin", value: "{x = 100, y = 200}")])
+                                 SeenVariable(name: "vars_origin", value: "{x = 100, y = 200}"),
+                                 SeenVariable(name: "vars_tls_counter", value: "12"),
+                                 SeenVariable(name: "errno", value: "9")])
         #expect(ours.globals[1].value?.hasSuffix(" \"invoker\"") == true)
         // -O2 keeps vars_registers' parameters only as their values on entry: recovered from the
         // caller's call site, as gdb's seed@entry.

@@ -76,6 +76,13 @@ import Testing
         }
     }
 
+    @Test func threadLocalAddressesAreOffsetsIntoTheThreadsBlock() {
+        var evaluator = LocationEvaluator(registers: Self.registers, bias: 0, frameBase: nil, memory: Self.memory())
+        evaluator.threadLocalBlock = { .success(0x7f00_0000_1000) }
+        let ops = [op(DW_OP_const8u, 0x10), op(DW_OP_GNU_push_tls_address)]
+        #expect(ops.withUnsafeBufferPointer { evaluator.evaluate($0.baseAddress!, count: $0.count) } == .memory(0x7f00_0000_1010))
+    }
+
     @Test func entryValuesComeOnlyFromTheCaller() {
         let ops = [op(DW_OP_entry_value), op(DW_OP_stack_value)]
         #expect(evaluate(ops, entryValue: { _ in 12 }) == .value(12))
@@ -88,7 +95,8 @@ import Testing
         #expect(evaluate([op(DW_OP_lit0), op(DW_OP_deref)]) == .none("unavailable: memory at 0x0 is not readable"))
         #expect(evaluate([op(DW_OP_plus)]) == .none("unavailable: malformed location expression"))
         #expect(evaluate([op(DW_OP_lit1), op(DW_OP_lit0), op(DW_OP_div)]) == .none("unavailable: division by zero in location"))
-        #expect(evaluate([op(DW_OP_GNU_push_tls_address)]) == .none("unavailable: thread-local storage is not read"))
+        #expect(evaluate([op(DW_OP_const1u, 8), op(DW_OP_form_tls_address)])
+                == .none("unavailable: thread-local, and no thread to read it in"))
         #expect(evaluate([op(DW_OP_implicit_pointer)])
                 == .none("optimized out (a pointer to a value that exists only in the debug information)"))
         #expect(evaluate([op(DW_OP_call2)]) == .none("unavailable: DWARF operation 0x98 is not supported"))

@@ -16,6 +16,8 @@ final class FrameVariableReader {
     private let memory: any MemoryReader
     private let formatter: ValueFormatter
     private let maxVariablesPerFrame: Int
+    /// The thread-local block of the module with a given load bias, in this thread.
+    private let threadLocalBlock: (UInt64) -> Result<UInt64, ThreadLocalStorage.Failure>
     /// Each frame's scope, once looked up (nil: no DWARF there).
     private var scopes: [Int: FrameScope?] = [:]
 
@@ -28,9 +30,10 @@ final class FrameVariableReader {
         var evaluator: LocationEvaluator
     }
 
-    init(frames: [Frame], modules: ModuleIndex, memory: any MemoryReader, formatter: ValueFormatter, maxVariablesPerFrame: Int) {
+    init(frames: [Frame], modules: ModuleIndex, memory: any MemoryReader, formatter: ValueFormatter, maxVariablesPerFrame: Int,
+         threadLocalBlock: @escaping (UInt64) -> Result<UInt64, ThreadLocalStorage.Failure>) {
         self.frames = frames; self.modules = modules; self.memory = memory; self.formatter = formatter
-        self.maxVariablesPerFrame = maxVariablesPerFrame
+        self.maxVariablesPerFrame = maxVariablesPerFrame; self.threadLocalBlock = threadLocalBlock
     }
 
     /// The variables of frame `index`: for each function level (the function, then the bodies
@@ -116,6 +119,8 @@ final class FrameVariableReader {
         guard var function = path.first(where: { var die = $0; return DWARFType.tag(&die) == DW_TAG_subprogram }) else { return nil }
         let registers = frames[index].registers
         var evaluator = LocationEvaluator(registers: registers, bias: bias, frameBase: nil, memory: memory)
+        let threadLocalBlock = self.threadLocalBlock
+        evaluator.threadLocalBlock = { threadLocalBlock(bias) }
         // The frame base (DW_AT_frame_base): a register, or the CFA.
         var attribute = Dwarf_Attribute()
         if dwarf_attr_integrate(&function, UInt32(DW_AT_frame_base), &attribute) != nil {

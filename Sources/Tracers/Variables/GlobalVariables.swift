@@ -7,8 +7,10 @@ import TracerKit
 
 enum GlobalVariables {
     /// The globals `names` ("counter", "ns::state"), each with its value or why it has none.
+    /// Thread-local ones are read in the thread `threadLocalBlock` stands for (by module load bias).
     static func read(_ names: [String], modules: ModuleIndex, memory: any MemoryReader, formatter: ValueFormatter,
-                     budget: BudgetedMemoryReader) -> [Variable] {
+                     budget: BudgetedMemoryReader,
+                     threadLocalBlock: @escaping (UInt64) -> Result<UInt64, ThreadLocalStorage.Failure>) -> [Variable] {
         var found: [String: Variable] = [:]
         for module in modules.handles() where found.count < names.count && !budget.isSpent {
             let wanted = names.filter { found[$0] == nil && hasSymbol(module, named: $0) }
@@ -21,7 +23,8 @@ enum GlobalVariables {
                 unit = next
                 search(next.pointee, prefix: "", wanted: wanted, depth: 0) { name, die in
                     guard found[name] == nil else { return }
-                    var variable = value(of: &die, name: name, bias: bias, memory: memory, formatter: formatter)
+                    var variable = value(of: &die, name: name, bias: bias, memory: memory, formatter: formatter,
+                                         threadLocalBlock: threadLocalBlock)
                     variable.scope = moduleName.map { String(cString: $0) }
                     found[name] = variable
                 }
@@ -76,7 +79,8 @@ enum GlobalVariables {
     }
 
     private static func value(of die: inout Dwarf_Die, name: String, bias: Dwarf_Addr, memory: any MemoryReader,
-                              formatter: ValueFormatter) -> Variable {
+                              formatter: ValueFormatter,
+                              threadLocalBlock: @escaping (UInt64) -> Result<UInt64, ThreadLocalStorage.Failure>) -> Variable {
         var type = Dwarf_Die()
         guard DWARFType.typeOf(&die, into: &type) else {
             return Variable(name: name, kind: "global", type: "?", value: nil, note: "unavailable: no type")
@@ -87,6 +91,7 @@ enum GlobalVariables {
             var ops: UnsafeMutablePointer<Dwarf_Op>? = nil
             var length = 0
             var evaluator = LocationEvaluator(registers: FrameRegisters(), bias: bias, frameBase: nil, memory: memory)
+            evaluator.threadLocalBlock = { threadLocalBlock(bias) }
             evaluator.resolveIndex = { op in
                 var result = Dwarf_Attribute()
                 var address: Dwarf_Addr = 0

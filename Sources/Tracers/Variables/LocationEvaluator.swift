@@ -37,6 +37,11 @@ struct LocationEvaluator {
     /// The value a DW_OP_entry_value operation names (a register's value on entry to the
     /// function), recovered from the caller's call site, if it can be.
     var entryValue: (UnsafePointer<Dwarf_Op>) -> UInt64? = { _ in nil }
+    /// The address of this module's thread-local block in the frame's thread, or why there is
+    /// none (ThreadLocalStorage).
+    var threadLocalBlock: () -> Result<UInt64, ThreadLocalStorage.Failure> = {
+        .failure(ThreadLocalStorage.Failure(reason: "no thread to read it in"))
+    }
 
     /// Evaluates `ops`.
     func evaluate(_ ops: UnsafePointer<Dwarf_Op>, count: Int) -> VariableLocation {
@@ -135,7 +140,11 @@ struct LocationEvaluator {
                 result = nil
                 stack.removeAll()
             case DW_OP_form_tls_address, DW_OP_GNU_push_tls_address:
-                return .none("unavailable: thread-local storage is not read")
+                guard let offset = stack.popLast() else { return malformed() }
+                switch threadLocalBlock() {
+                case .success(let block): stack.append(block &+ offset)
+                case .failure(let failure): return .none("unavailable: thread-local, and \(failure.reason)")
+                }
             case DW_OP_implicit_pointer, DW_OP_GNU_implicit_pointer:
                 return .none("optimized out (a pointer to a value that exists only in the debug information)")
             default:

@@ -53,11 +53,19 @@ public final class VariablesTracer: Tracer {
         var count = 0
         let faultAddress = report.fault?.signal.flatMap { $0.hasFaultAddress ? $0.address : nil }
         var threadsRead = 0
-        for threadIndex in threadsToRead(report.threads, pid: snapshot.pid) {
+        let threadLocal = ThreadLocalStorage(modules: modules, memory: budget)
+        // A thread's thread pointer, from where ptrace stopped it (a signal context has none).
+        func threadLocalBlock(_ tid: Int32) -> (UInt64) -> Result<UInt64, ThreadLocalStorage.Failure> {
+            let pointer = snapshot.threads.first { $0.tid == tid }?.registers?.fsBase ?? 0
+            return { bias in threadLocal.blockAddress(moduleBias: bias, threadPointer: pointer) }
+        }
+        let chosen = threadsToRead(report.threads, pid: snapshot.pid)
+        for threadIndex in chosen {
             guard !budget.isSpent else { break }
             let frames = report.threads[threadIndex].frames
             let reader = FrameVariableReader(frames: frames, modules: modules, memory: budget, formatter: formatter,
-                                             maxVariablesPerFrame: maxVariablesPerFrame)
+                                             maxVariablesPerFrame: maxVariablesPerFrame,
+                                             threadLocalBlock: threadLocalBlock(report.threads[threadIndex].tid))
             threadsRead += 1
             for frameIndex in frames.indices.prefix(options.maxFrames) where !budget.isSpent {
                 // A null-page fault is the crashing frame's business: elsewhere every NULL pointer
@@ -70,7 +78,10 @@ public final class VariablesTracer: Tracer {
             }
         }
         if !options.globals.isEmpty {
-            report.globals = GlobalVariables.read(options.globals, modules: modules, memory: budget, formatter: formatter, budget: budget)
+            // Thread-local globals as the crashing thread (in a snapshot, the main thread) sees them.
+            let thread = chosen.first.map { report.threads[$0].tid } ?? snapshot.pid
+            report.globals = GlobalVariables.read(options.globals, modules: modules, memory: budget, formatter: formatter,
+                                                  budget: budget, threadLocalBlock: threadLocalBlock(thread))
         }
         if let reason = budget.spentReason {
             report.problems.append("variables: stopped early, \(reason) is spent (\(budget.bytesRead) bytes read); raise "

@@ -31,7 +31,9 @@
  * spins with doubled = 3 and quarter = 0.0625f kept in SSE registers (at -O2 their DWARF
  * locations are xmm registers): the innermost frame's floating-point values come from the
  * thread's xmm registers, rate and scale from main's call site (entry values of typed registers).
- * Globals: vars_counter = 7, vars_banner = "invoker", vars_origin = {x = 100, y = 200}.
+ * Globals: vars_counter = 7, vars_banner = "invoker", vars_origin = {x = 100, y = 200}; the
+ * thread-local vars_tls_counter, 11 in the initial image, is 12 in the main thread, and the C
+ * library's thread-local errno is EBADF (9) while vars_block waits.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -74,6 +76,7 @@ struct node {
 };
 
 int vars_counter = 7;
+__thread int vars_tls_counter = 11;
 const char *vars_banner = "invoker";
 struct point vars_origin = {100, 200};
 
@@ -91,6 +94,8 @@ __attribute__((noinline)) int vars_block(int fd, volatile int *target) {
         dprintf(ready_fd, "ready %d\n", (int)getpid());
     }
     char byte;
+    /* Leaves the thread's errno (the C library's thread-local) at EBADF (9) while it waits. */
+    (void)close(-1);
     return (int)read(fd, &byte, 1);
 }
 
@@ -219,5 +224,6 @@ int main(int argc, char **argv) {
         return (int)vars_spin(1.5, 0.25f);
     }
     KEEP(vars_counter);
+    vars_tls_counter = 12;
     return vars_outer(3, "outer label") + vars_banner[0] + vars_origin.x;
 }
