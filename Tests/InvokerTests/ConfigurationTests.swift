@@ -2,6 +2,7 @@
 // message with file, line and key.
 
 import Testing
+import Tracers
 @testable import Invoker
 
 @Suite struct ConfigurationTests {
@@ -45,11 +46,40 @@ import Testing
         ])
     }
 
+    @Test func variablesTracerSettingsLoad() throws {
+        let configuration = try ConfigurationLoader.parse("""
+            [[tracer]]
+            use = "variables"
+            threads = "all"
+            max_frames = 8
+            max_depth = 3
+            max_elements = 50
+            max_value_bytes = 1024
+            max_total_bytes = 65536
+            timeout = 0.25
+            globals = ["server_state", "config::limits"]
+            """, file: "test.conf")
+        guard case .builtin(let spec)? = configuration.tracers.first else {
+            Issue.record("\(configuration.tracers)")
+            return
+        }
+        var expected = VariablesOptions()
+        expected.allThreads = true
+        expected.maxFrames = 8
+        expected.maxDepth = 3
+        expected.maxElements = 50
+        expected.maxValueBytes = 1024
+        expected.maxTotalBytes = 65536
+        expected.timeout = 0.25
+        expected.globals = ["server_state", "config::limits"]
+        #expect(spec.use == "variables" && spec.variables == expected)
+    }
+
     @Test func emptyFileMeansDefaults() throws {
         #expect(try ConfigurationLoader.parse("", file: "empty.conf") == Configuration())
     }
 
-    /// Ten malformed files and the exact sentence each must get.
+    /// Malformed files and the exact sentence each must get.
     @Test(arguments: [
         ("deadline = 5\nformats = [\"text\"\n", "bad.conf:2: not valid TOML at column 19: Error while parsing array"),
         ("deadlin = 5\n", "bad.conf:1: deadlin: unknown setting (did you mean `deadline`?)"),
@@ -67,6 +97,14 @@ import Testing
         ("[[tracer]]\nexec = [\"/bin/true\"]\ntimeout = \"ten\"\n", "bad.conf:3: tracer[1].timeout: must be a positive number of seconds"),
         ("[[tracer]]\nexec = [\"/bin/true\"]\nenv = { A = 1 }\n", "bad.conf:3: tracer[1].env: the value of A must be a string"),
         ("[[tracer]]\nuse = \"unwind\"\nmaps = \"full\"\n", "bad.conf:3: tracer[1].maps: not a setting of the unwind tracer; known: use, name, max_frames"),
+        ("[[tracer]]\nuse = \"unwind\"\n[[tracer]]\nuse = \"variables\"\nmax_depth = 0\n",
+         "bad.conf:5: tracer[2].max_depth: must be an integer from 1 to 64"),
+        ("[[tracer]]\nuse = \"variables\"\nglobals = \"x\"\n",
+         "bad.conf:3: tracer[1].globals: must be an array of global variable names, such as [\"server_state\", \"config::limits\"]"),
+        ("[[tracer]]\nuse = \"variables\"\nthreads = \"some\"\n", "bad.conf:3: tracer[1].threads: must be \"crashing\" or \"all\""),
+        ("[[tracer]]\nuse = \"variables\"\nmax_elemnts = 3\n",
+         "bad.conf:3: tracer[1].max_elemnts: not a setting of the variables tracer (did you mean `max_elements`?)"),
+        ("[[tracer]]\nuse = \"variables\"\ntimeout = 0\n", "bad.conf:3: tracer[1].timeout: must be a positive number of seconds"),
     ])
     func malformedFileGetsAPreciseMessage(text: String, message: String) {
         #expect {
