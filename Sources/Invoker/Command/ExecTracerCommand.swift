@@ -38,16 +38,15 @@ struct ExecTracerCommand: ParsableCommand {
     @Option(name: .long, help: "The supplementary groups, comma-separated (with --uid; default: none).")
     var groups: String = ""
 
-    @Argument(parsing: .postTerminator, help: "The program (an absolute path) and its arguments, after --.")
+    @Argument(parsing: .postTerminator, help: "The program (a path, not searched for) and its arguments, after --.")
     var command: [String] = []
 
     /// Exit statuses as a shell gives them: 126, could not become the user; 127, could not execute.
     static let cannotSwitch: Int32 = 126, cannotExecute: Int32 = 127
 
     func validate() throws {
-        guard let program = command.first, program.hasPrefix("/") else {
-            throw ValidationError("give the program as an absolute path after --")
-        }
+        // No PATH search, as for every tracer: a relative path is relative to the working directory.
+        guard let program = command.first, !program.isEmpty else { throw ValidationError("give the program after --") }
         guard (uid == nil) == (gid == nil) else { throw ValidationError("give --uid and --gid together") }
         guard groups.split(separator: ",").allSatisfy({ UInt32($0) != nil }) else {
             throw ValidationError("--groups must be group ids separated by commas, not \(groups)")
