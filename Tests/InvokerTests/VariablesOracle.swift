@@ -130,8 +130,10 @@ struct OurVariables {
     var report: [String: Any]
     var text: String
     var jsonPath: String
+    let pid: Int
 
     init(_ pid: Int32, globals: [String], limits: PrintLimits, extra: String = "") throws {
+        self.pid = Int(pid)
         let quoted = globals.map { "\"\($0)\"" }.joined(separator: ", ")
         let config = try writeConfiguration("""
             [[tracer]]

@@ -99,6 +99,15 @@ struct VariablesOracleTests {
         #expect(inlined.parameters.first { $0.name == "factor" }?.value == "3")
         #expect(inlined.locals.first { $0.name == "scaled" }?.value == "9")
         #expect(!(ours.frames.first { $0.function == "vars_leaf" }?.locals.contains { $0.name == "scaled" } ?? true))
+        // Its pointer parameter: a real one at -O0; at -O2 the compiler keeps only what it points
+        // to (DW_OP_implicit_pointer), which gdb calls a synthetic pointer. Either way, -> {7, -8}.
+        let whereValue = try #require(inlined.parameters.first { $0.name == "where" }?.value)
+        #expect(level == "O2" ? whereValue == "<synthetic pointer>" : whereValue.hasPrefix("0x"), "\(whereValue)")
+        let frames = (ours.report["threads"] as? [[String: Any]])?.first { $0["tid"] as? Int == ours.pid }?["frames"] as? [[String: Any]] ?? []
+        let whereEntry = frames.first { $0["function"] as? String == "vars_inlined" }.flatMap { frame in
+            (frame["variables"] as? [[String: Any]])?.first { $0["name"] as? String == "where" }
+        }
+        #expect(whereEntry?["pointee"] as? String == "{x = 7, y = -8}", "\(String(describing: whereEntry))")
         // main's argc at -O2 likewise, from __libc_start_call_main's call site (gdb 13 says
         // <optimized out>): the fixture runs with two arguments.
         let main = try #require(ours.frames.first { $0.function == "main" })

@@ -83,6 +83,15 @@ import Testing
         #expect(ops.withUnsafeBufferPointer { evaluator.evaluate($0.baseAddress!, count: $0.count) } == .memory(0x7f00_0000_1010))
     }
 
+    @Test func implicitPointersKeepTheirTarget() {
+        // DW_OP_implicit_pointer: number2 is the byte offset into the target.
+        var evaluator = LocationEvaluator(registers: Self.registers, bias: 0, frameBase: 0x7100, memory: Self.memory())
+        evaluator.implicitPointerTarget = { _ in .memory(0x7008) }
+        let ops = [op(DW_OP_implicit_pointer, 0x99, 4)]
+        #expect(ops.withUnsafeBufferPointer { evaluator.evaluate($0.baseAddress!, count: $0.count) }
+                == .implicitPointer(target: .memory(0x7008), offset: 4))
+    }
+
     @Test func entryValuesComeOnlyFromTheCaller() {
         let ops = [op(DW_OP_entry_value), op(DW_OP_stack_value)]
         #expect(evaluate(ops, entryValue: { _ in 12 }) == .value(12))

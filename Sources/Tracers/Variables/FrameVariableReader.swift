@@ -148,6 +148,14 @@ final class FrameVariableReader {
             guard dwarf_getlocation_attr(attribute, op, &result) == 0, dwarf_formaddr(&result, &address) == 0 else { return nil }
             return address
         }
+        resolving.implicitPointerTarget = { [unowned self] op in
+            // The DIE the pointer points to: its DW_AT_location, or its DW_AT_const_value.
+            guard entryDepth < 2 else { return nil }
+            var target = Dwarf_Attribute()
+            guard dwarf_getlocation_implicit_pointer(attribute, op, &target) == 0 else { return nil }
+            if Int(dwarf_whatattr(&target)) == DW_AT_const_value { return Self.constant(&target) }
+            return evaluate(&target, pc: pc, evaluator: evaluator, frame: frame, entryDepth: entryDepth + 1)
+        }
         resolving.entryValue = { [unowned self] op in
             guard entryDepth < 2 else { return nil }
             var block = Dwarf_Attribute()

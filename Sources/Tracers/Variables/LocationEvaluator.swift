@@ -16,6 +16,10 @@ indirect enum VariableLocation: Equatable {
     case bytes([UInt8])
     /// A value assembled from pieces (DW_OP_piece), each `size` bytes from its own location.
     case pieces([Piece])
+    /// A pointer the compiler optimized away whose target still has a location
+    /// (DW_OP_implicit_pointer): gdb's "<synthetic pointer>". It points `offset` bytes into
+    /// `target`.
+    case implicitPointer(target: VariableLocation, offset: Int64)
     /// Nothing to show, and why ("optimized out", "unavailable: …").
     case none(String)
 
@@ -39,6 +43,8 @@ struct LocationEvaluator {
     var entryValue: (UnsafePointer<Dwarf_Op>) -> UInt64? = { _ in nil }
     /// The address of this module's thread-local block in the frame's thread, or why there is
     /// none (ThreadLocalStorage).
+    /// The location of the value a DW_OP_implicit_pointer names, in this frame, if it has one.
+    var implicitPointerTarget: (UnsafePointer<Dwarf_Op>) -> VariableLocation? = { _ in nil }
     var threadLocalBlock: () -> Result<UInt64, ThreadLocalStorage.Failure> = {
         .failure(ThreadLocalStorage.Failure(reason: "no thread to read it in"))
     }
@@ -146,7 +152,10 @@ struct LocationEvaluator {
                 case .failure(let failure): return .none("unavailable: thread-local, and \(failure.reason)")
                 }
             case DW_OP_implicit_pointer, DW_OP_GNU_implicit_pointer:
-                return .none("optimized out (a pointer to a value that exists only in the debug information)")
+                guard let target = implicitPointerTarget(ops + index) else {
+                    return .none("optimized out (a pointer to a value that exists only in the debug information)")
+                }
+                result = .implicitPointer(target: target, offset: Int64(bitPattern: op.number2))
             default:
                 return .none("unavailable: DWARF operation \(atom.hex) is not supported")
             }

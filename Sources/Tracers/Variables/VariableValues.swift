@@ -10,6 +10,11 @@ enum VariableValues {
     static func make(name: String, kind: String, type: UnsafeMutablePointer<Dwarf_Die>, location: VariableLocation,
                      registers: FrameRegisters, formatter: ValueFormatter, faultAddress: UInt64?) -> Variable {
         var variable = Variable(name: name, kind: kind, type: DWARFType.typeName(type), value: nil)
+        if case .implicitPointer(let target, let offset) = location {
+            variable.value = "<synthetic pointer>"
+            variable.pointee = syntheticPointee(target, offset: offset, pointerType: type, registers: registers, formatter: formatter)
+            return variable
+        }
         guard let size = formatter.size(of: type) else {
             variable.note = "unavailable: its type has no known size"
             return variable
@@ -74,9 +79,24 @@ enum VariableValues {
             let padded = Array((result + [UInt8](repeating: 0, count: max(0, size - result.count))).prefix(size))
             let paddedKnown = Array((known + [Bool](repeating: false, count: max(0, size - known.count))).prefix(size))
             return .success(ValueBytes(padded, known: paddedKnown))
+        case .implicitPointer:
+            return .failure(Reason(text: "optimized out (a synthetic pointer inside a larger value)"))
         case .none(let reason):
             return .failure(Reason(text: reason))
         }
+    }
+
+    /// What a synthetic pointer points to: `offset` bytes into the value at `target`, shown as the
+    /// pointer's pointee type (gdb prints it for `*p`).
+    private static func syntheticPointee(_ target: VariableLocation, offset: Int64, pointerType: UnsafeMutablePointer<Dwarf_Die>,
+                                         registers: FrameRegisters, formatter: ValueFormatter) -> String? {
+        var pointee = Dwarf_Die()
+        guard offset >= 0, var peeled = DWARFType.peeled(pointerType), DWARFType.typeOf(&peeled, into: &pointee),
+              let size = formatter.size(of: &pointee), size > 0, Int(offset) + size <= formatter.options.maxValueBytes,
+              case .success(let bytes) = bytes(of: target, size: Int(offset) + size, registers: registers, formatter: formatter) else {
+            return nil
+        }
+        return formatter.format(bytes.slice(Int(offset)..<Int(offset) + size), type: &pointee)
     }
 
     /// "points at the faulting address 0x0" when a pointer's value is the fault address or

@@ -22,7 +22,8 @@
  *     'x' with no NUL), wild (char *) 0x10, global = &vars_counter
  *   vars_leaf(scale = 2.75, at = {x = 7, y = -8} by value, count = 3):
  *     sum (origin's x + y + count), values (an int VLA of 100000 elements, values[i] = i % 7)
- *   vars_inlined(fd, factor = 3), inlined into vars_leaf: scaled 9, pair {a = 5, b = 3}
+ *   vars_inlined(fd, factor = 3, where = &at), inlined into vars_leaf: scaled 9, pair {a = 5, b = 3};
+ *     at -O2 `where` is a synthetic pointer (DW_OP_implicit_pointer) to vars_leaf's `at`
  *   vars_registers(seed = 12, pair = {a = 5, b = 3}): squared 144 and mixed 6, which -O2 keeps in
  *     registers the callee saves; seed and pair are then known only as their values on entry,
  *     which the caller's call site records
@@ -107,11 +108,11 @@ __attribute__((noinline)) long vars_registers(int fd, long seed, struct pair pai
 }
 
 /* Always inlined into vars_leaf, at every optimization level: its frame is an inlined one. */
-static inline __attribute__((always_inline)) int vars_inlined(int fd, int factor) {
+static inline __attribute__((always_inline)) int vars_inlined(int fd, int factor, const struct point *where) {
     int scaled = factor * 3;
     struct pair pair = {5, 3};
     KEEP(scaled);
-    return (int)vars_registers(fd, 12, pair) + scaled;
+    return (int)vars_registers(fd, 12, pair) + scaled + where->y;
 }
 
 __attribute__((noinline)) int vars_leaf(double scale, struct point at, int count, struct point *origin) {
@@ -125,7 +126,7 @@ __attribute__((noinline)) int vars_leaf(double scale, struct point at, int count
     if (pipe(pipes) != 0) {
         return -1;
     }
-    int result = vars_inlined(pipes[0], count);
+    int result = vars_inlined(pipes[0], count, &at);
     return result + sum + at.x + at.y + (int)scale + values[count];
 }
 
