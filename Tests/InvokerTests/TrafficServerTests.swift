@@ -66,6 +66,17 @@ struct TrafficServerSandbox {
 
     var crashLogs: [String] { directoryEntries(root + "/log").filter { $0.hasPrefix("crash-") && $0.hasSuffix(".log") } }
 
+    /// Starts traffic_server with the invoker chain `tracers` (TOML tables after the unwinder's),
+    /// crashes its main thread with SIGSEGV, and returns the crash log's text.
+    static func crash(withUnwindAnd tracers: String) throws -> String {
+        let configuration = try writeConfiguration("[[tracer]]\nuse = \"unwind\"\n" + tracers)
+        let sandbox = try start(configuration: configuration)
+        sandbox.server.sendToMainThread(SIGSEGV)
+        sandbox.server.waitForExit()
+        reapAllChildren()
+        return try #require(sandbox.crashLogs.first.flatMap { readFile(sandbox.root + "/log/" + $0) })
+    }
+
     /// The helper traffic_server forked, if it is there.
     var helperState: String? {
         guard let children = readFile("/proc/\(server.pid)/task/\(server.pid)/children") else { return nil }
@@ -139,18 +150,11 @@ struct TrafficServerTests {
     @Test func variablesOfEveryThreadOfTrafficServer() throws {
         // Debian builds traffic_server without debug information; the C library's frames have
         // theirs (libc6-dbg): every thread's parameters there, read while the server is stopped.
-        let configuration = try writeConfiguration("""
-            [[tracer]]
-            use = "unwind"
+        let text = try TrafficServerSandbox.crash(withUnwindAnd: """
             [[tracer]]
             use = "variables"
             threads = "all"
             """)
-        let sandbox = try TrafficServerSandbox.start(configuration: configuration)
-        sandbox.server.sendToMainThread(SIGSEGV)
-        sandbox.server.waitForExit()
-        reapAllChildren()
-        let text = try #require(sandbox.crashLogs.first.flatMap { readFile(sandbox.root + "/log/" + $0) })
         // [TS_MAIN] sleeps in a loop: clock_nanosleep's parameters, the timespec shown through its pointer.
         let crashing = try #require(text.components(separatedBy: "Other Non-Crashing Threads:").first)
         #expect(crashing.contains("      clock_id = 0  (parameter, clockid_t)"), "\(crashing)")
@@ -165,9 +169,7 @@ struct TrafficServerTests {
     }
 
     @Test func externalTracersRunAsTheServersUserUnlessConfigured() throws {
-        let configuration = try writeConfiguration("""
-            [[tracer]]
-            use = "unwind"
+        let log = try TrafficServerSandbox.crash(withUnwindAnd: """
             [[tracer]]
             name = "whoami"
             exec = ["/usr/bin/id", "-un"]
@@ -179,11 +181,6 @@ struct TrafficServerTests {
             exec = ["/usr/bin/gdb", "-batch", "-nx", "-p", "%p", "-ex", "bt 1"]
             user = "root"
             """)
-        let sandbox = try TrafficServerSandbox.start(configuration: configuration)
-        sandbox.server.sendToMainThread(SIGSEGV)
-        sandbox.server.waitForExit()
-        reapAllChildren()
-        let log = try #require(sandbox.crashLogs.first.flatMap { readFile(sandbox.root + "/log/" + $0) })
         let programs = executedPrograms(log)
         #expect(programs.map { $0.output.first ?? "" }.first == "trafficserver")
         // As trafficserver gdb cannot attach to the non-dumpable server, and the report says what to do.
