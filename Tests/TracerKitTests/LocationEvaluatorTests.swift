@@ -83,6 +83,20 @@ import Testing
         #expect(ops.withUnsafeBufferPointer { evaluator.evaluate($0.baseAddress!, count: $0.count) } == .memory(0x7f00_0000_1010))
     }
 
+    @Test func integerConversionsCutAndExtend() {
+        var evaluator = LocationEvaluator(registers: Self.registers, bias: 0, frameBase: nil, memory: Self.memory())
+        func run(_ ops: [Dwarf_Op]) -> VariableLocation { ops.withUnsafeBufferPointer { evaluator.evaluate($0.baseAddress!, count: $0.count) } }
+        // 0x1ff as a signed char is -1; as an unsigned one, 255; to the generic type, unchanged.
+        evaluator.convertType = { _ in (1, true) }
+        #expect(run([op(DW_OP_const2u, 0x1ff), op(DW_OP_convert, 0x30), op(DW_OP_stack_value)]) == .value(UInt64.max))
+        evaluator.convertType = { _ in (1, false) }
+        #expect(run([op(DW_OP_const2u, 0x1ff), op(DW_OP_convert, 0x30), op(DW_OP_stack_value)]) == .value(0xff))
+        #expect(run([op(DW_OP_const2u, 0x1ff), op(DW_OP_convert, 0), op(DW_OP_stack_value)]) == .value(0x1ff))
+        evaluator.convertType = { _ in nil }
+        #expect(run([op(DW_OP_lit1), op(DW_OP_convert, 0x30)])
+                == .none("unavailable: a conversion to a type other than an integer is not supported"))
+    }
+
     @Test func implicitPointersKeepTheirTarget() {
         // DW_OP_implicit_pointer: number2 is the byte offset into the target.
         var evaluator = LocationEvaluator(registers: Self.registers, bias: 0, frameBase: 0x7100, memory: Self.memory())

@@ -148,6 +148,15 @@ final class FrameVariableReader {
             guard dwarf_getlocation_attr(attribute, op, &result) == 0, dwarf_formaddr(&result, &address) == 0 else { return nil }
             return address
         }
+        resolving.convertType = { op in
+            var type = Dwarf_Die()
+            guard dwarf_getlocation_die(attribute, op, &type) == 0, DWARFType.tag(&type) == DW_TAG_base_type else { return nil }
+            let encoding = Int(DWARFType.unsigned(&type, DW_AT_encoding) ?? 0)
+            guard [DW_ATE_signed, DW_ATE_signed_char, DW_ATE_unsigned, DW_ATE_unsigned_char, DW_ATE_boolean].contains(encoding) else {
+                return nil
+            }
+            return (Int(dwarf_bytesize(&type)), encoding == DW_ATE_signed || encoding == DW_ATE_signed_char)
+        }
         resolving.implicitPointerTarget = { [unowned self] op in
             // The DIE the pointer points to: its DW_AT_location, or its DW_AT_const_value.
             guard entryDepth < 2 else { return nil }

@@ -43,6 +43,9 @@ struct LocationEvaluator {
     var entryValue: (UnsafePointer<Dwarf_Op>) -> UInt64? = { _ in nil }
     /// The address of this module's thread-local block in the frame's thread, or why there is
     /// none (ThreadLocalStorage).
+    /// The integer base type a DW_OP_convert names: its size and whether it is signed; nil when
+    /// it cannot be found or is not an integer type.
+    var convertType: (UnsafePointer<Dwarf_Op>) -> (size: Int, signed: Bool)? = { _ in nil }
     /// The location of the value a DW_OP_implicit_pointer names, in this frame, if it has one.
     var implicitPointerTarget: (UnsafePointer<Dwarf_Op>) -> VariableLocation? = { _ in nil }
     var threadLocalBlock: () -> Result<UInt64, ThreadLocalStorage.Failure> = {
@@ -89,6 +92,22 @@ struct LocationEvaluator {
                 let size = Int(block.pointee)
                 guard (1...8).contains(size) else { return .none("unavailable: a typed constant of \(size) bytes is not supported") }
                 stack.append((0..<size).reversed().reduce(0) { $0 << 8 | UInt64(block[1 + $1]) })
+            case DW_OP_convert, DW_OP_GNU_convert, DW_OP_reinterpret, DW_OP_GNU_reinterpret:
+                // Integer conversions only: to the generic type (0) or an integer base type, the
+                // value is cut to its size and sign- or zero-extended. A reinterpretation keeps
+                // the bits.
+                guard let top = stack.popLast() else { return malformed() }
+                if op.number == 0 || atom == DW_OP_reinterpret || atom == DW_OP_GNU_reinterpret {
+                    stack.append(top)
+                    continue
+                }
+                guard let (size, signed) = convertType(ops + index), (1...8).contains(size) else {
+                    return .none("unavailable: a conversion to a type other than an integer is not supported")
+                }
+                let bits = UInt64(size * 8)
+                var value = bits == 64 ? top : top & ((1 << bits) - 1)
+                if signed, bits < 64, value & (1 << (bits - 1)) != 0 { value |= ~((1 << bits) - 1) }
+                stack.append(value)
             case DW_OP_call_frame_cfa:
                 guard let cfa = registers.cfa else { return .none("unavailable: no frame address") }
                 stack.append(cfa)
