@@ -105,7 +105,7 @@ struct Dispatcher {
         let snapshotStart = Deadline.now()
         let snapshot = ProcessSnapshot.capture(session: session, fault: fault,
                                                vectorRegisters: builtins.contains { $0 is VariablesTracer })
-        report.notes.append("registers, maps and stacks copied in \(Deadline.millisecondsSince(snapshotStart)) ms")
+        report.notes.append("registers, maps and \(snapshot.copiedStackBytes / 1024) KiB of stacks copied in \(Deadline.millisecondsSince(snapshotStart)) ms")
         if mode == .live {
             session.detach()
             report.tracerRuns.append(TracerRun(name: "freeze", seconds: Deadline.now().seconds(since: attachStart),

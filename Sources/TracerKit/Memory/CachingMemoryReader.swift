@@ -45,8 +45,10 @@ public final class CachingMemoryReader: MemoryReader {
 
     /// Fills the cache for whole ranges at once when the base reader is a `ProcessVMReader`
     /// (one system call for all of them); otherwise does nothing and pages load on demand.
-    public func prefetch(_ ranges: [ClosedRange<UInt64>]) {
-        guard let vm = base as? ProcessVMReader else { return }
+    /// Returns the bytes copied.
+    @discardableResult
+    public func prefetch(_ ranges: [ClosedRange<UInt64>]) -> Int {
+        guard let vm = base as? ProcessVMReader else { return 0 }
         var requests: [(address: UInt64, buffer: UnsafeMutableRawBufferPointer)] = []
         for range in ranges {
             let first = range.lowerBound / Self.pageSize, last = range.upperBound / Self.pageSize
@@ -55,7 +57,7 @@ public final class CachingMemoryReader: MemoryReader {
             requests.append((first * Self.pageSize, .allocate(byteCount: size, alignment: 16)))
         }
         defer { requests.forEach { $0.buffer.deallocate() } }
-        guard !requests.isEmpty else { return }
+        guard !requests.isEmpty else { return 0 }
         let copied = vm.read(ranges: requests)
         missCount += 1
         for (request, count) in zip(requests, copied) {
@@ -65,6 +67,7 @@ public final class CachingMemoryReader: MemoryReader {
                 pages[request.address / Self.pageSize + UInt64(page)] = bytes
             }
         }
+        return copied.reduce(0, +)
     }
 
     private func page(_ number: UInt64) throws(MemoryReadError) -> [UInt8]? {

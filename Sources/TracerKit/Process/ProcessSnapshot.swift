@@ -47,10 +47,14 @@ public final class ProcessSnapshot {
     private let captureProblems: [String]
     private var moduleProblems: [String] = []
 
+    /// Bytes of the threads' stacks copied at capture, in the one process_vm_readv.
+    public let copiedStackBytes: Int
+
     init(pid: Int32, executable: String, commandLine: [String], threads: [ThreadSnapshot],
-         mappings: [MemoryMapping], fault: FaultContext?, memory: any MemoryReader, problems: [String]) {
+         mappings: [MemoryMapping], fault: FaultContext?, memory: any MemoryReader, problems: [String], copiedStackBytes: Int) {
         self.pid = pid; self.executable = executable; self.commandLine = commandLine; self.threads = threads
         self.mappings = mappings; self.fault = fault; self.memory = memory; self.captureProblems = problems
+        self.copiedStackBytes = copiedStackBytes
     }
 
     /// The crashing thread, if known.
@@ -94,6 +98,14 @@ public final class ProcessSnapshot {
             }
         }
         let reader = CachingMemoryReader(ProcessVMReader(pid: pid))
+        let stackBytes = reader.prefetch(threads.flatMap { thread -> [ClosedRange<UInt64>] in
+            [thread.registers?.rsp, thread.faultRegisters?.rsp].compactMap { sp in
+                guard let sp, sp > 128, let mapping = mappings.mapping(containing: sp) else { return nil }
+                let low = max(mapping.start, sp - 128)
+                let high = min(mapping.end, sp + stackPrefetchBytes) - 1
+                return high > low ? low...high : nil
+            }
+        })
         // The crashing thread's xmm registers at the fault are where its signal context points
         // (the kernel saved them on that thread's stack, which the prefetch just copied).
         if vectorRegisters, let crashing = threads.firstIndex(where: \.isCrashing),
@@ -113,7 +125,7 @@ public final class ProcessSnapshot {
         return ProcessSnapshot(
             pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? commandLine.first ?? "?",
             commandLine: commandLine, threads: threads, mappings: mappings,
-            fault: resolvedFault, memory: reader, problems: problems)
+            fault: resolvedFault, memory: reader, problems: problems, copiedStackBytes: stackBytes)
     }
 
     /// The message glibc left for abort() (an assertion's "file:line: function: Assertion `…'
