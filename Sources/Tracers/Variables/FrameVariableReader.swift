@@ -133,36 +133,18 @@ final class FrameVariableReader {
         return FrameScope(bias: bias, pc: pc, path: path, evaluator: evaluator)
     }
 
-    /// Evaluates the location in `attribute` at `pc` in frame `frame`.
+    /// Evaluates the location in `attribute` at `pc` in frame `frame`, with what only a frame can
+    /// resolve: a register's value on entry (from the caller's call site) and what an implicit
+    /// pointer points to.
     func evaluate(_ attribute: UnsafeMutablePointer<Dwarf_Attribute>, pc: Dwarf_Addr, evaluator: LocationEvaluator,
                   frame: Int, entryDepth: Int = 0) -> VariableLocation {
-        var ops: UnsafeMutablePointer<Dwarf_Op>? = nil
-        var length = 0
-        let found = dwarf_getlocation_addr(attribute, pc, &ops, &length, 1)
-        if found == 0 { return .none("optimized out") }
-        guard found > 0, let ops else { return .none("unavailable: no location") }
         var resolving = evaluator
-        resolving.resolveIndex = { op in
-            var result = Dwarf_Attribute()
-            var address: Dwarf_Addr = 0
-            guard dwarf_getlocation_attr(attribute, op, &result) == 0, dwarf_formaddr(&result, &address) == 0 else { return nil }
-            return address
-        }
-        resolving.convertType = { op in
-            var type = Dwarf_Die()
-            guard dwarf_getlocation_die(attribute, op, &type) == 0, DWARFType.tag(&type) == DW_TAG_base_type else { return nil }
-            let encoding = Int(DWARFType.unsigned(&type, DW_AT_encoding) ?? 0)
-            guard [DW_ATE_signed, DW_ATE_signed_char, DW_ATE_unsigned, DW_ATE_unsigned_char, DW_ATE_boolean].contains(encoding) else {
-                return nil
-            }
-            return (Int(dwarf_bytesize(&type)), encoding == DW_ATE_signed || encoding == DW_ATE_signed_char)
-        }
         resolving.implicitPointerTarget = { [unowned self] op in
             // The DIE the pointer points to: its DW_AT_location, or its DW_AT_const_value.
             guard entryDepth < 2 else { return nil }
             var target = Dwarf_Attribute()
             guard dwarf_getlocation_implicit_pointer(attribute, op, &target) == 0 else { return nil }
-            if Int(dwarf_whatattr(&target)) == DW_AT_const_value { return Self.constant(&target) }
+            if Int(dwarf_whatattr(&target)) == DW_AT_const_value { return LocationEvaluator.constant(&target) }
             return evaluate(&target, pc: pc, evaluator: evaluator, frame: frame, entryDepth: entryDepth + 1)
         }
         resolving.entryValue = { [unowned self] op in
@@ -181,7 +163,7 @@ final class FrameVariableReader {
             }
             return entryValue(ofRegister: register, inFrame: frame, depth: entryDepth + 1)
         }
-        return resolving.evaluate(ops, count: length)
+        return resolving.evaluate(attribute, pc: pc)
     }
 
     /// The value register `register` had when frame `frame`'s function was entered: the caller's
@@ -249,14 +231,9 @@ final class FrameVariableReader {
         var type = Dwarf_Die()
         guard DWARFType.typeOf(die, into: &type) else { return nil }
         var attribute = Dwarf_Attribute()
-        let location: VariableLocation
-        if dwarf_attr_integrate(die, UInt32(DW_AT_location), &attribute) != nil {
-            location = evaluate(&attribute, pc: scope.pc, evaluator: scope.evaluator, frame: frame)
-        } else if dwarf_attr_integrate(die, UInt32(DW_AT_const_value), &attribute) != nil {
-            location = Self.constant(&attribute)
-        } else {
-            location = .none("optimized out")
-        }
+        let location = dwarf_attr_integrate(die, UInt32(DW_AT_location), &attribute) != nil
+            ? evaluate(&attribute, pc: scope.pc, evaluator: scope.evaluator, frame: frame)  // with the frame's resolvers
+            : scope.evaluator.location(of: die, pc: scope.pc)  // a constant, or nothing
         // A variable-length array's bounds are evaluated in this frame.
         var formatter = self.formatter
         formatter.dynamicCount = { [unowned self] subrange in self.count(of: subrange, frame: frame, scope: scope) }
@@ -293,18 +270,5 @@ final class FrameVariableReader {
             return Int(clamping: Int64(bitPattern: bound)) + adjust
         }
         return nil
-    }
-
-    /// A DW_AT_const_value: an integer, or a block of the value's bytes.
-    static func constant(_ attribute: UnsafeMutablePointer<Dwarf_Attribute>) -> VariableLocation {
-        var block = Dwarf_Block()
-        if dwarf_formblock(attribute, &block) == 0, let data = block.data {
-            return .bytes(Array(UnsafeBufferPointer(start: data, count: Int(block.length))))
-        }
-        var signed: Dwarf_Sword = 0
-        if dwarf_formsdata(attribute, &signed) == 0 { return .value(UInt64(bitPattern: Int64(signed))) }
-        var unsigned: Dwarf_Word = 0
-        if dwarf_formudata(attribute, &unsigned) == 0 { return .value(unsigned) }
-        return .none("optimized out")
     }
 }

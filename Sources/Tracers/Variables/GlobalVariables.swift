@@ -8,8 +8,7 @@ import TracerKit
 enum GlobalVariables {
     /// The globals `names` ("counter", "ns::state"), each with its value or why it has none.
     /// Thread-local ones are read in the thread `threadLocalBlock` stands for (by module load bias).
-    static func read(_ names: [String], modules: ModuleIndex, memory: any MemoryReader, formatter: ValueFormatter,
-                     budget: BudgetedMemoryReader,
+    static func read(_ names: [String], modules: ModuleIndex, formatter: ValueFormatter, budget: BudgetedMemoryReader,
                      threadLocalBlock: @escaping (UInt64) -> Result<UInt64, ThreadLocalStorage.Failure>) -> [Variable] {
         var found: [String: Variable] = [:]
         for module in modules.handles() where found.count < names.count && !budget.isSpent {
@@ -23,7 +22,7 @@ enum GlobalVariables {
                 unit = next
                 search(next.pointee, prefix: "", wanted: wanted, depth: 0) { name, die in
                     guard found[name] == nil else { return }
-                    var variable = value(of: &die, name: name, bias: bias, memory: memory, formatter: formatter,
+                    var variable = value(of: &die, name: name, bias: bias, memory: budget, formatter: formatter,
                                          threadLocalBlock: threadLocalBlock)
                     variable.scope = moduleName.map { String(cString: $0) }
                     found[name] = variable
@@ -85,26 +84,9 @@ enum GlobalVariables {
         guard DWARFType.typeOf(&die, into: &type) else {
             return Variable(name: name, kind: "global", type: "?", value: nil, note: "unavailable: no type")
         }
-        var attribute = Dwarf_Attribute()
-        let location: VariableLocation
-        if dwarf_attr_integrate(&die, UInt32(DW_AT_location), &attribute) != nil {
-            var ops: UnsafeMutablePointer<Dwarf_Op>? = nil
-            var length = 0
-            var evaluator = LocationEvaluator(registers: FrameRegisters(), bias: bias, frameBase: nil, memory: memory)
-            evaluator.threadLocalBlock = { threadLocalBlock(bias) }
-            evaluator.resolveIndex = { op in
-                var result = Dwarf_Attribute()
-                var address: Dwarf_Addr = 0
-                guard dwarf_getlocation_attr(&attribute, op, &result) == 0, dwarf_formaddr(&result, &address) == 0 else { return nil }
-                return address
-            }
-            location = dwarf_getlocation(&attribute, &ops, &length) == 0 && ops != nil
-                ? evaluator.evaluate(ops!, count: length) : .none("unavailable: no single location")
-        } else if dwarf_attr_integrate(&die, UInt32(DW_AT_const_value), &attribute) != nil {
-            location = FrameVariableReader.constant(&attribute)
-        } else {
-            location = .none("optimized out")
-        }
+        var evaluator = LocationEvaluator(registers: FrameRegisters(), bias: bias, frameBase: nil, memory: memory)
+        evaluator.threadLocalBlock = { threadLocalBlock(bias) }
+        let location = evaluator.location(of: &die, pc: nil)
         return VariableValues.make(name: name, kind: "global", type: &type, location: location, registers: FrameRegisters(),
                                    formatter: formatter, faultAddress: nil)
     }

@@ -80,8 +80,8 @@ public final class VariablesTracer: Tracer {
         if !options.globals.isEmpty {
             // Thread-local globals as the crashing thread (in a snapshot, the main thread) sees them.
             let thread = chosen.first.map { report.threads[$0].tid } ?? snapshot.pid
-            report.globals = GlobalVariables.read(options.globals, modules: modules, memory: budget, formatter: formatter,
-                                                  budget: budget, threadLocalBlock: threadLocalBlock(thread))
+            report.globals = GlobalVariables.read(options.globals, modules: modules, formatter: formatter, budget: budget,
+                                                  threadLocalBlock: threadLocalBlock(thread))
         }
         if let reason = budget.spentReason {
             report.problems.append("variables: stopped early, \(reason) is spent (\(budget.bytesRead) bytes read); raise "
