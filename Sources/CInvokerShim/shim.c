@@ -60,15 +60,10 @@ void ivk_decode_siginfo(const void *bytes, struct ivk_siginfo *out) {
     out->address = (uint64_t)(uintptr_t)info.si_addr;
 }
 
-void ivk_decode_ucontext_gregs(const void *bytes, uint64_t gregs[IVK_NGREG]) {
+uint64_t ivk_decode_ucontext(const void *bytes, uint64_t gregs[IVK_NGREG]) {
     ucontext_t context;
     memcpy(&context, bytes, sizeof context);
     for (int i = 0; i < IVK_NGREG; i++) gregs[i] = (uint64_t)context.uc_mcontext.gregs[i];
-}
-
-uint64_t ivk_decode_ucontext_fpregs(const void *bytes) {
-    ucontext_t context;
-    memcpy(&context, bytes, sizeof context);
     return (uint64_t)(uintptr_t)context.uc_mcontext.fpregs;
 }
 

@@ -61,11 +61,9 @@ struct ivk_siginfo {
 /// Decodes IVK_SIGINFO_SIZE bytes laid out as siginfo_t.
 void ivk_decode_siginfo(const void *bytes, struct ivk_siginfo *out);
 /// Decodes IVK_UCONTEXT_SIZE bytes laid out as ucontext_t: its IVK_NGREG general registers
-/// (indexed by glibc's REG_* numbers).
-void ivk_decode_ucontext_gregs(const void *bytes, uint64_t gregs[IVK_NGREG]);
-/// The target address of the FPU/SSE state a signal context points to (uc_mcontext.fpregs: the
-/// kernel saves it on the interrupted thread's stack), from IVK_UCONTEXT_SIZE payload bytes.
-uint64_t ivk_decode_ucontext_fpregs(const void *bytes);
+/// (indexed by glibc's REG_* numbers), and returns the target address of the FPU/SSE state it
+/// points to (uc_mcontext.fpregs: the kernel saves it on the interrupted thread's stack).
+uint64_t ivk_decode_ucontext(const void *bytes, uint64_t gregs[IVK_NGREG]);
 
 /// Where xmm0 starts in the fxsave layout (struct _libc_fpstate of a signal context, and
 /// struct user_fpregs_struct of PTRACE_GETFPREGS), and the size of each xmm register.

@@ -117,11 +117,10 @@ public struct CrashPayload: Sendable, Equatable {
     static func ucontext(_ bytes: [UInt8], at offset: Int) -> Registers? {
         guard offset >= 0, bytes.count >= offset + ucontextSize else { return nil }
         var gregs = [UInt64](repeating: 0, count: Int(IVK_NGREG))
-        bytes.withUnsafeBytes { raw in
-            gregs.withUnsafeMutableBufferPointer { ivk_decode_ucontext_gregs(raw.baseAddress! + offset, $0.baseAddress!) }
+        let fpregs = bytes.withUnsafeBytes { raw in
+            gregs.withUnsafeMutableBufferPointer { ivk_decode_ucontext(raw.baseAddress! + offset, $0.baseAddress!) }
         }
         var registers = Registers(gregs: gregs)
-        let fpregs = bytes.withUnsafeBytes { raw in ivk_decode_ucontext_fpregs(raw.baseAddress! + offset) }
         registers.floatingPointStateAddress = fpregs == 0 ? nil : fpregs
         return registers
     }
