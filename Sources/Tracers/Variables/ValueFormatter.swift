@@ -140,10 +140,15 @@ struct ValueFormatter {
         guard address != 0, DWARFType.typeOf(&peeled, into: &target), !isCharacter(&target),
               var targetPeeled = DWARFType.peeled(&target), DWARFType.tag(&targetPeeled) != DW_TAG_subroutine_type,
               DWARFType.tag(&targetPeeled) != DW_TAG_unspecified_type else { return nil }
+        return summarizing.read(address: address, type: &targetPeeled, depth: 0)
+    }
+
+    /// This formatter with the shorter limits of a pointee summary (two levels, 16 elements).
+    var summarizing: ValueFormatter {
         var shallow = self
         shallow.options.maxDepth = min(options.maxDepth, 2)
         shallow.options.maxElements = min(options.maxElements, 16)
-        return shallow.read(address: address, type: &targetPeeled, depth: 0)
+        return shallow
     }
 
     private func enumerator(_ value: UInt64, type: UnsafeMutablePointer<Dwarf_Die>) -> String {

@@ -86,8 +86,8 @@ enum VariableValues {
         }
     }
 
-    /// What a synthetic pointer points to: `offset` bytes into the value at `target`, shown as the
-    /// pointer's pointee type (gdb prints it for `*p`).
+    /// What a synthetic pointer points to: `offset` bytes into the value at `target`, summarized as
+    /// a real pointer's pointee is.
     private static func syntheticPointee(_ target: VariableLocation, offset: Int64, pointerType: UnsafeMutablePointer<Dwarf_Die>,
                                          registers: FrameRegisters, formatter: ValueFormatter) -> String? {
         var pointee = Dwarf_Die()
@@ -96,7 +96,7 @@ enum VariableValues {
               case .success(let bytes) = bytes(of: target, size: Int(offset) + size, registers: registers, formatter: formatter) else {
             return nil
         }
-        return formatter.format(bytes.slice(Int(offset)..<Int(offset) + size), type: &pointee)
+        return formatter.summarizing.format(bytes.slice(Int(offset)..<Int(offset) + size), type: &pointee)
     }
 
     /// "points at the faulting address 0x0" when a pointer's value is the fault address or
