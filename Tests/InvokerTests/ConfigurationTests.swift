@@ -5,7 +5,7 @@ import Testing
 import Tracers
 @testable import Invoker
 
-@Suite struct ConfigurationTests {
+@Suite(.timeLimit(.minutes(1))) struct ConfigurationTests {
     @Test func fullFileLoads() throws {
         let configuration = try ConfigurationLoader.parse("""
             output_dir = "/var/tmp/reports"
