@@ -33,7 +33,8 @@ func executedPrograms(_ text: String) -> [(command: String, output: [String], st
                 result.append((open.0, open.1, line))
                 current = nil
             } else {
-                current!.1.append(line)
+                // Output lines are indented by two spaces (nothing a program prints starts a line).
+                current!.1.append(line.hasPrefix("  ") ? String(line.dropFirst(2)) : line)
             }
         }
     }
