@@ -67,6 +67,7 @@ struct HelperCommand: AsyncParsableCommand {
             return
         }
         StandardDescriptors.ensureOpen()
+        StandardDescriptors.raiseLimit()
         Diagnostics.bootstrap(syslog: !debug && (syslog || wait), ident: "invoker")
         let logger = Logger(label: "invoker")
         if !unrecognized.isEmpty {
@@ -86,6 +87,10 @@ struct HelperCommand: AsyncParsableCommand {
             logger.critical("\(error.description); using the built-in chain instead")
             if syslog || wait { printToStandardError("invoker: \(error.description); using the built-in chain instead") }
             configuration = Configuration()
+        }
+        for warning in configuration.warnings {
+            logger.error("\(warning)")
+            if syslog || wait { printToStandardError("invoker: \(warning)") }
         }
         if let pidFile { PidFile.takeOver(pidFile, logger: logger) }
         let dispatcher = Dispatcher(

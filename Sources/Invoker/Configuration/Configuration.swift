@@ -29,6 +29,18 @@ struct ExternalTracerSpec: Equatable {
     /// Extra environment variables.
     var environment: [String: String]
     var workingDirectory: String?
+    /// Which of our (the server's) environment it inherits, before `environment` is added.
+    var inheritEnvironment: EnvironmentInheritance = .sanitized
+}
+
+/// `inherit_env` of an external tracer.
+enum EnvironmentInheritance: String, CaseIterable {
+    /// Every variable except those whose name or value is a secret (Redactor); the default.
+    case sanitized
+    /// Every variable, secrets included.
+    case all
+    /// None: only the tracer's `env`.
+    case none
 }
 
 /// One built-in tracer in the chain.
@@ -76,6 +88,8 @@ struct Configuration: Equatable {
     /// captured and symbolize and write the report afterwards (in a child process).
     var earlyRelease = true
     var tracers: [TracerSpec] = Configuration.defaultTracers
+    /// What was left out while assembling (a bad command-line tracer), as sentences to log.
+    var warnings: [String] = []
 
     /// The chain used when no file configures one.
     static let defaultTracers: [TracerSpec] = [

@@ -57,11 +57,16 @@ struct Dispatcher {
                 tracer.finish(snapshot: snapshot, report: &report, deadline: deadline)
             }
         }
+        // Done with the snapshot: its module index holds every module's file open, and the
+        // writers need descriptors of their own (a server started with RLIMIT_NOFILE 12 has few).
+        snapshot = nil
         let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
                                   retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
                                   time: report.time, logger: logger)
         // Early write: the stacks are on disk before any external program runs.
         var location: ReportLocation? = nil
+        let redactor = self.redactor
+        report.redact(with: redactor)
         if !toStandardOutput && !externals.isEmpty {
             location = writer.writeEarly(report)
         }
@@ -72,6 +77,7 @@ struct Dispatcher {
         await runExternals(externals, values: values, report: &report, deadline: deadline)
         report.tracerRuns.insert(TracerRun(name: "invoker", seconds: Deadline.now().seconds(since: start),
                                            outcome: "capture finished"), at: 0)
+        report.redact(with: redactor)
         if toStandardOutput {
             print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render(), terminator: "")
             return 0
@@ -159,8 +165,16 @@ struct Dispatcher {
             if let user = spec.user ?? serverUser, user != "#-1", getuid() == 0 {
                 identity = UserIdentity.lookUp(user)
                 if identity == nil {
-                    report.problems.append("Tracer \(spec.name): user \(user) does not exist; it ran as \(String(cString: getpwuid(getuid()).pointee.pw_name)).")
+                    // Never root in its place: a user that does not exist is not a reason to run as root.
+                    let origin = spec.user == nil ? " (the user Traffic Server passed with --user)" : ""
+                    skip(spec, "not run: user \(user)\(origin) does not exist, and a tracer never runs as root in its place", into: &report)
+                    continue
                 }
+            }
+            // Checked once more just before it runs (exec-tracer checks again and runs what it checked).
+            if TrustedFile.enforced, let refusal = TrustedFile.check(spec.command[0]), !refusal.isUnavailable {
+                skip(spec, "not run: " + refusal.sentence("a tracer"), into: &report)
+                continue
             }
             if let identity, identity.uid != 0, !warnedNotDumpable,
                let reason = Self.whyUserCannotTrace(values.pid, uid: identity.uid) {
@@ -168,7 +182,7 @@ struct Dispatcher {
                 report.problems.append("External tracers run as \(identity.name)\(spec.user == nil ? " (the user Traffic Server passed with --user)" : ""), but \(reason), so a tool that attaches to it (gdb, gcore, eu-stack) cannot as that user: set user = \"root\" on such tracers in invoker.conf.")
             }
             let tracer = ExternalTracer(name: spec.name, command: spec.command.map(values.expand), timeout: spec.timeout,
-                                        identity: identity, environment: spec.environment,
+                                        identity: identity, environment: environment(for: spec),
                                         workingDirectory: spec.workingDirectory, outputLimit: configuration.maxOutputBytes,
                                         launcher: Self.tracerLauncher)
             let run = await tracer.run(deadline: deadline)
@@ -189,6 +203,34 @@ struct Dispatcher {
 }
 
 extension Dispatcher {
+    /// A tracer that is not run, said in the report and the log.
+    private func skip(_ spec: ExternalTracerSpec, _ outcome: String, into report: inout CrashReport) {
+        logger.error("tracer \(spec.name): \(outcome)")
+        report.problems.append("Tracer \(spec.name) \(outcome).")
+        report.tracerRuns.append(TracerRun(name: spec.name, command: spec.command, seconds: 0, outcome: outcome))
+    }
+
+    /// The tracer's whole environment: ours (the server's) as `inherit_env` says, then its `env`.
+    func environment(for spec: ExternalTracerSpec) -> [String: String] {
+        let ours = LogDirectory.currentEnvironment()
+        var result: [String: String]
+        switch spec.inheritEnvironment {
+        case .all: result = ours
+        case .sanitized: result = redactor.sanitizedEnvironment(ours)
+        case .none: result = [:]
+        }
+        result.merge(spec.environment) { $1 }
+        return result
+    }
+
+    /// The redaction rules of this configuration: the defaults plus every process tracer's `redact`.
+    var redactor: Redactor {
+        Redactor(extraNamePatterns: configuration.tracers.flatMap { spec -> [String] in
+            if case .builtin(let builtin) = spec { return builtin.redact }
+            return []
+        })
+    }
+
     /// External tracers start through our own `exec-tracer` subcommand (ExecTracerCommand):
     /// default signals, the user switch; /proc/self/exe is our binary even if it was replaced
     /// since we started.
