@@ -112,6 +112,11 @@ import Tracers
          "bad.conf:2: tracer[1].use: the variables tracer reads the frames the unwind tracer finds: put a [[tracer]] with use = \"unwind\" before it"),
         ("[[tracer]]\nuse = \"process\"\n[[tracer]]\nuse = \"variables\"\n",
          "bad.conf:4: tracer[2].use: the variables tracer reads the frames the unwind tracer finds"),
+        // Table headers toml++ would assert on (found by ConfigurationFuzzTests), and an array
+        // value on its own line, which is not a header.
+        ("[[)racer]]\nuse = \"unwind\"\n", "bad.conf:1: not valid TOML: a table header must start with a key name, not \")\""),
+        ("deadline = 5\n[[\ntracer]]\n", "bad.conf:2: not valid TOML: a table header must start with a key name, not the end of the line"),
+        ("formats = [\n  [\"text\"],\n]\n", "bad.conf:1: formats:"),
         // Out-of-range numbers (they passed, then trapped every run in Deadline.adding).
         ("deadline = 1e10\n", "bad.conf:1: deadline: must be a positive number of seconds, at most 86400 (one day)"),
         ("deadline = inf\n", "bad.conf:1: deadline: must be a positive number of seconds, at most 86400 (one day)"),

@@ -100,6 +100,9 @@ enum ConfigurationLoader {
 
     /// Parses and validates configuration text. `file` names it in messages.
     static func parse(_ text: String, file: String) throws(ConfigurationError) -> Configuration {
+        if let (line, character) = TableHeaderGuard.badHeader(in: text) {
+            throw ConfigurationError(file: file, line: line, message: "not valid TOML: a table header must start with a key name, not \(character == "\n" ? "the end of the line" : "\"\(character)\"")")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
