@@ -117,6 +117,8 @@ import Tracers
         ("[[)racer]]\nuse = \"unwind\"\n", "bad.conf:1: not valid TOML: a table header must start with a key name, not \")\""),
         ("deadline = 5\n[[\ntracer]]\n", "bad.conf:2: not valid TOML: a table header must start with a key name, not the end of the line"),
         ("formats = [\n  [\"text\"],\n]\n", "bad.conf:1: formats:"),
+        ("[[tracer]]\nexec = [\"/usr/bin/gdb\", }%p\"]\n", "bad.conf:2: not valid TOML: a value cannot start with \"}\""),
+        ("deadline = 5 # \u{7}\n", "bad.conf:1: not valid TOML: a control character (U+7) in a comment"),
         // Out-of-range numbers (they passed, then trapped every run in Deadline.adding).
         ("deadline = 1e10\n", "bad.conf:1: deadline: must be a positive number of seconds, at most 86400 (one day)"),
         ("deadline = inf\n", "bad.conf:1: deadline: must be a positive number of seconds, at most 86400 (one day)"),

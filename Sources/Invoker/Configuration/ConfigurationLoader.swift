@@ -100,8 +100,8 @@ enum ConfigurationLoader {
 
     /// Parses and validates configuration text. `file` names it in messages.
     static func parse(_ text: String, file: String) throws(ConfigurationError) -> Configuration {
-        if let (line, character) = TableHeaderGuard.badHeader(in: text) {
-            throw ConfigurationError(file: file, line: line, message: "not valid TOML: a table header must start with a key name, not \(character == "\n" ? "the end of the line" : "\"\(character)\"")")
+        if let (line, message) = TOMLPreflight.problem(in: text) {
+            throw ConfigurationError(file: file, line: line, message: "not valid TOML: " + message)
         }
         let table: TOMLTable
         do {
