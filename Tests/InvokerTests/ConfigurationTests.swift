@@ -119,6 +119,7 @@ import Tracers
         ("formats = [\n  [\"text\"],\n]\n", "bad.conf:1: formats:"),
         ("[[tracer]]\nexec = [\"/usr/bin/gdb\", }%p\"]\n", "bad.conf:2: not valid TOML: a value cannot start with \"}\""),
         ("deadline = 5 # \u{7}\n", "bad.conf:1: not valid TOML: a control character (U+7) in a comment"),
+        ("[[tracer]]\nexec = [\"/bin/true\"]\nuser = 1979-05-27T(7:30Z\n", "bad.conf:3: not valid TOML: a date and time needs a time after \"T\", not \"(\""),
         // Out-of-range numbers (they passed, then trapped every run in Deadline.adding).
         ("deadline = 1e10\n", "bad.conf:1: deadline: must be a positive number of seconds, at most 86400 (one day)"),
         ("deadline = inf\n", "bad.conf:1: deadline: must be a positive number of seconds, at most 86400 (one day)"),

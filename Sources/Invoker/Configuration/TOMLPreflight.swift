@@ -2,8 +2,9 @@
 // configuration fuzz campaign (ConfigurationFuzzTests). toml++ asserts (TOML_ASSERT_ASSUME)
 // instead of reporting an error in a few places: a table header whose key starts with a
 // character that cannot start a key (`[[)racer]]`, or `[[` at the end of a line), and an array
-// element that starts with `}` or a non-ASCII blank (`["a", }`). A debug build aborts there, and
-// in a release build a failed assumption is undefined behaviour: a typo must never cost the
+// element that starts with `}` or a non-ASCII blank (`["a", }`), a date whose T is not followed
+// by a digit (`1979-05-27T(7`). SwiftPM defines no NDEBUG, so any build aborts there (and
+// with NDEBUG the failed assumption would be undefined behaviour): a typo must never cost the
 // server its crash helper. This is not a TOML parser: it follows strings, comments and bracket
 // nesting only far enough to find those spots (and raw control characters, which TOML forbids
 // everywhere), and says where, before TOMLKit sees the text.
@@ -51,6 +52,12 @@ enum TOMLPreflight {
                     return (line, "a value cannot start with \(describe(scalar))")
                 }
                 expectingValue = false
+                // A date followed by T must be followed by a time: toml++ asserts on its first digit.
+                let head = Array(scalars.prefix(12))
+                if head.count == 12, head[4] == "-", head[7] == "-", head[10] == "T" || head[10] == "t",
+                   [0, 1, 2, 3, 5, 6, 8, 9].allSatisfy({ isDigit(head[$0]) }), !isDigit(head[11]) {
+                    return (line, "a date and time needs a time after \"\(Character(head[10]))\", not \(describe(head[11]))")
+                }
             }
             switch scalar {
             case "\"", "'":
@@ -92,6 +99,8 @@ enum TOMLPreflight {
         }
         return true
     }
+
+    private static func isDigit(_ scalar: Unicode.Scalar) -> Bool { ("0"..."9").contains(scalar) }
 
     private static func isKeyStart(_ scalar: Unicode.Scalar) -> Bool {
         scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "_" || scalar == "-")
