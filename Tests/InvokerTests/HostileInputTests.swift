@@ -265,17 +265,13 @@ struct HostileInputTests {
         defer { sleeper.finish() }
         #expect(sleeper.waitUntilSleeping())
         let directory = makeTemporaryDirectory()
-        // Traffic Server starts its helper with descriptors 0-2 only; a test runner leaks a few
-        // more into its children. The limit is 12 plus those, so the helper has what it would
-        // have under a server with RLIMIT_NOFILE 12.
-        let scratch = makeTemporaryDirectory() + "/fds.txt"
-        let counter = try TestProcess("/bin/sh", ["-c", "ls /proc/$$/fd | wc -l"], outputPath: scratch)
-        #expect(counter.waitForExit() == 0)
-        let inherited = max(0, (Int(readFile(scratch)?.trimmingWhitespace() ?? "") ?? 3) - 3)
-        let limit = 12 + inherited
+        // Traffic Server starts its helper with descriptors 0-2 only (a test runner leaks more):
+        // bash closes the rest, then prlimit sets the limit and runs the helper.
         adoptOrphans()  // the report is finished by the helper's child, after the helper exits
-        let helper = try TestProcess("/usr/bin/prlimit", ["--nofile=\(limit):\(limit)", builtProduct("invoker"), "-p", String(sleeper.pid),
-                                                         "--log-dir", directory], outputPath: makeTemporaryDirectory() + "/output.txt")
+        let script = "for fd in $(ls /proc/$$/fd); do [ \"$fd\" -gt 2 ] && eval \"exec $fd>&-\"; done; "
+            + "exec /usr/bin/prlimit --nofile=12:12 \"$0\" -p \"$1\" --log-dir \"$2\""
+        let helper = try TestProcess("/bin/bash", ["-c", script, builtProduct("invoker"), String(sleeper.pid), directory],
+                                     outputPath: makeTemporaryDirectory() + "/output.txt")
         #expect(helper.waitForExit() == 0)
         sleeper.finish()
         reapAllChildren()
