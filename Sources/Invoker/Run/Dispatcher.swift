@@ -172,7 +172,7 @@ struct Dispatcher {
                 }
             }
             // Checked once more just before it runs (exec-tracer checks again and runs what it checked).
-            if TrustedFile.enforced, let refusal = TrustedFile.check(spec.command[0]), !refusal.isUnavailable {
+            if TrustedFile.enforced, let refusal = TrustedFile.check(values.expand(spec.command[0])), !refusal.isUnavailable {
                 skip(spec, "not run: " + refusal.sentence("a tracer"), into: &report)
                 continue
             }
