@@ -56,6 +56,9 @@ struct ExecTracerCommand: ParsableCommand {
     func run() throws {
         Self.resetSignals()
         if let uid, let gid {
+            // Started by a helper that still has effective uid trafficserver (real uid 0, under
+            // traffic_manager): setgroups and setgid need effective uid 0 back first.
+            _ = TracerPrivileges.regainRootIfPermitted()
             let list = groups.split(separator: ",").compactMap { gid_t($0) }
             // The order matters: supplementary groups and the group need root, which setuid drops.
             if setgroups(list.count, list) != 0 { try fail("cannot set the supplementary groups \(groups)", Self.cannotSwitch) }

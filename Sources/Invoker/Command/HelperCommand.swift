@@ -62,9 +62,29 @@ struct HelperCommand: AsyncParsableCommand {
     var unrecognized: [String] = []
 
     func run() async throws {
+        guard let helper = makeHelper() else { return }
+        let status = await helper.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The root command's main() runs this on the main thread: everything up to and including
+    /// parking and waking is synchronous (no Swift concurrency worker thread exists while the
+    /// helper is parked; see CrashHelper.parkAndWake), then the capture runs.
+    @MainActor
+    func runParkingFirst() async throws {
+        guard let helper = makeHelper() else { return }
+        let status = switch helper.parkAndWake() {
+        case .exit(let status): status
+        case let .capture(pid, fault, regain): await helper.capture(pid: pid, fault: fault, regain: regain)
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Sets up logging, the configuration and the dispatcher (synchronously); nil after --version.
+    func makeHelper() -> CrashHelper? {
         if version {
             print("invoker \(InvokerCommand.version)")
-            return
+            return nil
         }
         StandardDescriptors.ensureOpen()
         Diagnostics.bootstrap(syslog: !debug && (syslog || wait), ident: "invoker")
@@ -93,8 +113,6 @@ struct HelperCommand: AsyncParsableCommand {
             outputDirectory: LogDirectory.resolve(explicit: logDirectory ?? configuration.outputDirectory,
                                                   runroot: runroot, environment: environment),
             serverUser: user, hostTriplet: host, toStandardOutput: debug, logger: logger)
-        let helper = CrashHelper(target: target, wait: wait, readPayload: !noATSCompatibility, dispatcher: dispatcher)
-        let status = await helper.run()
-        if status != 0 { throw ExitCode(status) }
+        return CrashHelper(target: target, wait: wait, readPayload: !noATSCompatibility, dispatcher: dispatcher)
     }
 }

@@ -18,4 +18,22 @@ struct InvokerCommand: AsyncParsableCommand {
         """,
         subcommands: [HelperCommand.self, CheckConfigCommand.self, SnapshotCommand.self, ExecTracerCommand.self],
         defaultSubcommand: HelperCommand.self)
+
+    /// ArgumentParser's main(), except that the helper parks on the main thread before any
+    /// Swift concurrency worker thread is created (HelperCommand.runParkingFirst).
+    @MainActor
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if let helper = command as? HelperCommand {
+                try await helper.runParkingFirst()
+            } else if var asynchronous = command as? AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -37,7 +37,9 @@ struct Dispatcher {
     let logger: Logger
 
     /// Runs the chain on `pid` and returns the exit status for the helper.
-    func run(pid: Int32, fault: FaultContext?, mode: Mode) async -> Int32 {
+    /// `regain` is what the caller already did about our effective uid (CrashHelper does it
+    /// before any thread starts); otherwise it is done before attaching.
+    func run(pid: Int32, fault: FaultContext?, mode: Mode, regain: RootRegain = .notNeeded) async -> Int32 {
         let start = Deadline.now()
         let deadline = start.adding(seconds: configuration.deadline)
         let externals = externalSpecs()
@@ -46,7 +48,7 @@ struct Dispatcher {
             return nil
         }
         var (report, snapshot) = captureWithBuiltins(pid: pid, fault: fault, mode: mode, builtins: builtins,
-                                                     deadline: deadline)
+                                                     deadline: deadline, regain: regain)
         // Nothing left needs the server: let it go now and finish the report on our own time.
         if mode == .crash && externals.isEmpty && !toStandardOutput && configuration.earlyRelease {
             report.notes.append("the server was released after \(Deadline.millisecondsSince(start)) ms; the report was completed after that")
@@ -82,7 +84,7 @@ struct Dispatcher {
     /// Attaches, snapshots, runs the built-in tracers' capture and releases the target. The
     /// snapshot is nil when the target could not be stopped.
     func captureWithBuiltins(pid: Int32, fault: FaultContext?, mode: Mode, builtins: [any Tracer],
-                             deadline: Deadline) -> (CrashReport, ProcessSnapshot?) {
+                             deadline: Deadline, regain earlier: RootRegain = .notNeeded) -> (CrashReport, ProcessSnapshot?) {
         var report = CrashReport(pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? "?", commandLine: [],
                                  hostTriplet: hostTriplet, time: Int(time(nil)), fault: fault)
         report.problems += fault?.problems ?? []
@@ -91,6 +93,14 @@ struct Dispatcher {
         report.processStatus = ProcFile.readText("/proc/\(pid)/status", limit: 64 * 1024)
         report.processLimits = ProcFile.readText("/proc/\(pid)/limits", limit: 64 * 1024)
         report.memoryRegions = ProcFile.readText("/proc/\(pid)/maps", limit: 16 << 20)
+        // Under traffic_manager we start with real uid 0 and effective uid trafficserver: the
+        // attach needs root's capabilities back (TracerPrivileges).
+        let regain = earlier == .notNeeded ? TracerPrivileges.regainRootIfPermitted() : earlier
+        switch regain {
+        case .notNeeded: break
+        case .regained: report.notes += regain.sentence.map { [$0] } ?? []
+        case .refused: report.problems += regain.sentence.map { [$0] } ?? []
+        }
         let session: PtraceSession
         let attachStart = Deadline.now()
         do {
