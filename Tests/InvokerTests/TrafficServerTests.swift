@@ -20,6 +20,22 @@ struct TrafficServerSandbox {
     /// once it accepts connections (by then it has forked the helper and waited for it to park) and
     /// its main thread has taken its name, [TS_MAIN].
     static func start(configuration: String? = nil) throws -> TrafficServerSandbox {
+        let root = try makeRunRoot()
+        let port = freeLoopbackPort()
+        adoptOrphans()
+        let server = try TestProcess(binary, [], environment: environment(root: root, port: port, configuration: configuration))
+        let sandbox = TrafficServerSandbox(root: root, port: port, server: server)
+        guard waitUntilAccepting(port: port, while: server, seconds: 60),
+              waitUntil(seconds: 30, { readFile("/proc/\(server.pid)/comm") == "[TS_MAIN]\n" }) else {
+            server.finish()
+            reapAllChildren()
+            throw TestProcessError(message: "traffic_server did not start listening on 127.0.0.1:\(port); see \(root)/log")
+        }
+        return sandbox
+    }
+
+    /// A fresh run root holding a copy of Debian's configuration, owned by trafficserver.
+    static func makeRunRoot() throws -> String {
         let root = makeTemporaryDirectory("invoker-ats")
         // traffic_server drops to the trafficserver user, as Debian configures it.
         chmod(root, 0o755)
@@ -45,23 +61,19 @@ struct TrafficServerSandbox {
             """, to: root + "/runroot.yaml")
         let owner = try TestProcess("/bin/chown", ["-R", "trafficserver:trafficserver"] + ["etc", "log", "run", "cache"].map { root + "/" + $0 })
         #expect(owner.waitForExit() == 0)
-        let port = freeLoopbackPort()
-        adoptOrphans()
-        let server = try TestProcess(binary, [], environment: [
+        return root
+    }
+
+    /// What points Traffic Server (or traffic_manager, which passes it on) at the run root `root`,
+    /// our helper and the loopback `port`: PROXY_CONFIG_* variables override records.config.
+    static func environment(root: String, port: UInt16, configuration: String?) -> [String: String] {
+        [
             "TS_RUNROOT": root,
             "PROXY_CONFIG_CRASH_LOG_HELPER": builtProduct("invoker"),
             "PROXY_CONFIG_HTTP_SERVER_PORTS": "\(port):ip-in=127.0.0.1",
             // No core file of traffic_server in the sandbox.
             "PROXY_CONFIG_CORE_LIMIT": "0",
-        ].merging(configuration.map { ["INVOKER_CONFIG": $0] } ?? [:]) { $1 })
-        let sandbox = TrafficServerSandbox(root: root, port: port, server: server)
-        guard waitUntilAccepting(port: port, while: server, seconds: 60),
-              waitUntil(seconds: 30, { readFile("/proc/\(server.pid)/comm") == "[TS_MAIN]\n" }) else {
-            server.finish()
-            reapAllChildren()
-            throw TestProcessError(message: "traffic_server did not start listening on 127.0.0.1:\(port); see \(root)/log")
-        }
-        return sandbox
+        ].merging(configuration.map { ["INVOKER_CONFIG": $0] } ?? [:]) { $1 }
     }
 
     var crashLogs: [String] { directoryEntries(root + "/log").filter { $0.hasPrefix("crash-") && $0.hasSuffix(".log") } }
