@@ -109,6 +109,14 @@ struct TrafficManagerTests {
         #expect(log.text.contains("CPU Registers:\n") && log.text.contains("RIP:0x"))
         #expect(log.text.contains("took effective uid 0 back before attaching (the helper started with real uid 0, effective uid "))
         #expect(!log.text.contains("Cannot attach"))
+        // traffic_crashlog's Version line and records section, from the binary and traffic_manager.
+        #expect(log.text.contains("\nVersion:            Traffic Server 9."))
+        let records = log.text.components(separatedBy: "\nTraffic Server Configuration Records:\n").last?
+            .components(separatedBy: "\n\n").first?.split(separator: "\n") ?? []
+        #expect(records.count > 500, "\(records.count) records")
+        #expect(records.contains("proxy.config.admin.user_id trafficserver"))
+        #expect(records.contains { $0.hasPrefix("proxy.process.http.completed_requests ") })
+        #expect(records.contains("proxy.config.http.server_ports \(sandbox.port):ip-in=127.0.0.1"))
         // Every thread, with its name and a stack reaching its entry point.
         let threadCount = log.text.split(separator: "\n").first { $0.hasPrefix("Threads:\t") }
             .flatMap { Int($0.dropFirst("Threads:\t".count)) }

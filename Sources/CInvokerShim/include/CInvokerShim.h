@@ -49,6 +49,9 @@ int ivk_getresuid(uid_t *real, uid_t *effective, uid_t *saved);
 int ivk_getresgid(gid_t *real, gid_t *effective, gid_t *saved);
 int ivk_setresuid(uid_t real, uid_t effective, uid_t saved);
 int ivk_setresgid(gid_t real, gid_t effective, gid_t saved);
+/// Sets `sig` to SIG_DFL with the rt_sigaction system call itself: glibc's sigaction refuses its
+/// own signals (32, 33), which posix_spawn leaves ignored in a child; only right before an exec.
+int ivk_reset_signal_to_default(int sig);
 
 // MARK: the crash payload's C structures (x86_64 glibc layout of the build host)
 

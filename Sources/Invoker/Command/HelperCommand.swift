@@ -94,6 +94,7 @@ struct HelperCommand: AsyncParsableCommand {
         }
         let environment = LogDirectory.currentEnvironment()
         let configuration: Configuration
+        var configurationProblem: String? = nil
         do {
             configuration = try ChainAssembly.configuration(
                 file: ConfigurationLoader.locate(explicit: config, environment: environment),
@@ -106,13 +107,15 @@ struct HelperCommand: AsyncParsableCommand {
             logger.critical("\(error.description); using the built-in chain instead")
             if syslog || wait { printToStandardError("invoker: \(error.description); using the built-in chain instead") }
             configuration = Configuration()
+            configurationProblem = error.description
         }
         if let pidFile { PidFile.takeOver(pidFile, logger: logger) }
-        let dispatcher = Dispatcher(
+        var dispatcher = Dispatcher(
             configuration: configuration,
             outputDirectory: LogDirectory.resolve(explicit: logDirectory ?? configuration.outputDirectory,
                                                   runroot: runroot, environment: environment),
             serverUser: user, hostTriplet: host, toStandardOutput: debug, logger: logger)
+        dispatcher.configurationProblem = configurationProblem
         return CrashHelper(target: target, wait: wait, readPayload: !noATSCompatibility, dispatcher: dispatcher)
     }
 }

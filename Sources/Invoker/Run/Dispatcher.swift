@@ -35,6 +35,8 @@ struct Dispatcher {
     /// Write the text report to standard output instead of a file (--debug).
     let toStandardOutput: Bool
     let logger: Logger
+    /// Why the configuration file was not used (the built-in chain ran instead), for the report.
+    var configurationProblem: String? = nil
 
     /// Runs the chain on `pid` and returns the exit status for the helper.
     /// `regain` is what the caller already did about our effective uid (CrashHelper does it
@@ -59,9 +61,10 @@ struct Dispatcher {
                 tracer.finish(snapshot: snapshot, report: &report, deadline: deadline)
             }
         }
+        addTrafficServerDetails(to: &report, deadline: deadline)
         let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
                                   retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
-                                  time: report.time, logger: logger)
+                                  time: report.time, logger: logger, layout: configuration.logLayout)
         // Early write: the stacks are on disk before any external program runs.
         var location: ReportLocation? = nil
         if !toStandardOutput && !externals.isEmpty {
@@ -75,7 +78,8 @@ struct Dispatcher {
         report.tracerRuns.insert(TracerRun(name: "invoker", seconds: Deadline.now().seconds(since: start),
                                            outcome: "capture finished"), at: 0)
         if toStandardOutput {
-            print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render(), terminator: "")
+            print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: configuration.logLayout).render(),
+                  terminator: "")
             return 0
         }
         return writer.writeFinal(report, replacing: location) ? 0 : 1
@@ -87,6 +91,9 @@ struct Dispatcher {
                              deadline: Deadline, regain earlier: RootRegain = .notNeeded) -> (CrashReport, ProcessSnapshot?) {
         var report = CrashReport(pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? "?", commandLine: [],
                                  hostTriplet: hostTriplet, time: Int(time(nil)), fault: fault)
+        if let configurationProblem {
+            report.problems.append("\(configurationProblem); the built-in chain ran instead.")
+        }
         report.problems += fault?.problems ?? []
         // Read before stopping the target, so Process Status shows the state the server was in.
         report.processName = ProcFile.readText("/proc/\(pid)/comm", limit: 64)?.trimmingWhitespace()
@@ -141,11 +148,31 @@ struct Dispatcher {
         if let signal = report.fault?.signal {
             let classification = FaultClassifier.classify(
                 signal: signal, registers: report.fault?.registers, mappings: snapshot.mappings,
-                abortMessage: signal.number == SIGABRT ? snapshot.abortMessage() : nil)
+                abortMessage: signal.number == SIGABRT ? snapshot.abortMessage() : nil, targetPID: pid,
+                senderName: signal.wasSentByProcess
+                    ? ProcFile.readText("/proc/\(signal.senderPID)/comm", limit: 64)?.trimmingWhitespace() : nil)
             report.fault?.classification = classification
         }
         report.problems += snapshot.problems
         return (report, snapshot)
+    }
+
+    /// For a traffic_server: its version (from its binary) and, under traffic_manager, its
+    /// configuration records (from traffic_manager). Both after the server is released: they
+    /// cost it no downtime.
+    func addTrafficServerDetails(to report: inout CrashReport, deadline: Deadline) {
+        guard TrafficServerVersion.isTrafficServer(report.executable) else { return }
+        let started = Deadline.now()
+        report.serverVersion = TrafficServerVersion.read(binary: report.executable)
+        let parent = report.processStatus.flatMap { ProcFile.field("PPid", in: $0) }.flatMap { Int32($0) }
+        let records = TrafficServerRecords(executable: report.executable, commandLine: report.commandLine, parentPID: parent)
+        switch records.read(deadline: deadline) {
+        case .records(let lines):
+            report.configurationRecords = lines
+            report.notes.append("\(lines.count) configuration records read from traffic_manager in \(Deadline.millisecondsSince(started)) ms")
+        case .absent(let reason):
+            report.notes.append("no Traffic Server Configuration Records: \(reason)")
+        }
     }
 
     private func externalSpecs() -> [ExternalTracerSpec] {

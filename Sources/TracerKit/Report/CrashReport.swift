@@ -170,6 +170,11 @@ public struct CrashReport: Sendable {
     public var sections: [ReportSection] = []
     /// Global variables the configuration names (the variables tracer), with their values.
     public var globals: [Variable] = []
+    /// The Traffic Server version of the target ("Traffic Server 9.2.9"), read from its binary.
+    public var serverVersion: String?
+    /// Traffic Server's configuration records and metrics, "name value" a line, as
+    /// traffic_manager served them; nil when not read (the reason is in `notes`).
+    public var configurationRecords: [String]?
     /// Sentences about whatever degraded the report.
     public var problems: [String] = []
     /// Facts about the capture itself (what took how long), for the Capture Timing section.
