@@ -20,6 +20,15 @@ func runInvoker(_ arguments: [String], environment: [String: String] = [:]) thro
 @Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil,
                              "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
 struct CommandLineTests {
+    @Test func helpShowsTheHelpersOptions() throws {
+        let (status, output) = try runInvoker(["--help"])
+        #expect(status == 0)
+        #expect(output.contains("SUBCOMMANDS:") && output.contains("check-config"))
+        for option in ["--syslog", "--wait", "--host <host>", "--user <user>", "--target <target>", "--config <config>", "--log-dir <log-dir>"] {
+            #expect(output.contains(option), "\(option) is not in invoker --help")
+        }
+    }
+
     @Test func targetCaptureOfALiveProcessLeavesItRunning() throws {
         let sleeper = try TestProcess("/bin/sleep", ["30"])
         defer { sleeper.finish() }

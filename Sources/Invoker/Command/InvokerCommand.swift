@@ -23,6 +23,15 @@ struct InvokerCommand: AsyncParsableCommand {
     /// Swift concurrency worker thread is created (HelperCommand.runParkingFirst).
     @MainActor
     static func main() async {
+        // `invoker --help` is the helper's help too: the helper is what Traffic Server runs, and
+        // its options would otherwise show only under `invoker help helper`.
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments == ["--help"] || arguments == ["-h"] || arguments == ["help"] {
+            print(helpMessage())
+            print("\nThe helper (the default command; `invoker` with no subcommand is `invoker helper`):\n")
+            print(helpMessage(for: HelperCommand.self))
+            return
+        }
         do {
             var command = try parseAsRoot()
             if let helper = command as? HelperCommand {
