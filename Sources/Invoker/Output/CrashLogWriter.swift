@@ -115,6 +115,10 @@ struct CrashLogWriter {
 
     /// traffic_crashlog's Signal Status lines, then the meaning of si_code for every signal.
     private func renderSignal(_ out: inout String) {
+        if report.isSnapshot {
+            out += "No target signal information: a snapshot of a running process (invoker snapshot), not a crash\n"
+            return
+        }
         guard let signal = report.fault?.signal else {
             out += "No target signal information\n"
             return

@@ -73,7 +73,8 @@ struct ReportWriter {
                     ?? AtomicFile.write(json, directory: directory.path, name: jsonName(forTextPath: path), mode: 0o400)
                 if case .failure(let failure) = written { logger.error("cannot write the JSON report: \(failure)") }
             }
-            logger.error("wrote crash log to \(path)")
+            // A crash log is news for whoever watches syslog; a snapshot someone asked for is not.
+            if prefix == "snapshot" { logger.info("wrote snapshot report to \(path)") } else { logger.error("wrote crash log to \(path)") }
             prune()
             return true
         case .failure(let failure):

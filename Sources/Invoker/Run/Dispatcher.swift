@@ -91,6 +91,7 @@ struct Dispatcher {
                              deadline: Deadline, regain earlier: RootRegain = .notNeeded) -> (CrashReport, ProcessSnapshot?) {
         var report = CrashReport(pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? "?", commandLine: [],
                                  hostTriplet: hostTriplet, time: Int(time(nil)), fault: fault)
+        report.isSnapshot = mode == .live
         if let configurationProblem {
             report.problems.append("\(configurationProblem); the built-in chain ran instead.")
         }

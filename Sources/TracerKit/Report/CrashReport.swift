@@ -156,6 +156,8 @@ public struct CrashReport: Sendable {
     /// Seconds since the epoch when the report was started.
     public var time: Int
     public var fault: FaultContext?
+    /// A capture of a running process (`invoker snapshot`), not of a crash.
+    public var isSnapshot = false
     public var threads: [ThreadReport] = []
     public var modules: [LoadedModule] = []
     /// The process name (/proc/PID/comm).
