@@ -24,8 +24,11 @@ struct TrafficManagerSandbox {
         let root = try TrafficServerSandbox.makeRunRoot()
         let port = freeLoopbackPort()
         adoptOrphans()
-        let manager = try TestProcess(binary, [], environment: TrafficServerSandbox.environment(
-            root: root, port: port, configuration: configuration), outputPath: root + "/manager.out")
+        // libdispatch's own messages on standard error (they go to syslog otherwise), where
+        // traffic_manager collects its servers' and their helpers' (manager.out).
+        let environment = TrafficServerSandbox.environment(root: root, port: port, configuration: configuration)
+            .merging(["LIBDISPATCH_LOG": "stderr"]) { $1 }
+        let manager = try TestProcess(binary, [], environment: environment, outputPath: root + "/manager.out")
         let sandbox = TrafficManagerSandbox(root: root, port: port, manager: manager)
         guard let server = sandbox.waitForServer(other: nil, seconds: 60) else {
             sandbox.stop()
@@ -97,6 +100,15 @@ struct TrafficManagerTests {
         let uids = readFile("/proc/\(helper)/status")?.split(separator: "\n").first { $0.hasPrefix("Uid:") }
         #expect(uids?.split(separator: "\t").dropFirst().first == "0", "\(uids ?? "")")
         #expect(uids?.split(separator: "\t").dropFirst(2).first != "0", "\(uids ?? "")")
+        // traffic_server hands its metrics to traffic_manager once it has served (or after a
+        // while): one request, then wait until traffic_manager has them, as it would in service.
+        let request = try TestProcess("/usr/bin/curl", ["-s", "-o", "/dev/null", "--max-time", "10", "http://127.0.0.1:\(sandbox.port)/"])
+        _ = request.waitForExit()
+        #expect(waitUntil(seconds: 20) {
+            // (traffic_ctl says "NOTE: using the environment variable TS_RUNROOT" first.)
+            (try? sandbox.trafficCtl(["metric", "match", "proxy.process.http.completed_requests"]))?.output
+                .split(separator: "\n").contains { $0.hasPrefix("proxy.process.http.completed_requests ") } == true
+        })
         sendToMainThread(of: server, SIGSEGV)
         // traffic_manager starts a new server; the new one gets a helper of its own, parked.
         let restarted = sandbox.waitForServer(other: server, seconds: 40)
@@ -132,6 +144,10 @@ struct TrafficManagerTests {
         #expect(restarted.map { sandbox.helperState(of: $0) } == "T")
         sandbox.stop()
         #expect(sandbox.crashLogs.count == 1, "stopping traffic_manager wrote a log: \(sandbox.crashLogs)")
+        // The helpers (parked, then capturing) started no libdispatch worker that failed to set
+        // its priority under traffic_manager's effective uid ("… errno=13" on every start).
+        let said = readFile(sandbox.root + "/manager.out") ?? ""
+        #expect(!said.contains("Failed to set thread priority"), "\(said)")
         #expect(leftoverProcesses().isEmpty)
     }
 

@@ -140,7 +140,7 @@ struct TrafficServerTests {
         #expect(log.text.contains("\nHelper Version:     invoker "))
         #expect(log.isATS9Layout && log.text.contains("\n\nThread \(sandbox.server.pid), [TS_MAIN]:\n0    0x"))
         // Started directly, there is no traffic_manager to serve the records, and the log says so.
-        #expect(!log.text.contains("Traffic Server Configuration Records:"))
+        #expect(!log.text.contains("\nTraffic Server Configuration Records:\n"))
         #expect(log.text.contains("  no Traffic Server Configuration Records: traffic_server was not started by traffic_manager"))
         let crashing = try #require(log.crashingThread)
         #expect(crashing.name == "[TS_MAIN]")
