@@ -49,9 +49,25 @@ public struct TrafficServerRecords: Sendable {
         return "traffic_server was not started by traffic_manager (-M), which alone serves the records (ATS 10 has no traffic_manager)"
     }
 
+    /// Why traffic_ctl must not be run as root, or nil: the server's directory may be the
+    /// server user's, who must not get a program of theirs run by root. traffic_ctl and its
+    /// directory must be root's and writable by no one else (a tracer program's rule).
+    var whyNotTrusted: String? {
+        guard geteuid() == 0 else { return nil }
+        let directory = (trafficCtl.split(separator: "/", omittingEmptySubsequences: false).dropLast()).joined(separator: "/")
+        for path in [trafficCtl, directory.isEmpty ? "/" : directory] {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return "\(path) is not there" }
+            if info.st_uid != 0 || info.st_mode & 0o022 != 0 {
+                return "refusing to run \(trafficCtl) as root: \(path) is owned by uid \(info.st_uid), mode \(String(info.st_mode & 0o777, radix: 8)) (it must be root's and writable by no one else)"
+            }
+        }
+        return nil
+    }
+
     /// Reads the records, bounded by `timeout` per traffic_ctl run and by `deadline`.
     public func read(deadline: Deadline) -> Outcome {
-        if let reason = whyNoManager { return .absent(reason) }
+        if let reason = whyNoManager ?? whyNotTrusted { return .absent(reason) }
         var lines: [String] = []
         for (kind, separator) in [("metric", " "), ("config", ": ")] {
             let run = BlockingCommand([trafficCtl, kind, "match", "."], timeout: timeout).run(deadline: deadline)
