@@ -61,7 +61,8 @@ struct Dispatcher {
                 tracer.finish(snapshot: snapshot, report: &report, deadline: deadline)
             }
         }
-        addTrafficServerDetails(to: &report, deadline: deadline)
+        // After the release: with external tracers the server waits for them, so then after those.
+        if externals.isEmpty { addTrafficServerDetails(to: &report, deadline: deadline) }
         let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
                                   retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
                                   time: report.time, logger: logger, layout: configuration.logLayout)
@@ -75,6 +76,7 @@ struct Dispatcher {
             executable: report.executable, outputDirectory: outputDirectory.path,
             reportPath: location?.textPath ?? (toStandardOutput ? "" : writer.plannedTextPath))
         await runExternals(externals, values: values, report: &report, deadline: deadline)
+        if !externals.isEmpty { addTrafficServerDetails(to: &report, deadline: deadline) }
         report.tracerRuns.insert(TracerRun(name: "invoker", seconds: Deadline.now().seconds(since: start),
                                            outcome: "capture finished"), at: 0)
         if toStandardOutput {
