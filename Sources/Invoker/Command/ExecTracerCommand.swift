@@ -27,6 +27,7 @@
 import Glibc
 #endif
 import ArgumentParser
+import CInvokerShim
 import SystemPackage
 import TracerKit
 import Tracers
@@ -84,12 +85,19 @@ struct ExecTracerCommand: ParsableCommand {
         if Self.mayBeScript(program) { _ = fcntl(program.rawValue, F_SETFD, 0) }
         let environment = environmentFromPrefix ? Self.unprefixed(LogDirectory.currentEnvironment()) : nil
         if let uid, let gid {
+            // Started by a helper that still has effective uid trafficserver (real uid 0, under
+            // traffic_manager): setgroups and setgid need effective uid 0 back first.
+            _ = TracerPrivileges.regainRootIfPermitted()
             let list = groups.split(separator: ",").compactMap { gid_t($0) }
             // The order matters: supplementary groups and the group need root, which setuid drops.
             if setgroups(list.count, list) != 0 { try fail("cannot set the supplementary groups \(groups)", Self.cannotSwitch) }
             if setgid(gid) != 0 { try fail("cannot set group id \(gid)", Self.cannotSwitch) }
             if setuid(uid) != 0 { try fail("cannot set user id \(uid)", Self.cannotSwitch) }
         }
+        // glibc's own signals last, right before the exec (nothing here uses them any more):
+        // the posix_spawn that started us left them ignored, and an ignored signal stays ignored
+        // in PROGRAM.
+        for signal in [Int32(32), 33] { _ = ivk_reset_signal_to_default(signal) }
         let argv = command.map { strdup($0) } + [nil]
         if let environment {
             let envp = environment.map { strdup($0.key + "=" + $0.value) } + [nil]
@@ -117,8 +125,8 @@ struct ExecTracerCommand: ParsableCommand {
     }
 
     /// Every catchable signal to its default action, and none blocked: what a program expects to
-    /// start with. (glibc refuses its own internal signals, 32 and 33; it sets those up anew in
-    /// the program.)
+    /// start with. (glibc's sigaction refuses its own internal signals, 32 and 33: run() resets
+    /// those with the system call just before the exec.)
     static func resetSignals() {
         for signal in 1..<Int32(65) where signal != SIGKILL && signal != SIGSTOP {
             _ = Glibc.signal(signal, SIG_DFL)

@@ -25,6 +25,8 @@ struct ReportWriter {
     let prefix: String
     let time: Int
     let logger: Logger
+    /// The text log's thread layout; nil for the server's (log_layout = "auto").
+    var layout: LogLayout? = nil
 
     var baseName: String { prefix + "-" + CrashLogWriter.format(time: time, "%Y-%m-%d-%H%M%S") }
 
@@ -35,7 +37,7 @@ struct ReportWriter {
     func writeEarly(_ report: CrashReport) -> ReportLocation? {
         guard case .success(let fd) = directory.open() else { return nil }
         defer { try? fd.close() }
-        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render()
+        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout).render()
         guard case .success(let name) = AtomicFile.write(text, in: fd, directoryPath: directory.path, name: baseName + ".log", mode: 0o400)
         else { return nil }
         var location = ReportLocation(textPath: directory.path + "/" + name)
@@ -62,7 +64,7 @@ struct ReportWriter {
     /// Writes the final report (replacing the early one, if any). Returns false if it had to fall
     /// back to standard error and syslog.
     func writeFinal(_ report: CrashReport, replacing early: ReportLocation?) -> Bool {
-        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render()
+        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout).render()
         let result: Result<String, AtomicFileError>
         let opened = directory.open()
         switch opened {
@@ -88,7 +90,9 @@ struct ReportWriter {
                 case .failure(let failure): logger.error("cannot write the JSON report: \(failure)")
                 }
             }
-            logger.error("wrote crash log to \(directory.path)/\(name)")
+            let path = directory.path + "/" + name
+            // A crash log is news for whoever watches syslog; a snapshot someone asked for is not.
+            if prefix == "snapshot" { logger.info("wrote snapshot report to \(path)") } else { logger.error("wrote crash log to \(path)") }
             ReportRetention(directory: fd, prefix: prefix, keep: retention).prune(sparing: [name, jsonName].compactMap { $0 })
             return true
         default:

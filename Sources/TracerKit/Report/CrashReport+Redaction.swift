@@ -22,6 +22,8 @@ extension CrashReport {
             }
         }
         globals = globals.map { Self.redact($0, with: redactor) }
+        // Traffic Server's records ("proxy.config.x.password: value"): by name and by shape.
+        configurationRecords = configurationRecords?.map(redactor.redactText)
         problems = problems.map(redactor.redactText)
         notes = notes.map(redactor.redactText)
     }
