@@ -9,6 +9,9 @@ import TracerKit
 struct CrashLogWriter {
     let report: CrashReport
     let helperVersion: String
+    /// Print threads with identical stacks once, with a count (ThreadGrouping); false prints
+    /// every thread in full.
+    var groupThreads = true
 
     /// crash-%Y-%m-%d-%H%M%S.log in local time, as traffic_crashlog names it.
     static func fileName(time: Int) -> String {
@@ -138,14 +141,23 @@ struct CrashLogWriter {
         out += "\n"
     }
 
-    /// traffic_crashlog's (ATS 10.2+) thread layout: the crashing thread, then the others.
+    /// The thread listing alone, as `render()` has it (`invoker show --all-threads`).
+    func renderThreadListing() -> String {
+        var out = ""
+        renderThreads(&out)
+        return out
+    }
+
+    /// traffic_crashlog's (ATS 10.2+) thread layout: the crashing thread, then the others, those
+    /// with identical stacks printed once (ThreadGrouping) unless `groupThreads` is off.
     private func renderThreads(_ out: inout String) {
         if report.threads.isEmpty {
             out += "Unable to retrieve backtrace: the target's threads could not be stopped (see Capture Problems).\n\n"
             return
         }
         var printedHeader = false
-        for thread in report.threads {
+        for group in ThreadGrouping.printOrder(report.threads, grouped: groupThreads) {
+            let thread = report.threads[group.members[0]]
             if thread.isCrashing {
                 out += "Crashing Thread (TID \(thread.tid), \(thread.name)):\n"
             } else {
@@ -153,7 +165,8 @@ struct CrashLogWriter {
                     out += "Other Non-Crashing Threads:\n\n"
                     printedHeader = true
                 }
-                out += "Thread (TID \(thread.tid), \(thread.name)):\n"
+                out += group.count > 1 ? ThreadGrouping.header(group, report.threads) + "\n"
+                    : "Thread (TID \(thread.tid), \(thread.name)):\n"
             }
             renderFrames(thread, &out)
             out += "\n"

@@ -59,7 +59,7 @@ struct Dispatcher {
         }
         let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
                                   retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
-                                  time: report.time, logger: logger)
+                                  time: report.time, logger: logger, groupThreads: configuration.groupThreads)
         // Early write: the stacks are on disk before any external program runs.
         var location: ReportLocation? = nil
         if !toStandardOutput && !externals.isEmpty {
@@ -73,7 +73,8 @@ struct Dispatcher {
         report.tracerRuns.insert(TracerRun(name: "invoker", seconds: Deadline.now().seconds(since: start),
                                            outcome: "capture finished"), at: 0)
         if toStandardOutput {
-            print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render(), terminator: "")
+            print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version,
+                                 groupThreads: configuration.groupThreads).render(), terminator: "")
             return 0
         }
         return writer.writeFinal(report, replacing: location) ? 0 : 1
