@@ -15,11 +15,41 @@ standard library only. Prints one JSON object on standard output:
 
 Exits 2 on a protocol failure; everything is bounded by a 60 s alarm.
 """
-import base64, json, os, shutil, signal, subprocess, sys, tempfile
+import base64, ctypes, json, os, shutil, signal, subprocess, sys, tempfile
+
+PR_SET_CHILD_SUBREAPER = 36
+
+def reap_descendants():
+    """Chromium leaves helpers (crashpad, zygotes) that outlive it: as their subreaper we
+    inherit them; kill what still runs and reap everything, so nothing is left behind."""
+    while True:
+        children = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as file:
+                        fields = file.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == os.getpid():
+                    children.append(int(entry))
+        if not children:
+            return
+        for child in children:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for child in children:
+            try:
+                os.waitpid(child, 0)
+            except ChildProcessError:
+                pass
 
 def main():
     page, screenshot = os.path.abspath(sys.argv[1]), sys.argv[2]
     signal.alarm(60)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     commands_read, commands_write = os.pipe()
     answers_read, answers_write = os.pipe()
     profile = tempfile.mkdtemp(prefix="browser-check.")
@@ -124,6 +154,7 @@ def main():
         except subprocess.TimeoutExpired:
             browser.kill()
             browser.wait()
+        reap_descendants()
         shutil.rmtree(profile, ignore_errors=True)
     return 0
 

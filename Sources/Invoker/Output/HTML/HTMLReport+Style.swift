@@ -4,7 +4,8 @@
 extension HTMLReport {
     static let style = """
         :root { color-scheme: light dark; --muted: #6b6b6b; --line: #8884; --warn: #b3261e; --mark: #fde68a66; }
-        body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 72rem; padding: 0.75rem; }
+        body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 72rem; padding: 0.75rem; overflow-wrap: anywhere; }
+        main, section, details, .scroll { max-width: 100%; min-width: 0; }
         h1 { font-size: 1.35rem; overflow-wrap: anywhere; } h2 { font-size: 1.15rem; border-bottom: 1px solid var(--line); margin-top: 1.6rem; }
         h3 { font-size: 1rem; }
         code, pre, .loc, small { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.88em; }
