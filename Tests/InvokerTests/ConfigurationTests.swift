@@ -79,6 +79,8 @@ import Tracers
 
     @Test func emptyFileMeansDefaults() throws {
         #expect(try ConfigurationLoader.parse("", file: "empty.conf") == Configuration())
+        #expect(Configuration().groupThreads)
+        #expect(try ConfigurationLoader.parse("group_threads = false\n", file: "flat.conf").groupThreads == false)
     }
 
     /// Malformed files and the exact sentence each must get.
@@ -107,6 +109,7 @@ import Tracers
         ("[[tracer]]\nuse = \"variables\"\nmax_elemnts = 3\n",
          "bad.conf:3: tracer[1].max_elemnts: not a setting of the variables tracer (did you mean `max_elements`?)"),
         ("[[tracer]]\nuse = \"variables\"\ntimeout = 0\n", "bad.conf:3: tracer[1].timeout: must be a positive number of seconds"),
+        ("deadline = 5\ngroup_threads = \"no\"\n", "bad.conf:2: group_threads: must be true or false"),
         // A misordered chain: the variables tracer reads the unwinder's frames.
         ("[[tracer]]\nuse = \"variables\"\n\n[[tracer]]\nuse = \"unwind\"\n",
          "bad.conf:2: tracer[1].use: the variables tracer reads the frames the unwind tracer finds: put a [[tracer]] with use = \"unwind\" before it"),
