@@ -37,7 +37,7 @@ extension HTMLReport {
     private func renderGroup(_ group: ThreadGroup, _ threads: [ThreadReport], _ page: inout HTMLPage) {
         let members = group.members.map { document.threads[$0] }
         let first = members[0]
-        let top = first.frames.first { $0.function != nil }?.function ?? first.frames.first.map { "0x" + $0.pc.dropFirst(2) } ?? "no frames"
+        let top = first.frames.first { $0.function != nil }?.function ?? first.frames.first?.pc ?? "no frames"
         let who = group.count == 1 ? "Thread \(first.tid), \(first.name)"
             : "\(group.count) threads: \(ThreadGrouping.compressedNames(members.map(\.name)))"
         page.collapsible("\(who) — \(top)") { page in
