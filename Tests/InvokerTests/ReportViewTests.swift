@@ -111,8 +111,8 @@ struct ReportViewTests {
             #expect(visit.console.isEmpty, "\(visit.console)")
             #expect(visit.scripts == 0)
             #expect(visit.text.contains("SIGSEGV in fixture_crash_segv"))
-            #expect(visit.text.contains("Thread \(odd.tid), <script>x — __GI___libc_read"))
-            #expect(visit.text.contains("256 threads: worker-0..255"))
+            #expect(visit.text.contains("Thread \(odd.tid), <script>x — __GI___libc_read ← fixture_odd_wait"))
+            #expect(visit.text.contains("256 threads: worker-0..255 — __GI___libc_read ← fixture_worker_level_1"))
             #expect(visit.screenshots.allSatisfy { (fileMode($0) ?? 0) != 0 })
             print("ReportViewTests: screenshots of the 256-thread report: \(visit.screenshots.joined(separator: " "))")
         }

@@ -37,7 +37,7 @@ extension HTMLReport {
     private func renderGroup(_ group: ThreadGroup, _ threads: [ThreadReport], _ page: inout HTMLPage) {
         let members = group.members.map { document.threads[$0] }
         let first = members[0]
-        let top = first.frames.first { $0.function != nil }?.function ?? first.frames.first?.pc ?? "no frames"
+        let top = Self.stackSummary(first.frames)
         let who = group.count == 1 ? "Thread \(first.tid), \(first.name)"
             : "\(group.count) threads: \(ThreadGrouping.compressedNames(members.map(\.name)))"
         page.collapsible("\(who) — \(top)") { page in
@@ -48,6 +48,14 @@ extension HTMLReport {
             }
             renderFrames(first, openVariables: false, &page)
         }
+    }
+
+    /// "__GI___libc_read ← fixture_worker_level_1": the innermost function, and the first one
+    /// in another module (where a library call was made from), when there is one.
+    static func stackSummary(_ frames: [ReportDocument.Frame]) -> String {
+        guard let innermost = frames.first(where: { $0.function != nil }) else { return frames.first?.pc ?? "no frames" }
+        guard let caller = frames.first(where: { $0.function != nil && $0.module != innermost.module }) else { return innermost.function! }
+        return innermost.function! + " ← " + caller.function!
     }
 
     /// The frames as an ordered list from 0, innermost first.
