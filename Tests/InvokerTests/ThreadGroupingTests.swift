@@ -72,6 +72,10 @@ func constructedServerReport() -> CrashReport {
         (["a", "b"], "a, b"),
         (["w3", "w3", "w4"], "w3,3..4"),
         (["<script>x", "<script>x"], "<script>x ×2"),
+        // Traffic Server's AIO threads vary in their first number.
+        ((0..<8).map { "[ET_AIO \($0):31]" }, "[ET_AIO 0..7:31]"),
+        // A tie (two families either way): the last number varies.
+        (["[ACCEPT 0:8080]", "[ACCEPT 0:8443]", "[ACCEPT 1:8080]"], "[ACCEPT 0:8080,8443], [ACCEPT 1:8080]"),
     ])
     func namesAreCompressedIntoFamiliesAndRuns(names: [String], compressed: String) {
         #expect(ThreadGrouping.compressedNames(names) == compressed)

@@ -93,23 +93,28 @@ public struct CrashLog {
         return Group(count: count, tids: tids, names: String(names), functions: [], lines: [])
     }
 
-    /// "worker-0..2,9, main ×2" as [worker-0, worker-1, worker-2, worker-9, main, main].
+    /// "worker-0..2,9, main ×2" as [worker-0, worker-1, worker-2, worker-9, main, main]; the
+    /// runs may sit anywhere in a name ("[ET_AIO 0..7:31]").
     public static func expandNames(_ compressed: String) -> [String] {
         var names: [String] = []
-        let family = try? Regex("^(.*?)([0-9]+(?:\\.\\.[0-9]+)?(?:,[0-9]+(?:\\.\\.[0-9]+)?)*)([^0-9]*)$")
+        let runList = try? Regex("[0-9]+(?:\\.\\.[0-9]+)?(?:,[0-9]+(?:\\.\\.[0-9]+)?)*")
         for token in compressed.components(separatedBy: ", ") {
             if let times = token.range(of: " ×", options: .backwards), let count = Int(token[times.upperBound...]) {
                 names += Array(repeating: String(token[..<times.lowerBound]), count: count)
-            } else if let match = try? family?.wholeMatch(in: token), let prefix = match.output[1].substring,
-                      let runs = match.output[2].substring, let suffix = match.output[3].substring,
-                      !runs.split(whereSeparator: { $0 == "," || $0 == "." }).contains(where: { $0.count > 1 && $0.hasPrefix("0") }) {
-                for run in runs.split(separator: ",") {
-                    let ends = run.components(separatedBy: "..").compactMap { Int($0) }
-                    let numbers = ends.count == 2 && ends[0] <= ends[1] ? Array(ends[0]...ends[1]) : ends
-                    names += numbers.map { "\(prefix)\($0)\(suffix)" }
-                }
-            } else {
+                continue
+            }
+            // The runs: the first list of numbers with a range or a comma in it; none, one name.
+            let found = (runList.map { token.matches(of: $0) } ?? []).map(\.range)
+                .first(where: { token[$0].contains(",") || token[$0].contains("..") })
+            guard let found, !token[found].split(whereSeparator: { $0 == "," || $0 == "." }).contains(where: { $0.count > 1 && $0.hasPrefix("0") }) else {
                 names.append(token)
+                continue
+            }
+            let prefix = token[..<found.lowerBound], suffix = token[found.upperBound...]
+            for run in token[found].split(separator: ",") {
+                let ends = run.components(separatedBy: "..").compactMap { Int($0) }
+                let numbers = ends.count == 2 && ends[0] <= ends[1] ? Array(ends[0]...ends[1]) : ends
+                names += numbers.map { "\(prefix)\($0)\(suffix)" }
             }
         }
         return names

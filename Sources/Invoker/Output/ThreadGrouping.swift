@@ -9,7 +9,8 @@
 // order of their first thread.
 //
 // A group's members are ordered by name (names of the form prefix + number + suffix, such as
-// "[ET_NET 12]", by family in order of first appearance and then by number; then by tid), so the
+// "[ET_NET 12]" or "[ET_AIO 3:31]", the number being the one that varies among them, by family
+// in order of first appearance and then by number; then by tid), so the
 // compressed name list ("[ET_NET 0..83]") and the tid list ("1201-1284") expand to the same
 // sequence, member by member.
 
@@ -59,8 +60,9 @@ enum ThreadGrouping {
     /// of first appearance, each family's numbers as runs.
     static func compressedNames(_ names: [String]) -> String {
         var families: [(key: NameFamily, numbers: [Int], count: Int)] = []
+        let position = NameFamily.numberPosition(for: names)
         for name in names {
-            let parsed = NameFamily.parse(name)
+            let parsed = NameFamily.parse(name, numberFromEnd: position)
             if let index = families.firstIndex(where: { $0.key == parsed.family }) {
                 families[index].count += 1
                 if let number = parsed.number { families[index].numbers.append(number) }
@@ -97,36 +99,63 @@ enum ThreadGrouping {
     /// Members ordered by name family (first appearance), then number, then tid.
     private static func memberOrder(_ members: [Int], _ threads: [ThreadReport]) -> [Int] {
         var familyOrder: [NameFamily: Int] = [:]
+        let position = NameFamily.numberPosition(for: members.map { threads[$0].name })
         for member in members {
-            let family = NameFamily.parse(threads[member].name).family
+            let family = NameFamily.parse(threads[member].name, numberFromEnd: position).family
             if familyOrder[family] == nil { familyOrder[family] = familyOrder.count }
         }
         return members.sorted { a, b in
-            let pa = NameFamily.parse(threads[a].name), pb = NameFamily.parse(threads[b].name)
+            let pa = NameFamily.parse(threads[a].name, numberFromEnd: position)
+            let pb = NameFamily.parse(threads[b].name, numberFromEnd: position)
             return (familyOrder[pa.family]!, pa.number ?? -1, threads[a].tid) < (familyOrder[pb.family]!, pb.number ?? -1, threads[b].tid)
         }
     }
 }
 
-/// The part of a thread name around its last number ("[ET_NET " + 12 + "]"); a name without a
-/// plain number (none, or with a leading zero) is a family of its own.
+/// The part of a thread name around one of its numbers ("[ET_NET " + 12 + "]"); a name without a
+/// plain number there (none, or one with a leading zero) is a family of its own.
 struct NameFamily: Hashable {
     var prefix: String
     var suffix: String
     var isNumbered: Bool
 
-    static func parse(_ name: String) -> (family: NameFamily, number: Int?) {
+    /// `name` around its `numberFromEnd`-th number counted from the end (0: the last; a name with
+    /// fewer numbers uses its first).
+    static func parse(_ name: String, numberFromEnd position: Int = 0) -> (family: NameFamily, number: Int?) {
         let characters = Array(name)
-        guard let last = characters.lastIndex(where: \.isASCIIDigit) else {
-            return (NameFamily(prefix: name, suffix: "", isNumbered: false), nil)
-        }
-        var first = last
-        while first > 0 && characters[first - 1].isASCIIDigit { first -= 1 }
-        let digits = String(characters[first...last])
+        let runs = digitRuns(characters)
+        guard !runs.isEmpty else { return (NameFamily(prefix: name, suffix: "", isNumbered: false), nil) }
+        let run = runs[runs.count - 1 - min(position, runs.count - 1)]
+        let digits = String(characters[run])
         guard digits.count <= 9, digits == "0" || !digits.hasPrefix("0"), let number = Int(digits) else {
             return (NameFamily(prefix: name, suffix: "", isNumbered: false), nil)
         }
-        return (NameFamily(prefix: String(characters[..<first]), suffix: String(characters[(last + 1)...]), isNumbered: true), number)
+        return (NameFamily(prefix: String(characters[..<run.lowerBound]), suffix: String(characters[run.upperBound...]),
+                           isNumbered: true), number)
+    }
+
+    /// Which number of the names varies: the position (from the end) that makes the fewest
+    /// families, the last on a tie. "[ET_AIO 0:31]" … "[ET_AIO 7:31]" vary in their first number.
+    /// A function of the set of names only, so every caller with the same names agrees.
+    static func numberPosition(for names: [String]) -> Int {
+        let most = min(names.map { digitRuns(Array($0)).count }.max() ?? 0, 4)
+        guard most > 1 else { return 0 }
+        return (0..<most).min { a, b in
+            (Set(names.map { parse($0, numberFromEnd: a).family }).count, a) < (Set(names.map { parse($0, numberFromEnd: b).family }).count, b)
+        } ?? 0
+    }
+
+    /// The ranges of ASCII digit runs in `characters`, in order.
+    private static func digitRuns(_ characters: [Character]) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        var index = 0
+        while index < characters.count {
+            guard characters[index].isASCIIDigit else { index += 1; continue }
+            let start = index
+            while index < characters.count && characters[index].isASCIIDigit { index += 1 }
+            runs.append(start..<index)
+        }
+        return runs
     }
 }
 
