@@ -121,6 +121,22 @@ func constructedServerReport() -> CrashReport {
         #expect(shown == full)
     }
 
+    @Test func trafficServer9LayoutKeepsItsHeadingsAndGroupsToo() {
+        let report = constructedServerReport()
+        let grouped = CrashLogWriter(report: report, helperVersion: "test", layout: .ats9).render()
+        #expect(grouped.contains("\nThread 100, [TS_MAIN]:\n0    0x"))
+        #expect(grouped.contains("\nThread 1400, [LOG_FLUSH]:\n"))
+        #expect(grouped.contains("\n84 threads (TIDs 1200-1283), [ET_NET 0..83]:\n0    0x"))
+        #expect(!grouped.contains("Crashing Thread"))
+        let log = CrashLog(grouped)
+        #expect(log.threads.count == report.threads.count)
+        #expect(log.threads.first { $0.tid == 1250 }?.name == "[ET_NET 50]")
+        // --all-threads on a 9.x log: the full listing in 9.x's layout.
+        let full = CrashLogWriter(report: report, helperVersion: "test", layout: .ats9, groupThreads: false)
+        #expect(ThreadListing.layout(of: grouped) == .ats9)
+        #expect(ThreadListing.replace(in: grouped, with: full.renderThreadListing()) == full.render())
+    }
+
     @Test func jsonReportKeepsEveryThreadAndAddsItsGroup() throws {
         let report = constructedServerReport()
         let text = JSONReportWriter(report: report, kind: "crash", helperVersion: "test").render()

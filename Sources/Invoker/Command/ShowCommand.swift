@@ -93,7 +93,8 @@ struct ShowCommand: ParsableCommand {
         var report = CrashReport(pid: document.process.pid, executable: document.process.executable ?? "?", commandLine: [],
                                  hostTriplet: nil, time: 0, fault: nil)
         report.threads = document.threads.map(\.threadReport)
-        let listing = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, groupThreads: false).renderThreadListing()
+        let listing = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: log.map(ThreadListing.layout),
+                                     groupThreads: false).renderThreadListing()
         guard let log else { return listing }
         return ThreadListing.replace(in: log, with: listing)
     }
@@ -104,11 +105,21 @@ enum ThreadListing {
     static let starts = ["Crashing Thread (", "Other Non-Crashing Threads:", "Thread (TID ", "Unable to retrieve backtrace"]
     static let ends = ["Global Variables:", "Process Status:"]
 
+    /// Whether a thread heading of traffic_crashlog 9.x's layout ("Thread 6489, [TS_MAIN]:").
+    static func isATS9Heading(_ line: Substring) -> Bool {
+        line.hasPrefix("Thread ") && line.dropFirst("Thread ".count).first?.isNumber == true
+    }
+
+    /// The layout a log was written in: 9.x's when its threads have 9.x's headings.
+    static func layout(of log: String) -> LogLayout {
+        log.split(separator: "\n").contains(where: isATS9Heading) ? .ats9 : .ats10
+    }
+
     /// `log` with the lines from the first thread heading up to the section after the threads
     /// replaced by `listing`; if the log has no recognizable listing, `listing` is appended.
     static func replace(in log: String, with listing: String) -> String {
         let lines = log.split(separator: "\n", omittingEmptySubsequences: false)
-        guard let start = lines.firstIndex(where: { line in starts.contains { line.hasPrefix($0) } }),
+        guard let start = lines.firstIndex(where: { line in starts.contains { line.hasPrefix($0) } || isATS9Heading(line) }),
               let end = lines[start...].firstIndex(where: { line in ends.contains(String(line)) }) else {
             return log + (log.hasSuffix("\n") ? "" : "\n") + "\nAll Threads:\n" + listing
         }
