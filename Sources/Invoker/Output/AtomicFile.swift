@@ -69,6 +69,29 @@ enum AtomicFile {
         return .success(name)
     }
 
+    /// `write(_:in:directoryPath:name:mode:)` for a directory given by path (opened as it is:
+    /// report directories go through LogDirectory.open, which refuses symbolic links). Returns
+    /// the final path.
+    static func write(_ text: String, directory: String, name: String, mode: mode_t) -> Result<String, AtomicFileError> {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(AtomicFileError(operation: "open \(directory)", errno: Errno(rawValue: errno))) }
+        let opened = FileDescriptor(rawValue: fd)
+        defer { try? opened.close() }
+        return write(text, in: opened, directoryPath: directory, name: name, mode: mode).map { directory + "/" + $0 }
+    }
+
+    /// Atomically replaces (or creates) the file at `path`, a path a user gave (`invoker show -o`).
+    static func replace(_ path: String, with text: String, mode: mode_t) -> Result<String, AtomicFileError> {
+        let slash = path.lastIndex(of: "/")
+        let directoryPath = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let fd = open(directoryPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(AtomicFileError(operation: "open \(directoryPath)", errno: Errno(rawValue: errno))) }
+        let directory = FileDescriptor(rawValue: fd)
+        defer { try? directory.close() }
+        return replace(name, in: directory, directoryPath: directoryPath, with: text, mode: mode).map { _ in path }
+    }
+
     /// An unnamed file in `directory` (O_TMPFILE), or nil where the filesystem has none.
     private static func unnamedFile(in directory: FileDescriptor, mode: mode_t) throws -> FileDescriptor {
         let fd = ivk_open_tmpfile(directory.rawValue, mode)
