@@ -69,7 +69,11 @@ let package = Package(
         // C fixtures: programs with known stacks that crash on purpose (see each main.c's header).
         .executableTarget(name: "ats-crasher", path: "Tests/Fixtures/ats-crasher", cSettings: fixtureFlags,
                           linkerSettings: [.linkedLibrary("pthread")]),
-        
+        // The fault suite's server: sends any payload bytes, keeps its socket open, has threads
+        // that cannot be stopped or unwound (see its main.c's header).
+        .executableTarget(name: "fault-server", path: "Tests/Fixtures/fault-server", cSettings: fixtureFlags,
+                          linkerSettings: [.linkedLibrary("pthread")]),
+
         // Real child processes for tests, and the "nothing left stopped, traced or zombie" check.
         .target(name: "TestSupport", dependencies: ["TracerKit", "CInvokerShim"], path: "Tests/TestSupport"),
         .executableTarget(name: "cpp-hang", path: "Tests/Fixtures/cpp-hang",
@@ -87,7 +91,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InvokerTests",
-            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher", "cpp-hang"]
+            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher", "cpp-hang", "fault-server"]
         ),
     ]
 )

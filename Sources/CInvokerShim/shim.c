@@ -48,6 +48,11 @@ pid_t ivk_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
 int ivk_tgkill(pid_t tgid, pid_t tid, int sig) { return (int)syscall(SYS_tgkill, tgid, tid, sig); }
 
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+int ivk_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
 void ivk_decode_siginfo(const void *bytes, struct ivk_siginfo *out) {
     siginfo_t info;
     memcpy(&info, bytes, sizeof info);

@@ -25,6 +25,7 @@ struct CrashHelper {
             dispatcher.logger.warning("\(problem)")
         }
         var fault: FaultContext? = nil
+        var woken: Deadline? = nil
         if wait {
             do {
                 try Handshake.park(parent: parent)
@@ -33,9 +34,18 @@ struct CrashHelper {
                 return 0
             }
             if readPayload {
+                let event = Handshake.awaitServer(input: .standardInput, parent: parent) {
+                    dispatcher.logger.notice("woken by SIGCONT, but the server (pid \(parent)) is alive and sent nothing: job control, not a crash; waiting for a crash as before")
+                }
+                if event == .parentGone { return 0 }
+                // The run's deadline starts now, when the server speaks, and bounds the read too:
+                // a server that leaves its socket open costs at most a quarter of it (5 s at most).
+                let spoke = Deadline.now()
+                woken = spoke
+                let budget = max(0, min(Self.payloadWait, dispatcher.configuration.deadline / 4))
                 // A payload is a crash even if the server is already gone (it did not wait for
                 // us): the signal and registers it sent are still worth a log.
-                switch Handshake.readPayload(from: .standardInput) {
+                switch Handshake.readPayload(from: .standardInput, deadline: spoke.adding(seconds: budget)) {
                 case .shutdown:
                     return 0
                 case .crash(let payload):
@@ -46,6 +56,9 @@ struct CrashHelper {
                 return 0
             }
         }
-        return await dispatcher.run(pid: pid, fault: fault, mode: .crash)
+        return await dispatcher.run(pid: pid, fault: fault, mode: .crash, start: woken ?? Deadline.now())
     }
+
+    /// The longest a payload read may take (an ATS server writes about 1 KiB and closes at once).
+    static let payloadWait = 5.0
 }
