@@ -188,6 +188,25 @@ struct FaultInjectionTests {
         #expect(leftoverProcesses().isEmpty)
     }
 
+    /// A main thread that ended with pthread_exit (a zombie leader) refuses PTRACE_SEIZE: the
+    /// workers are captured and the report says the main thread has exited, not "permission".
+    @Test func zombieMainThreadIsNamedAndTheOthersCaptured() throws {
+        let run = try FaultServerRun(["--main-exits"])
+        let (pid, helper) = try run.waitUntilReady()
+        #expect(waitUntil(seconds: 10) { ProcessSnapshot.threadState(pid: pid, tid: pid) == "Z" })
+        let (status, output) = try runInvoker(["snapshot", "--pid", String(pid), "--output", run.directory])
+        #expect(status == 0, "\(output)")
+        let name = try #require(directoryEntries(run.directory).first { $0.hasPrefix("snapshot-") && $0.hasSuffix(".log") })
+        let log = CrashLog(readFile(run.directory + "/" + name) ?? "")
+        #expect(log.threads(named: "worker-0").first?.functions.containsRun(Self.workerStack) == true, "\(log.text)")
+        #expect(log.text.contains("Thread \(pid) has exited (state Z"))
+        #expect(!log.text.contains("Cannot attach"))
+        run.server.send(SIGKILL)
+        run.finish()
+        #expect(kill(helper, 0) != 0)
+        #expect(leftoverProcesses().isEmpty)
+    }
+
     /// The up-front stack copy is capped by stack_copy_limit, the report says what was cut, and
     /// the stacks are still whole (the rest is read on demand).
     @Test func stackCopyIsCappedAndTheCutIsReported() throws {

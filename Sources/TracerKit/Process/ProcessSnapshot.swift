@@ -27,6 +27,9 @@ public struct ThreadSnapshot: Sendable, Equatable {
 /// A read-only picture of a stopped process.
 public final class ProcessSnapshot {
     public let pid: Int32
+    /// The thread whose /proc entry (maps, memory) stands for the process: `pid` itself, unless
+    /// its main thread has exited (a zombie leader has no memory map) while other threads run.
+    public let addressSpacePid: Int32
     public let executable: String
     public let commandLine: [String]
     /// Threads, the crashing one first. Their names are filled in by `readThreadNames()`.
@@ -35,7 +38,7 @@ public final class ProcessSnapshot {
     /// The loaded modules (libdwfl), reported on first use: opening ELF files is not done while
     /// a live target is frozen.
     public private(set) lazy var modules: ModuleIndex? = {
-        let index = ModuleIndex(pid: pid)
+        let index = ModuleIndex(pid: addressSpacePid)
         if let problem = index?.problem { moduleProblems.append(problem) }
         return index
     }()
@@ -56,8 +59,8 @@ public final class ProcessSnapshot {
 
     init(pid: Int32, executable: String, commandLine: [String], threads: [ThreadSnapshot],
          mappings: [MemoryMapping], fault: FaultContext?, memory: any MemoryReader, problems: [String], copiedStackBytes: Int,
-         stackCopyCut: String? = nil) {
-        self.pid = pid; self.executable = executable; self.commandLine = commandLine; self.threads = threads
+         stackCopyCut: String? = nil, addressSpacePid: Int32? = nil) {
+        self.pid = pid; self.addressSpacePid = addressSpacePid ?? pid; self.executable = executable; self.commandLine = commandLine; self.threads = threads
         self.mappings = mappings; self.fault = fault; self.memory = memory; self.captureProblems = problems
         self.copiedStackBytes = copiedStackBytes; self.stackCopyCut = stackCopyCut
     }
@@ -78,8 +81,9 @@ public final class ProcessSnapshot {
     public static func capture(session: PtraceSession, fault: FaultContext?, vectorRegisters: Bool = false,
                                stackCopyLimit: Int = defaultStackCopyLimit) -> ProcessSnapshot {
         let pid = session.pid
+        let source = session.threads.contains { $0.tid == pid } ? pid : session.threads.first?.tid ?? pid
         var problems = session.problems
-        let mappings = MemoryMapping.parse(ProcFile.readText("/proc/\(pid)/maps", limit: 16 << 20) ?? "")
+        let mappings = MemoryMapping.parse(ProcFile.readText("/proc/\(source)/maps", limit: 16 << 20) ?? "")
         var threads: [ThreadSnapshot] = []
         for held in session.threads {
             var registers: Registers? = nil
@@ -105,7 +109,7 @@ public final class ProcessSnapshot {
                 problems.append("The crashing thread \(tid) named by the payload was not found among the target's threads.")
             }
         }
-        let reader = CachingMemoryReader(ProcessVMReader(pid: pid))
+        let reader = CachingMemoryReader(ProcessVMReader(pid: source))
         let stackRanges = threads.flatMap { thread in
             [thread.registers?.rsp, thread.faultRegisters?.rsp].compactMap { sp in sp.flatMap { stackRange(sp: $0, mappings: mappings) } }
         }
@@ -124,13 +128,14 @@ public final class ProcessSnapshot {
                 problems.append("The crashing thread's floating-point registers at the fault could not be read at \(address.hex).")
             }
         }
-        let commandLine = (ProcFile.readBytes("/proc/\(pid)/cmdline", limit: 64 * 1024).map { bytes in
+        let commandLine = (ProcFile.readBytes("/proc/\(source)/cmdline", limit: 64 * 1024).map { bytes in
             bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         }.get ?? []).filter { !$0.isEmpty }
         return ProcessSnapshot(
-            pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? commandLine.first ?? "?",
+            pid: pid, executable: ProcFile.readLink("/proc/\(source)/exe") ?? commandLine.first ?? "?",
             commandLine: commandLine, threads: threads, mappings: mappings,
-            fault: resolvedFault, memory: reader, problems: problems, copiedStackBytes: stackBytes, stackCopyCut: cut)
+            fault: resolvedFault, memory: reader, problems: problems, copiedStackBytes: stackBytes, stackCopyCut: cut,
+            addressSpacePid: source)
     }
 
     /// The part of a stack copied up front for a stack pointer: from just below `sp` (the red

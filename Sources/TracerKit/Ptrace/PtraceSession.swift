@@ -92,6 +92,14 @@ public final class PtraceSession {
                 if ivk_ptrace_seize(tid, 0) != 0 {
                     let error = Errno(rawValue: errno)
                     if error == .noSuchProcess { vanishedThreads.append(tid); continue }
+                    // A thread that has exited but is still listed (a main thread that ended with
+                    // pthread_exit stays a zombie while the others run) refuses with EPERM.
+                    let state = ProcessSnapshot.threadState(pid: pid, tid: tid)
+                    if state == "Z" || state == "X" {
+                        vanishedThreads.append(tid)
+                        problems.append("Thread \(tid) has exited (state \(state), a zombie until its process ends: a main thread that called pthread_exit, or a process exiting); it has no stack to capture.")
+                        continue
+                    }
                     let refusal: PtraceError = error == .notPermitted || error == .permissionDenied
                         ? .notPermitted(pid: pid, tid: tid, errno: error, reason: PtraceError.explainPermission(pid: pid, tid: tid))
                         : .systemCall(operation: "PTRACE_SEIZE", tid: tid, errno: error)

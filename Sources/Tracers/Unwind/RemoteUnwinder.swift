@@ -57,7 +57,7 @@ public final class RemoteUnwinder {
     private static let registry = Mutex<[UInt: UInt]>([:])
 
     public init(snapshot: ProcessSnapshot) {
-        pid = snapshot.pid
+        pid = snapshot.addressSpacePid
         memory = snapshot.memory
         mappings = snapshot.mappings
         var accessors = unw_accessors_t()

@@ -6,7 +6,7 @@
  * Usage:
  *   fault-server --helper PATH [--payload 9|10.2|master] [--payload-file FILE] [--set FIELD=VALUE]...
  *                [--keep-open] [--threads N] [--stack-kib K] [--d-state] [--jit] [--wait-usr1]
- *                [--stray-cont] [--ready-fd FD] [-- EXTRA HELPER ARGS...]
+ *                [--stray-cont] [--main-exits] [--ready-fd FD] [-- EXTRA HELPER ARGS...]
  *
  * Payload (sent by the SIGSEGV handler after its SIGCONT to the helper):
  *   --payload V        the real payload of that ATS version (default master)
@@ -27,6 +27,10 @@
  * --jit      one more thread "jit" calls into an anonymous executable mapping (code written at run
  *            time, frame pointer cleared, no unwind information) that calls fault_jit_block:
  *              read -> fault_jit_block -> [anonymous code] -> fault_jit_main -> start_thread
+ *
+ * --main-exits  the main thread ends with pthread_exit() once ready (a zombie leader, as in servers
+ *            that park their main thread that way); the workers go on, nothing crashes: for live
+ *            snapshots. The helper leaves when the process is killed.
  *
  * Timing (no sleeping): --stray-cont sends the helper a SIGCONT of job control (not a crash) once
  * it has parked; --wait-usr1 waits for SIGUSR1 before crashing. --ready-fd FD: once the helper has
@@ -300,7 +304,7 @@ static void start_thread(void *(*body)(void *), void *argument, const char *name
 
 int main(int argc, char **argv) {
     const char *helper = NULL;
-    int threads = 2, d_state = 0, jit = 0, wait_usr1 = 0, stray_cont = 0, ready_fd = -1;
+    int threads = 2, d_state = 0, jit = 0, wait_usr1 = 0, stray_cont = 0, main_exits = 0, ready_fd = -1;
     char **extra = NULL;
     int extra_count = 0;
 
@@ -315,6 +319,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--jit") == 0) jit = 1;
         else if (strcmp(argv[i], "--wait-usr1") == 0) wait_usr1 = 1;
         else if (strcmp(argv[i], "--stray-cont") == 0) stray_cont = 1;
+        else if (strcmp(argv[i], "--main-exits") == 0) main_exits = 1;
         else if (i + 1 >= argc) usage();
         else if (strcmp(argv[i], "--helper") == 0) helper = argv[++i];
         else if (strcmp(argv[i], "--payload") == 0) payload_version = argv[++i];
@@ -377,6 +382,7 @@ int main(int argc, char **argv) {
         int length = snprintf(line, sizeof line, "ready %d %d\n", (int)getpid(), (int)helper_pid);
         write_all(ready_fd, line, (size_t)length);
     }
+    if (main_exits) pthread_exit(NULL);
     if (wait_usr1) {
         int taken;
         sigwait(&usr1, &taken);
