@@ -50,7 +50,7 @@ public final class RemoteUnwinder {
     /// of many threads share their pcs).
     private var hasCallFrameInfo: [UInt64: Bool] = [:]
 
-    /// Module path → whether the file at that path now is another file than the one mapped.
+    /// "inode path" of a mapping → whether the file at that path now is another file.
     private var replacedOnDisk: [String: Bool] = [:]
 
     /// Address space → the unwinder that owns it (as the bit pattern of an unretained reference).
@@ -176,10 +176,11 @@ public final class RemoteUnwinder {
     }
 
     private func isReplacedOnDisk(_ mapping: MemoryMapping) -> Bool {
-        if let known = replacedOnDisk[mapping.path] { return known }
+        let key = "\(mapping.inode) \(mapping.path)"
+        if let known = replacedOnDisk[key] { return known }
         var info = stat()
         let replaced = mapping.inode != 0 && stat(mapping.path, &info) == 0 && UInt64(info.st_ino) != mapping.inode
-        replacedOnDisk[mapping.path] = replaced
+        replacedOnDisk[key] = replaced
         return replaced
     }
 
