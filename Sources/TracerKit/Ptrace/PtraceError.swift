@@ -28,7 +28,7 @@ public enum PtraceError: Error, Equatable, CustomStringConvertible {
         case let .systemCall(operation, tid, error):
             "\(operation) on thread \(tid) failed: \(error.sentence)."
         case let .didNotStop(pid, tid, name, seconds, state, wchan):
-            "Thread \(tid) (\(name)) of process \(pid) did not stop within \(seconds) s (stop_timeout): "
+            "Thread \(tid) (\(name)) of process \(pid) did not stop within \(Double(Int((seconds * 100).rounded())) / 100) s (stop_timeout): "
                 + (state == "D" ? "it is in uninterruptible sleep (state D" : "it is in state \(state) (")
                 + (wchan.isEmpty || wchan == "0" ? ")" : ", waiting in \(wchan))")
                 + "; its stack is not in this report, the other threads were captured."

@@ -62,15 +62,16 @@ public final class PtraceSession {
     /// uninterruptibly.
     public static let defaultStopTimeout = 2.0
 
-    /// Stops every thread of `pid` that can be stopped, waiting at most `stopTimeout` seconds
-    /// (and never past `deadline`) for the threads to stop. Throws if no thread could be stopped;
-    /// on any throw, every thread already seized has been released.
+    /// Stops every thread of `pid` that can be stopped, waiting at most `stopTimeout` seconds,
+    /// and at most half the time left before `deadline` (the rest is for unwinding what stopped),
+    /// for the threads to stop. Throws if no thread could be stopped; on any throw, every thread
+    /// already seized has been released.
     public static func attach(pid: Int32, deadline: Deadline,
                               stopTimeout: Double = defaultStopTimeout) throws(PtraceError) -> PtraceSession {
         let session = PtraceSession(pid: pid)
-        let stopBy = min(deadline, Deadline.now().adding(seconds: max(0, stopTimeout)))
+        let budget = min(max(0, stopTimeout), deadline.secondsRemaining / 2)
         do {
-            try session.stopAllThreads(deadline: stopBy, budget: stopTimeout)
+            try session.stopAllThreads(deadline: Deadline.now().adding(seconds: budget), budget: budget)
         } catch {
             session.detach()
             throw error
