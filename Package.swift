@@ -15,6 +15,8 @@ let package = Package(
     products: [
         .executable(name: "invoker", targets: ["Invoker"]),
         .library(name: "TracerKit", targets: ["TracerKit"]),
+        // The fault suite's shared library (fault-server --dlopen): built as a .so of its own.
+        .library(name: "fault-library", type: .dynamic, targets: ["fault-library"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -76,6 +78,7 @@ let package = Package(
         // that cannot be stopped or unwound (see its main.c's header).
         .executableTarget(name: "fault-server", path: "Tests/Fixtures/fault-server", cSettings: fixtureFlags,
                           linkerSettings: [.linkedLibrary("pthread")]),
+        .target(name: "fault-library", path: "Tests/Fixtures/fault-library", cSettings: fixtureFlags),
 
         // Real child processes for tests, and the "nothing left stopped, traced or zombie" check.
         .target(name: "TestSupport", dependencies: ["TracerKit", "CInvokerShim"], path: "Tests/TestSupport"),

@@ -255,6 +255,27 @@ struct FaultInjectionTests {
         #expect(leftoverProcesses().isEmpty)
     }
 
+    /// A damaged library mapped in the server (its .eh_frame_hdr's table encoding overwritten on
+    /// disk) makes libunwind abort() inside invoker while it unwinds the thread that runs through
+    /// it: the report written so far is still there, and the server is released and dies.
+    @Test func damagedLibraryThatAbortsTheUnwinderStillLeavesAReport() throws {
+        let copy = makeTemporaryDirectory() + "/libfault-library.so"
+        let (status, _) = try runCommand("/bin/cp", [builtProduct("libfault-library.so"), copy])
+        #expect(status == 0)
+        let intact = try FaultServerRun(["--dlopen", copy])
+        intact.finish()
+        let whole = try #require(intact.log, "no report: \(intact.output)")
+        #expect(whole.threads(named: "library").first?.functions.containsRun(["damaged_inner", "damaged_block", "fault_library_main"]) == true)
+        let run = try FaultServerRun(["--dlopen", copy, "--damage-eh-frame-hdr", "0xff"])
+        let seconds = run.finish()
+        #expect(run.terminatingSignal == SIGSEGV)
+        let log = try #require(run.log, "no report: \(run.output)")
+        #expect(log.text.contains("Segmentation fault"))
+        #expect(log.text.contains("Invoker itself crashed: signal \(SIGABRT) (SIGABRT) while capturing with a built-in tracer"))
+        #expect(seconds < 10)
+        #expect(leftoverProcesses().isEmpty)
+    }
+
     /// invoker itself crashing mid-capture (libunwind's abort() on a damaged library, a trap of
     /// ours) still leaves a report with what was captured, and releases the server.
     @Test(arguments: ["abort", "segv"])
@@ -270,6 +291,14 @@ struct FaultInjectionTests {
         #expect(seconds < 10)
         #expect(leftoverProcesses().isEmpty)
     }
+}
+
+/// Runs a program to its end; its exit status and output.
+func runCommand(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let directory = makeTemporaryDirectory()
+    let process = try TestProcess(path, arguments, outputPath: directory + "/output.txt")
+    let status = process.waitForExit()
+    return ((status >> 8) & 0xff, readFile(directory + "/output.txt") ?? "")
 }
 
 /// A small deterministic generator (SplitMix64) for seeded campaigns.

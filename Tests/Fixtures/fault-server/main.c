@@ -6,7 +6,8 @@
  * Usage:
  *   fault-server --helper PATH [--payload 9|10.2|master] [--payload-file FILE] [--set FIELD=VALUE]...
  *                [--keep-open] [--threads N] [--stack-kib K] [--d-state] [--jit] [--wait-usr1]
- *                [--stray-cont] [--main-exits] [--ready-fd FD] [-- EXTRA HELPER ARGS...]
+ *                [--stray-cont] [--main-exits] [--dlopen LIB [--damage-eh-frame-hdr BYTE]]
+ *                [--ready-fd FD] [-- EXTRA HELPER ARGS...]
  *
  * Payload (sent by the SIGSEGV handler after its SIGCONT to the helper):
  *   --payload V        the real payload of that ATS version (default master)
@@ -28,6 +29,11 @@
  *            time, frame pointer cleared, no unwind information) that calls fault_jit_block:
  *              read -> fault_jit_block -> [anonymous code] -> fault_jit_main -> start_thread
  *
+ * --dlopen LIB  one more thread "library" dlopens LIB (the fault-library fixture) and blocks as
+ *              read -> damaged_inner -> damaged_block -> fault_library_main -> start_thread
+ * --damage-eh-frame-hdr BYTE  then writes BYTE over the table encoding of LIB's .eh_frame_hdr in
+ *            the file on disk (found with dl_iterate_phdr: the PT_GNU_EH_FRAME segment), which is
+ *            where an unwinder reads it from: a damaged library mapped in the server.
  * --main-exits  the main thread ends with pthread_exit() once ready (a zombie leader, as in servers
  *            that park their main thread that way); the workers go on, nothing crashes: for live
  *            snapshots. The helper leaves when the process is killed.
@@ -40,7 +46,10 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -228,6 +237,50 @@ __attribute__((noinline)) void *fault_jit_main(void *argument) {
     return NULL;
 }
 
+static const char *library_path = NULL;
+static int damage_byte = -1;
+
+/* dl_iterate_phdr callback: the file offset of `library_path`'s PT_GNU_EH_FRAME segment. */
+static int find_eh_frame_hdr(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    if (info->dlpi_name == NULL || strcmp(info->dlpi_name, library_path) != 0) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME) {
+            *(off_t *)data = (off_t)info->dlpi_phdr[i].p_offset;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void damage_library(void) {
+    off_t offset = -1;
+    dl_iterate_phdr(find_eh_frame_hdr, &offset);
+    int fd = open(library_path, O_WRONLY);
+    unsigned char byte = (unsigned char)damage_byte;
+    /* struct eh_frame_hdr: version, eh_frame_ptr_enc, fde_count_enc, table_enc. */
+    if (offset < 0 || fd < 0 || pwrite(fd, &byte, 1, offset + 3) != 1) {
+        fprintf(stderr, "fault-server: cannot damage %s\n", library_path);
+        exit(2);
+    }
+    close(fd);
+}
+
+__attribute__((noinline)) void *fault_library_main(void *argument) {
+    (void)argument;
+    void *library = dlopen(library_path, RTLD_NOW);
+    void (*block)(int) = library ? (void (*)(int))dlsym(library, "damaged_block") : NULL;
+    char byte = 'l';
+    if (block != NULL && damage_byte >= 0) damage_library();
+    write_all(ready_pipe[1], &byte, 1);
+    if (block == NULL) {
+        fprintf(stderr, "fault-server: %s\n", dlerror());
+        return NULL;
+    }
+    block(block_pipe[0]);
+    return NULL;
+}
+
 __attribute__((noinline)) void fault_crash_segv(void) {
     volatile int *fault_null = NULL;
     *fault_null = 13;
@@ -327,6 +380,8 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--stack-kib") == 0) stack_kib = atoi(argv[++i]);
         else if (strcmp(argv[i], "--ready-fd") == 0) ready_fd = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--dlopen") == 0) library_path = argv[++i];
+        else if (strcmp(argv[i], "--damage-eh-frame-hdr") == 0) damage_byte = (int)strtol(argv[++i], NULL, 0);
         else if (strcmp(argv[i], "--set") == 0) {
             const char *assignment = argv[++i];
             const char *equals = strchr(assignment, '=');
@@ -364,7 +419,7 @@ int main(int argc, char **argv) {
         perror("pipe");
         return 2;
     }
-    int expected = threads + d_state + jit;
+    int expected = threads + d_state + jit + (library_path != NULL);
     for (int i = 0; i < threads; i++) {
         char name[16];
         snprintf(name, sizeof name, "worker-%d", i);
@@ -372,6 +427,7 @@ int main(int argc, char **argv) {
     }
     if (d_state) start_thread(fault_vfork_main, NULL, "vforker");
     if (jit) start_thread(fault_jit_main, NULL, "jit");
+    if (library_path) start_thread(fault_library_main, NULL, "library");
     for (int i = 0; i < expected; i++) {
         char byte;
         while (read(ready_pipe[0], &byte, 1) < 0 && errno == EINTR) {
