@@ -47,6 +47,7 @@ public struct UnwindTracer: Tracer {
             }
             report.threads.append(threadReport)
         }
+        report.problems += unwinder.moduleProblems
         report.notes.append("unwind: \(snapshot.threads.count) threads, \(frameCount) frames unwound in \(Deadline.millisecondsSince(started)) ms")
     }
 

@@ -50,6 +50,10 @@ public final class RemoteUnwinder {
     /// of many threads share their pcs).
     private var hasCallFrameInfo: [UInt64: Bool] = [:]
 
+    /// Module path → why its unwind tables were kept from libunwind (nil: checked, sound).
+    private var damagedTables: [String: String?] = [:]
+    /// Sentences for the report: modules whose unwind tables were kept from libunwind.
+    public private(set) var moduleProblems: [String] = []
     /// "inode path" of a mapping → whether the file at that path now is another file.
     private var replacedOnDisk: [String: Bool] = [:]
 
@@ -121,6 +125,14 @@ public final class RemoteUnwinder {
     private func uptHandle(for ip: UInt64) -> UnsafeMutableRawPointer? {
         guard let mapping = mappings.mapping(containing: ip), mapping.path.hasPrefix("/") else { return nil }
         if let handle = uptHandles[mapping.path] { return handle }
+        if damagedTables[mapping.path] == nil {
+            let problem = UnwindTableCheck.problem(path: mapping.path)
+            damagedTables[mapping.path] = .some(problem)
+            if let problem {
+                moduleProblems.append("\(mapping.path): \(problem); it was not given to libunwind (which abort()s on such tables), so frames in it were followed by frame pointers.")
+            }
+        }
+        if case .some(.some) = damagedTables[mapping.path] { return nil }
         guard let handle = _UPT_create(pid) else { return nil }
         uptHandles[mapping.path] = handle
         return handle
@@ -165,6 +177,9 @@ public final class RemoteUnwinder {
         }
         if mapping.path.isEmpty || mapping.path.hasPrefix("[anon") || mapping.path.hasPrefix("/memfd:") {
             return "its last pc \(pc.hex) is in an anonymous executable mapping \(mapping.start.hex)-\(mapping.end.hex) (code generated at run time, such as a JIT's) that has no unwind information"
+        }
+        if case .some(.some(let problem)) = damagedTables[mapping.path] {
+            return "its last pc \(pc.hex) is in \(mapping.path): \(problem)"
         }
         if mapping.path.hasSuffix(" (deleted)") {
             return "its last pc \(pc.hex) is in \(mapping.path.dropLast(10)), which was deleted or replaced on disk after it was loaded: its unwind tables could not be read"
