@@ -81,6 +81,9 @@ struct Configuration: Equatable {
     /// Bytes of the threads' stacks copied up front while the target is stopped, in all; stacks
     /// beyond it are read page by page as the unwinder needs them.
     var stackCopyLimit: Int = 64 << 20
+    /// The text log's thread layout (log_layout); nil is "auto": the layout of the Traffic
+    /// Server that started us (LogLayout.automatic).
+    var logLayout: LogLayout? = nil
     var tracers: [TracerSpec] = Configuration.defaultTracers
 
     /// The chain used when no file configures one.

@@ -13,7 +13,7 @@ import Tracers
 
 enum ConfigurationLoader {
     static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release",
-                             "stop_timeout", "stack_copy_limit", "tracer"]
+                             "log_layout", "stop_timeout", "stack_copy_limit", "tracer"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "cwd"]
     static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -114,6 +114,12 @@ enum ConfigurationLoader {
                 throw fail("stack_copy_limit", "must be a number of bytes (0: copy no stack up front)")
             }
             configuration.stackCopyLimit = bytes
+        }
+        if let value = table["log_layout"] {
+            guard let name = value.string, name == "auto" || LogLayout(rawValue: name) != nil else {
+                throw fail("log_layout", "must be \"auto\", \"ats9\" or \"ats10\"")
+            }
+            configuration.logLayout = LogLayout(rawValue: name)
         }
         if let value = table["tracer"] {
             guard let array = value.array else { throw fail("tracer", "must be an array of tables: write each as [[tracer]]") }

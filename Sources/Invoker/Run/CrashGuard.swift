@@ -22,9 +22,9 @@ enum CrashGuard {
 
     /// Publishes `report` as what a crash of ours would leave: written to `path` (or, without
     /// one, to standard output) with a line naming the stage.
-    static func keep(_ report: CrashReport, path: String?) {
+    static func keep(_ report: CrashReport, path: String?, layout: LogLayout?) {
         ivk_guard_protect_this_thread()
-        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render()
+        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout).render()
         var bytes = Array(text.utf8)
         bytes.withUnsafeMutableBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { chars in
