@@ -99,7 +99,10 @@ import Testing
         let source = UnsafeMutableRawBufferPointer.allocate(byteCount: count * 8192, alignment: 4096)
         defer { source.deallocate() }
         let base = UInt64(UInt(bitPattern: source.baseAddress!))
-        let ranges = (0..<count).map { index in (base + UInt64(index * 8192))...(base + UInt64(index * 8192 + 8191)) }
+        let ranges: [ClosedRange<UInt64>] = (0..<count).map { (index: Int) -> ClosedRange<UInt64> in
+            let start: UInt64 = base + UInt64(index) * 8192
+            return start...(start + 8191)
+        }
         let cached = CachingMemoryReader(ProcessVMReader(pid: getpid()))
         #expect(CachingMemoryReader.bytesToCopy(ranges) == count * 8192)
         #expect(cached.prefetch(ranges, limit: 3 * 8192 + 100) == 3 * 8192)

@@ -22,9 +22,11 @@ enum CrashGuard {
 
     /// Publishes `report` as what a crash of ours would leave: written to `path` (or, without
     /// one, to standard output) with a line naming the stage.
-    static func keep(_ report: CrashReport, path: String?, layout: LogLayout?) {
+    static func keep(_ report: CrashReport, path: String?, layout: LogLayout?, groupThreads: Bool) {
         ivk_guard_protect_this_thread()
-        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout).render()
+        var writer = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout)
+        writer.groupThreads = groupThreads
+        let text = writer.render()
         var bytes = Array(text.utf8)
         bytes.withUnsafeMutableBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { chars in

@@ -60,11 +60,12 @@ struct Dispatcher {
         }
         let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
                                   retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
-                                  time: report.time, logger: logger, layout: configuration.logLayout)
+                                  time: report.time, logger: logger, layout: configuration.logLayout,
+                                  groupThreads: configuration.groupThreads)
         let guardPath = toStandardOutput ? nil : writer.plannedTextPath
         if let snapshot {
             // The stacks are unwound (not yet named): what a crash of ours while symbolizing leaves.
-            CrashGuard.keep(report, path: guardPath, layout: configuration.logLayout)
+            CrashGuard.keep(report, path: guardPath, layout: configuration.logLayout, groupThreads: configuration.groupThreads)
             CrashGuard.stage("symbolizing the stacks (reading the modules' ELF and DWARF files)")
             for tracer in builtins {
                 tracer.finish(snapshot: snapshot, report: &report, deadline: deadline)
@@ -77,7 +78,7 @@ struct Dispatcher {
         if !toStandardOutput && !externals.isEmpty {
             location = writer.writeEarly(report)
         }
-        if location != nil { CrashGuard.withdraw() } else { CrashGuard.keep(report, path: guardPath, layout: configuration.logLayout) }
+        if location != nil { CrashGuard.withdraw() } else { CrashGuard.keep(report, path: guardPath, layout: configuration.logLayout, groupThreads: configuration.groupThreads) }
         CrashGuard.stage("running the external tracers and writing the report")
         let values = PlaceholderValues(
             pid: pid, tid: report.fault?.crashingThread ?? pid, signal: report.fault?.signal?.number ?? 0,
@@ -89,7 +90,8 @@ struct Dispatcher {
                                            outcome: "capture finished"), at: 0)
         if toStandardOutput {
             CrashGuard.withdraw()
-            print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: configuration.logLayout).render(),
+            print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: configuration.logLayout,
+                                 groupThreads: configuration.groupThreads).render(),
                   terminator: "")
             return 0
         }
@@ -158,7 +160,7 @@ struct Dispatcher {
         // What a crash of ours from here on leaves: the fault, the registers and the process.
         CrashGuard.keep(report, path: toStandardOutput ? nil : ReportWriter.plannedTextPath(
             directory: outputDirectory, prefix: mode == .crash ? "crash" : "snapshot", time: report.time),
-            layout: configuration.logLayout)
+            layout: configuration.logLayout, groupThreads: configuration.groupThreads)
         for tracer in builtins {
             let started = Deadline.now()
             CrashGuard.stage("capturing with a built-in tracer (unwinding the stacks, reading variables)")
