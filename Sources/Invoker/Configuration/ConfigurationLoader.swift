@@ -13,7 +13,8 @@ import TracerKit
 import Tracers
 
 enum ConfigurationLoader {
-    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release", "log_layout", "group_threads", "tracer"]
+    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release",
+                             "log_layout", "group_threads", "stop_timeout", "stack_copy_limit", "tracer"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "inherit_env", "cwd"]
     static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -158,6 +159,18 @@ enum ConfigurationLoader {
         if let value = table["early_release"] {
             guard let flag = value.bool else { throw fail("early_release", "must be true or false") }
             configuration.earlyRelease = flag
+        }
+        if let value = table["stop_timeout"] {
+            guard let timeout = seconds(value), timeout <= 3600 else {
+                throw fail("stop_timeout", "must be a positive number of seconds (at most 3600)")
+            }
+            configuration.stopTimeout = timeout
+        }
+        if let value = table["stack_copy_limit"] {
+            guard let bytes = value.int, bytes >= 0 else {
+                throw fail("stack_copy_limit", "must be a number of bytes (0: copy no stack up front)")
+            }
+            configuration.stackCopyLimit = bytes
         }
         if let value = table["log_layout"] {
             guard let name = value.string, name == "auto" || LogLayout(rawValue: name) != nil else {

@@ -40,10 +40,12 @@ struct Dispatcher {
 
     /// Runs the chain on `pid` and returns the exit status for the helper.
     /// `regain` is what the caller already did about our effective uid (CrashHelper does it
-    /// before any thread starts); otherwise it is done before attaching.
-    func run(pid: Int32, fault: FaultContext?, mode: Mode, regain: RootRegain = .notNeeded) async -> Int32 {
-        let start = Deadline.now()
+    /// before any thread starts); otherwise it is done before attaching. `start` is when the run's
+    /// deadline began (for a crash: when the server spoke).
+    func run(pid: Int32, fault: FaultContext?, mode: Mode, regain: RootRegain = .notNeeded,
+             start: Deadline = .now()) async -> Int32 {
         let deadline = start.adding(seconds: configuration.deadline)
+        CrashGuard.install()
         let externals = externalSpecs()
         let builtins = configuration.tracers.compactMap { spec -> (any Tracer)? in
             if case .builtin(let builtin) = spec { return BuiltinTracers.make(builtin, outputDirectory: outputDirectory.path) }
@@ -56,7 +58,15 @@ struct Dispatcher {
             report.notes.append("the server was released after \(Deadline.millisecondsSince(start)) ms; the report was completed after that")
             if EarlyRelease.detachFromServer() == .parent { _exit(0) }
         }
+        let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
+                                  retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
+                                  time: report.time, logger: logger, layout: configuration.logLayout,
+                                  groupThreads: configuration.groupThreads)
+        let guardPath = toStandardOutput ? nil : writer.plannedTextPath
         if let snapshot {
+            // The stacks are unwound (not yet named): what a crash of ours while symbolizing leaves.
+            CrashGuard.keep(report, path: guardPath, layout: configuration.logLayout, groupThreads: configuration.groupThreads)
+            CrashGuard.stage("symbolizing the stacks (reading the modules' ELF and DWARF files)")
             for tracer in builtins {
                 tracer.finish(snapshot: snapshot, report: &report, deadline: deadline)
             }
@@ -66,10 +76,6 @@ struct Dispatcher {
         snapshot = nil
         // After the release: with external tracers the server waits for them, so then after those.
         if externals.isEmpty { addTrafficServerDetails(to: &report, deadline: deadline) }
-        let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
-                                  retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
-                                  time: report.time, logger: logger, layout: configuration.logLayout,
-                                  groupThreads: configuration.groupThreads)
         // Early write: the stacks are on disk before any external program runs.
         var location: ReportLocation? = nil
         let redactor = self.redactor
@@ -77,6 +83,8 @@ struct Dispatcher {
         if !toStandardOutput && !externals.isEmpty {
             location = writer.writeEarly(report)
         }
+        if location != nil { CrashGuard.withdraw() } else { CrashGuard.keep(report, path: guardPath, layout: configuration.logLayout, groupThreads: configuration.groupThreads) }
+        CrashGuard.stage("running the external tracers and writing the report")
         let values = PlaceholderValues(
             pid: pid, tid: report.fault?.crashingThread ?? pid, signal: report.fault?.signal?.number ?? 0,
             executable: report.executable, outputDirectory: outputDirectory.path,
@@ -87,12 +95,15 @@ struct Dispatcher {
                                            outcome: "capture finished"), at: 0)
         report.redact(with: redactor)
         if toStandardOutput {
+            CrashGuard.withdraw()
             print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: configuration.logLayout,
                                  groupThreads: configuration.groupThreads).render(),
                   terminator: "")
             return 0
         }
-        return writer.writeFinal(report, replacing: location) ? 0 : 1
+        let written = writer.writeFinal(report, replacing: location)
+        CrashGuard.withdraw()
+        return written ? 0 : 1
     }
 
     /// Attaches, snapshots, runs the built-in tracers' capture and releases the target. The
@@ -124,18 +135,24 @@ struct Dispatcher {
         let session: PtraceSession
         let attachStart = Deadline.now()
         do {
-            session = try PtraceSession.attach(pid: pid, deadline: deadline)
+            session = try PtraceSession.attach(pid: pid, deadline: deadline, stopTimeout: configuration.stopTimeout)
         } catch {
             logger.error("\(error.description)")
             report.problems.append(error.description)
             return (report, nil)
         }
-        defer { session.detach() }
+        CrashGuard.hold(session.threads.map(\.tid))
+        defer {
+            session.detach()
+            CrashGuard.hold([])
+        }
         report.notes.append("stopped \(session.threads.count) threads in \(Deadline.millisecondsSince(attachStart)) ms")
         let snapshotStart = Deadline.now()
         let snapshot = ProcessSnapshot.capture(session: session, fault: fault,
-                                               vectorRegisters: builtins.contains { $0 is VariablesTracer })
-        report.notes.append("registers, maps and \(snapshot.copiedStackBytes / 1024) KiB of stacks copied in \(Deadline.millisecondsSince(snapshotStart)) ms")
+                                               vectorRegisters: builtins.contains { $0 is VariablesTracer },
+                                               stackCopyLimit: configuration.stackCopyLimit)
+        report.notes.append("registers, maps and \(snapshot.copiedStackBytes / 1024) KiB of stacks copied in \(Deadline.millisecondsSince(snapshotStart)) ms"
+                            + (snapshot.stackCopyCut.map { " (\($0))" } ?? ""))
         if mode == .live {
             session.detach()
             report.tracerRuns.append(TracerRun(name: "freeze", seconds: Deadline.now().seconds(since: attachStart),
@@ -148,8 +165,14 @@ struct Dispatcher {
         if !session.vanishedThreads.isEmpty {
             report.problems.append("Threads \(session.vanishedThreads.map(String.init).joined(separator: ", ")) exited while the target was being stopped.")
         }
+        // What a crash of ours from here on leaves: the fault, the registers and the process.
+        CrashGuard.keep(report, path: toStandardOutput ? nil : ReportWriter.plannedTextPath(
+            directory: outputDirectory, prefix: mode == .crash ? "crash" : "snapshot", time: report.time),
+            layout: configuration.logLayout, groupThreads: configuration.groupThreads)
         for tracer in builtins {
             let started = Deadline.now()
+            CrashGuard.stage("capturing with a built-in tracer (unwinding the stacks, reading variables)")
+            CrashGuard.injectFaultIfAsked(before: tracer.name)
             tracer.capture(snapshot: snapshot, report: &report, deadline: deadline)
             report.tracerRuns.append(TracerRun(name: tracer.name, seconds: Deadline.now().seconds(since: started),
                                                outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))
