@@ -27,6 +27,9 @@ let package = Package(
         // System libraries from Debian: libunwind-dev, libelf-dev, libdw-dev.
         .systemLibrary(name: "CUnwind", path: "Sources/CUnwind"),
         .systemLibrary(name: "CElfutils", path: "Sources/CElfutils"),
+        // Sentry forwarding: libcurl4-openssl-dev (HTTP, TLS, proxies) and zlib1g-dev (gzip).
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // The one C shim: variadic syscalls, wait macros, macro-named libunwind entry points.
         .target(
             name: "CInvokerShim",
@@ -57,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "Invoker",
             dependencies: [
-                "TracerKit", "Tracers", "CInvokerShim",
+                "TracerKit", "Tracers", "CInvokerShim", "CCurl", "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,7 +90,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InvokerTests",
-            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher", "cpp-hang"]
+            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher", "cpp-hang", "CZlib"]
         ),
     ]
 )

@@ -76,6 +76,8 @@ struct Configuration: Equatable {
     /// captured and symbolize and write the report afterwards (in a child process).
     var earlyRelease = true
     var tracers: [TracerSpec] = Configuration.defaultTracers
+    /// The `[sentry]` table: forwarding reports to Sentry (nil: no table; SENTRY_DSN alone also enables it).
+    var sentry: SentrySettings? = nil
 
     /// The chain used when no file configures one.
     static let defaultTracers: [TracerSpec] = [

@@ -12,7 +12,7 @@ import TracerKit
 import Tracers
 
 enum ConfigurationLoader {
-    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release", "tracer"]
+    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release", "tracer", "sentry"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "cwd"]
     static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -111,6 +111,7 @@ enum ConfigurationLoader {
             }
             configuration.tracers = tracers
         }
+        configuration.sentry = try sentry(table["sentry"], text: text, file: file)
         return configuration
     }
 
