@@ -120,7 +120,10 @@ private final class ResponseCollector {
         guard let data, let context else { return 0 }
         let collector = Unmanaged<ResponseCollector>.fromOpaque(context).takeUnretainedValue()
         let length = size * count
-        let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+        // Without its CR LF: Swift reads "\r\n" as one Character, which whitespace trimming misses.
+        var bytes = Array(UnsafeRawBufferPointer(start: data, count: length))
+        while let last = bytes.last, last == 0x0d || last == 0x0a { bytes.removeLast() }
+        let line = String(decoding: bytes, as: UTF8.self)
         if line.hasPrefix("HTTP/") { collector.headers.removeAll() }  // a new response (after a 100 Continue)
         if let colon = line.firstIndex(of: ":") {
             collector.headers.append((line[..<colon].trimmingWhitespace().lowercased(),
