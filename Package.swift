@@ -27,9 +27,10 @@ let package = Package(
         // System libraries from Debian: libunwind-dev, libelf-dev, libdw-dev.
         .systemLibrary(name: "CUnwind", path: "Sources/CUnwind"),
         .systemLibrary(name: "CElfutils", path: "Sources/CElfutils"),
-        // Sentry forwarding: libcurl4-openssl-dev (HTTP, TLS, proxies) and zlib1g-dev (gzip).
-        .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
+        // Sentry forwarding: zlib1g-dev (gzip), and libcurl4-openssl-dev's headers for libcurl,
+        // which CCurl loads with dlopen only when a report is sent (never in a parked helper).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "CCurl", path: "Sources/CCurl", linkerSettings: [.linkedLibrary("dl")]),
         // The one C shim: variadic syscalls, wait macros, macro-named libunwind entry points.
         .target(
             name: "CInvokerShim",

@@ -1,7 +1,8 @@
-// SentryTransport: one POST of a gzipped envelope to the project's envelope endpoint with libcurl
-// (TLS with the system's CA store; https_proxy, http_proxy and no_proxy honoured by libcurl
-// itself; connect and total timeouts). HTTP is libcurl's to speak: the response's status, its
-// Retry-After and X-Sentry-Rate-Limits headers and its body are read back through libcurl.
+// SentryTransport: one POST of a gzipped envelope to the project's envelope endpoint with libcurl,
+// loaded on first use (CCurl: a parked helper maps none of it): TLS with the system's CA store;
+// https_proxy, http_proxy and no_proxy honoured by libcurl itself; connect and total timeouts.
+// HTTP is libcurl's to speak: the response's status, its Retry-After and X-Sentry-Rate-Limits
+// headers and its body are read back through libcurl.
 
 import CCurl
 import FoundationEssentials
@@ -45,15 +46,19 @@ struct SentryTransport {
     /// Sends `gzipped` (a gzip-compressed envelope) and returns the 2xx response.
     func send(gzipped: [UInt8]) throws(SentryTransportError) -> SentryResponse {
         let url = dsn.envelopeURL
-        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-        guard let handle = curl_easy_init() else { throw .unreachable(url: url, reason: "libcurl could not start") }
-        defer { curl_easy_cleanup(handle) }
+        var loadError = [CChar](repeating: 0, count: 512)
+        guard ivk_curl_load(&loadError, loadError.count) == 0 else {
+            throw .unreachable(url: url, reason: String(decoding: loadError.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        _ = ivk_curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+        guard let handle = ivk_curl_easy_init() else { throw .unreachable(url: url, reason: "libcurl could not start") }
+        defer { ivk_curl_easy_cleanup(handle) }
         var headers: UnsafeMutablePointer<curl_slist>? = nil
         for header in ["Content-Type: application/x-sentry-envelope", "Content-Encoding: gzip",
                        "X-Sentry-Auth: " + dsn.authHeader(clientVersion: clientVersion), "Expect:"] {
-            headers = curl_slist_append(headers, header)
+            headers = ivk_curl_slist_append(headers, header)
         }
-        defer { curl_slist_free_all(headers) }
+        defer { ivk_curl_slist_free_all(headers) }
         let collector = ResponseCollector()
         let context = Unmanaged.passUnretained(collector).toOpaque()
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -78,13 +83,13 @@ struct SentryTransport {
                     _ = ivk_curl_set_pointer(handle, CURLOPT_WRITEDATA, context)
                     _ = ivk_curl_set_callback(handle, CURLOPT_HEADERFUNCTION, ResponseCollector.headerCallback)
                     _ = ivk_curl_set_pointer(handle, CURLOPT_HEADERDATA, context)
-                    return curl_easy_perform(handle)
+                    return ivk_curl_easy_perform(handle)
                 }
             }
         }
         guard result == CURLE_OK else {
             let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw .unreachable(url: url, reason: detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail)
+            throw .unreachable(url: url, reason: detail.isEmpty ? String(cString: ivk_curl_easy_strerror(result)) : detail)
         }
         var status = 0
         _ = ivk_curl_get_long(handle, CURLINFO_RESPONSE_CODE, &status)
