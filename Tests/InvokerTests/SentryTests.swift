@@ -217,6 +217,20 @@ struct SentryTests {
         #expect(leftoverProcesses().isEmpty)
     }
 
+    @Test func aServersSentryDSNIsRedactedInTheReport() throws {
+        let sleeper = try TestProcess("/bin/sleep", ["30"], environment: ["SENTRY_DSN": "https://s3cr3tkey@sentry.example/1"])
+        defer { sleeper.finish() }
+        sleeper.waitUntilSleeping()
+        let directory = makeTemporaryDirectory()
+        let (status, output) = try runInvoker(["snapshot", "--pid", String(sleeper.pid), "--output", directory])
+        #expect(status == 0, "\(output)")
+        let json = try #require(directoryEntries(directory).first { $0.hasSuffix(".json") }.flatMap { readFile(directory + "/" + $0) })
+        #expect(json.contains("SENTRY_DSN=<redacted>"))
+        #expect(!json.contains("s3cr3tkey"))
+        sleeper.finish()
+        #expect(leftoverProcesses().isEmpty)
+    }
+
     @Test func sendHelpListsItsOptionsInTheManual() throws {
         let manual = try #require(readFile(packageRoot + "/man/invoker.8"))
         let (_, output) = try runInvoker(["send", "--help"])

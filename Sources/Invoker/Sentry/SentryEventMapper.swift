@@ -27,8 +27,9 @@ struct SentryEventMapper {
     /// Names (parts of, case-insensitive) of variables, arguments and settings whose values are secret.
     var redactPatterns = SentryEventMapper.defaultRedactPatterns
 
-    /// The report redaction's patterns (ProcessInfoTracer's), plus the DSN's own name.
-    static let defaultRedactPatterns = ProcessInfoTracer.defaultRedactPatterns + ["DSN"]
+    /// The report redaction's patterns (ProcessInfoTracer's, SENTRY_DSN's among them). When the
+    /// shared redactor being written for the reports lands, the event should use it too.
+    static let defaultRedactPatterns = ProcessInfoTracer.defaultRedactPatterns
     static let redacted = ProcessInfoTracer.redacted
     /// Variables per frame and characters per value kept in `vars`.
     static let maxVariablesPerFrame = 50
