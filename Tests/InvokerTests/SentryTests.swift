@@ -22,11 +22,11 @@ struct SentryReceiver {
     let port: Int
     let directory: String
 
-    static func start(requests: Int = 1, statuses: String = "200") throws -> SentryReceiver {
+    static func start(requests: Int = 1, statuses: String = "200", delay: Double = 0) throws -> SentryReceiver {
         let directory = makeTemporaryDirectory("sentry-receiver")
         let process = try TestProcess("/usr/bin/python3", [
             packageRoot + "/Tests/Fixtures/sentry/receiver.py", "--dir", directory, "--requests", String(requests),
-            "--status", statuses, "--seconds", "30",
+            "--status", statuses, "--seconds", "30", "--delay", String(delay),
         ], outputPath: directory + "/output.txt", reportPipe: true)
         let port = try #require(process.readReportLine().flatMap { Int($0) }, "the receiver did not start")
         return SentryReceiver(process: process, port: port, directory: directory)
@@ -214,6 +214,41 @@ struct SentryTests {
         receiver.process.waitForExit()
         #expect(try receiver.requests().count == 1)
         #expect(box.pending().isEmpty)
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    /// External tracers keep the server until they have run; a slow Sentry must not keep it
+    /// longer: the helper forks before it makes the envelope, and the server dies meanwhile.
+    @Test func aSlowSentryNeverLengthensTheDowntimeEvenWithExternalTracers() throws {
+        let receiver = try SentryReceiver.start(delay: 4)
+        let config = try writeConfiguration("""
+            [[tracer]]
+            use = "unwind"
+
+            [[tracer]]
+            name = "echo"
+            exec = ["/bin/echo", "external ran"]
+
+            [sentry]
+            dsn = "http://publickey@127.0.0.1:\(receiver.port)/42"
+            """)
+        let directory = makeTemporaryDirectory()
+        adoptOrphans()
+        let start = Deadline.now()
+        let crasher = try TestProcess(builtProduct("ats-crasher"), [
+            "--helper", builtProduct("invoker"), "--payload", "10.2", "--threads", "2", "--mode", "segv",
+            "--", "--log-dir", directory, "--config", config,
+        ], outputPath: directory + "/output.txt")
+        let status = crasher.waitForExit()
+        let downtime = Deadline.now().seconds(since: start)
+        reapAllChildren()
+        #expect(status & 0x7f == SIGSEGV)
+        #expect(downtime < 4, "the server waited \(downtime) s: it was held for the network")
+        // Delivered all the same, by the forked helper.
+        let box = Outbox(path: directory + "/sentry-outbox", settings: SentrySettings())
+        #expect(box.sentRecords().count == 1)
+        let log = try #require(directoryEntries(directory).first { $0.hasSuffix(".log") && $0.hasPrefix("crash-") })
+        #expect(readFile(directory + "/" + log)?.contains("external ran") == true)
         #expect(leftoverProcesses().isEmpty)
     }
 

@@ -56,12 +56,23 @@ struct SentryForwarder {
                                    environment: LogDirectory.currentEnvironment(), logger: logger) else { return }
         if kind == "snapshot" && !forwarder.settings.sendSnapshots { return }
         // A crashed server waits for its helper to exit: let it go first (see EarlyRelease).
-        if kind == "crash" && getppid() == serverPID, EarlyRelease.detachFromServer() == .parent { _exit(exitStatus) }
+        var forked = false
+        if kind == "crash" && getppid() == serverPID {
+            switch EarlyRelease.detachFromServer() {
+            case .parent: _exit(exitStatus)
+            case .child: forked = true
+            case .unforked: break
+            }
+        }
         let json = Array(JSONReportWriter(report: report, kind: kind, helperVersion: InvokerCommand.version).render().utf8)
         let text = Array(CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render().utf8)
         let logPath = directory + "/" + baseName + ".log"
         _ = forwarder.enqueue(reportJSON: json, textLog: text, reportPath: logPath, baseName: baseName)
         _ = forwarder.deliverPending()
+        // The fork may have been made on a concurrency pool thread (after the external tracers'
+        // awaits): the child has that one thread, and returning into the async runtime would wait
+        // for a main thread it does not have. The work is done: end here.
+        if forked { _exit(exitStatus) }
     }
 
     /// Builds the event from `reportJSON` and puts its envelope in the outbox.

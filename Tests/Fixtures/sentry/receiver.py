@@ -17,6 +17,7 @@ parser.add_argument("--dir", required=True)
 parser.add_argument("--requests", type=int, default=1)
 parser.add_argument("--status", default="200")
 parser.add_argument("--seconds", type=float, default=60)
+parser.add_argument("--delay", type=float, default=0, help="seconds to wait before answering (a slow Sentry)")
 args = parser.parse_args()
 statuses = [int(s) for s in args.status.split(",")]
 served = []
@@ -30,6 +31,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             f.write(body)
         with open(os.path.join(args.dir, f"{n}.json"), "w") as f:
             json.dump({"method": "POST", "path": self.path, "headers": dict(self.headers.items())}, f)
+        time.sleep(args.delay)
         status = statuses[min(n, len(statuses) - 1)]
         self.send_response(status)
         if status == 429:
