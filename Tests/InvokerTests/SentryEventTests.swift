@@ -265,3 +265,29 @@ func mapSample(_ report: [UInt8], settings: SentrySettings = SentrySettings()) t
         #expect(sentry.dsn?.host == "sentry.example.com" && sentry.inApp.count == 3)
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct OutboxTests {
+    @Test func theOutboxIsBoundedByCountBytesAndAgeDroppingTheOldestFirst() throws {
+        var settings = SentrySettings()
+        settings.outboxMaxEntries = 2
+        let box = Outbox(path: makeTemporaryDirectory("outbox") + "/sentry-outbox", settings: settings)
+        let envelope = [UInt8](repeating: 7, count: 1000)
+        _ = try box.add(envelope: envelope, eventID: "a1a1a1a1", report: "/r/1.log", baseName: "crash-1", now: 1000)
+        _ = try box.add(envelope: envelope, eventID: "b2b2b2b2", report: "/r/2.log", baseName: "crash-2", now: 1001)
+        let (third, dropped) = try box.add(envelope: envelope, eventID: "c3c3c3c3", report: "/r/3.log", baseName: "crash-3", now: 1002)
+        #expect(dropped == ["crash-1-a1a1a1a1: the outbox holds at most 2 envelopes and 52428800 bytes"])
+        #expect(box.pending().map(\.name) == ["crash-2-b2b2b2b2", third.name])
+        #expect(box.envelope(of: third) == envelope)
+        #expect(fileMode(box.pendingDirectory + "/" + third.name + ".envelope.gz") == 0o600)
+        // A week later the old ones go, never the one being added.
+        let (_, aged) = try box.add(envelope: envelope, eventID: "d4d4d4d4", report: nil, baseName: "crash-4", now: 1002 + 8 * 86_400)
+        #expect(aged == ["crash-2-b2b2b2b2: older than 7 days", "crash-3-c3c3c3c3: older than 7 days"])
+        #expect(box.pending().map(\.name) == ["crash-4-d4d4d4d4"])
+        // A delivery is recorded for `invoker send --list` (and the report's listing).
+        let entry = try #require(box.pending().first)
+        try box.markSent(entry, record: SentRecord(name: entry.name, eventID: entry.eventID, sentryEventID: "ffff", report: "/r/4.log",
+                                                    sent: 2000, status: 200, url: "https://h/api/1/envelope/"))
+        #expect(box.pending().isEmpty)
+        #expect(box.sentRecord(forReport: "/r/4.log")?.sentryEventID == "ffff")
+    }
+}
