@@ -5,7 +5,40 @@ import Testing
 import Tracers
 @testable import Invoker
 
-@Suite struct ConfigurationTests {
+@Suite(.timeLimit(.minutes(1))) struct ConfigurationTests {
+    @Test func checkConfigListsEveryProblemInOneRunAndEachTracersUser() throws {
+        let bad = try writeConfiguration("""
+            deadline = -3
+            colour = "blue"
+            [[tracer]]
+            use = "unwind"
+            max_frames = 0
+            [[tracer]]
+            name = "gdb"
+            exec = ["/usr/bin/gdb", "-p", "%p"]
+            timeout = "soon"
+            """)
+        let (status, output) = try runInvoker(["check-config", bad])
+        #expect(status == 1)
+        let problems = output.split(separator: "\n").filter { $0.hasPrefix(bad + ":") }.map { String($0.dropFirst(bad.count)) }
+        #expect(Set(problems) == [":1: deadline: must be a positive number of seconds",
+                                  ":2: colour: unknown setting; known: output_dir, formats, deadline, failure_policy, max_output_bytes, retention, early_release, log_layout, tracer, sentry",
+                                  ":5: tracer[1].max_frames: must be an integer from 1 to 4096",
+                                  ":9: tracer[2].timeout: must be a positive number of seconds"], "\(output)")
+        let good = try writeConfiguration("""
+            [[tracer]]
+            name = "gdb"
+            exec = ["/usr/bin/gdb", "-p", "%p"]
+            user = "root"
+            [[tracer]]
+            name = "id"
+            exec = ["/usr/bin/id"]
+            """)
+        let (okStatus, summary) = try runInvoker(["check-config", good])
+        #expect(okStatus == 0)
+        #expect(summary.contains("gdb (/usr/bin/gdb -p %p, timeout 30.0 s, runs as root); id (/usr/bin/id, timeout 30.0 s, runs as the user Traffic Server passes with --user, else as invoker's own user)"), "\(summary)")
+    }
+
     @Test func fullFileLoads() throws {
         let configuration = try ConfigurationLoader.parse("""
             output_dir = "/var/tmp/reports"
@@ -49,6 +82,8 @@ import Tracers
     @Test func variablesTracerSettingsLoad() throws {
         let configuration = try ConfigurationLoader.parse("""
             [[tracer]]
+            use = "unwind"
+            [[tracer]]
             use = "variables"
             threads = "all"
             max_frames = 8
@@ -59,7 +94,7 @@ import Tracers
             timeout = 0.25
             globals = ["server_state", "config::limits"]
             """, file: "test.conf")
-        guard case .builtin(let spec)? = configuration.tracers.first else {
+        guard case .builtin(let spec)? = configuration.tracers.last else {
             Issue.record("\(configuration.tracers)")
             return
         }
@@ -105,6 +140,11 @@ import Tracers
         ("[[tracer]]\nuse = \"variables\"\nmax_elemnts = 3\n",
          "bad.conf:3: tracer[1].max_elemnts: not a setting of the variables tracer (did you mean `max_elements`?)"),
         ("[[tracer]]\nuse = \"variables\"\ntimeout = 0\n", "bad.conf:3: tracer[1].timeout: must be a positive number of seconds"),
+        // A misordered chain: the variables tracer reads the unwinder's frames.
+        ("[[tracer]]\nuse = \"variables\"\n\n[[tracer]]\nuse = \"unwind\"\n",
+         "bad.conf:2: tracer[1].use: the variables tracer reads the frames the unwind tracer finds: put a [[tracer]] with use = \"unwind\" before it"),
+        ("[[tracer]]\nuse = \"process\"\n[[tracer]]\nuse = \"variables\"\n",
+         "bad.conf:4: tracer[2].use: the variables tracer reads the frames the unwind tracer finds"),
     ])
     func malformedFileGetsAPreciseMessage(text: String, message: String) {
         #expect {

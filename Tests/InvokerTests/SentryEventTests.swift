@@ -39,7 +39,7 @@ func sampleReport(frames: Int = 4, variables: [(String, String)] = [], fingerpri
     var document: [String: JSONValue] = [
         "schema": "invoker-report/1", "generator": ["name": "invoker", "version": "0.2.0"], "kind": .string(kind),
         "time": "2026-12-03T08:00:00Z", "time_unix": 1_796_284_800, "host": ["hostname": "proxy-7"],
-        "process": ["pid": 100, "name": "[ET_NET 0]", "executable": "/usr/bin/traffic_server",
+        "process": ["pid": 100, "name": "[ET_NET 0]", "executable": "/usr/bin/traffic_server", "server_version": "Traffic Server 9.2.9",
                     "command_line": ["/usr/bin/traffic_server", "--password=hunter2", "--token", "abc", "-M"]],
         "threads": [
             ["tid": 100, "name": "[ET_NET 0]", "crashed": true,
@@ -151,7 +151,11 @@ func mapSample(_ report: [UInt8], settings: SentrySettings = SentrySettings()) t
     }
 
     @Test func crashMapsToANativeFatalEventWithTheStackOldestFirst() throws {
-        let event = try mapSample(sampleReport(variables: [("request", "0x1234"), ("api_password", "hunter2")]))
+        var settings = SentrySettings()
+        settings.release = "trafficserver@%v"
+        let event = try mapSample(sampleReport(variables: [("request", "0x1234"), ("api_password", "hunter2")]), settings: settings)
+        #expect(event["release"] == "trafficserver@9.2.9" && event["tags"]?["ats_version"] == "9.2.9")
+        #expect(event["contexts"]?["app"]?["app_version"] == "9.2.9")
         #expect(event["platform"] == "native" && event["level"] == "fatal")
         #expect(event["fingerprint"] == ["fp1:abc"])
         #expect(event["tags"]?["signal"] == "SIGSEGV" && event["tags"]?["fault_kind"] == "null-dereference")

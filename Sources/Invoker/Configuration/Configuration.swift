@@ -33,7 +33,7 @@ struct ExternalTracerSpec: Equatable {
 
 /// One built-in tracer in the chain.
 struct BuiltinTracerSpec: Equatable {
-    /// "unwind", "process" or "sysstats".
+    /// A key of `Configuration.builtinSettings`: "unwind", "process", "sysstats" or "variables".
     var use: String
     /// unwind: frames per thread.
     var maxFrames: Int? = nil
@@ -75,6 +75,9 @@ struct Configuration: Equatable {
     /// With no external tracer in the chain, let the crashed server go as soon as its stacks are
     /// captured and symbolize and write the report afterwards (in a child process).
     var earlyRelease = true
+    /// The text log's thread layout (log_layout); nil is "auto": the layout of the Traffic
+    /// Server that started us (LogLayout.automatic).
+    var logLayout: LogLayout? = nil
     var tracers: [TracerSpec] = Configuration.defaultTracers
     /// The `[sentry]` table: forwarding reports to Sentry (nil: no table; SENTRY_DSN alone also enables it).
     var sentry: SentrySettings? = nil

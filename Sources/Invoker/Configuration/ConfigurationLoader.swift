@@ -12,7 +12,7 @@ import TracerKit
 import Tracers
 
 enum ConfigurationLoader {
-    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release", "tracer", "sentry"]
+    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release", "log_layout", "tracer", "sentry"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "cwd"]
     static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -102,6 +102,12 @@ enum ConfigurationLoader {
             guard let flag = value.bool else { throw fail("early_release", "must be true or false") }
             configuration.earlyRelease = flag
         }
+        if let value = table["log_layout"] {
+            guard let name = value.string, name == "auto" || LogLayout(rawValue: name) != nil else {
+                throw fail("log_layout", "must be \"auto\", \"ats9\" or \"ats10\"")
+            }
+            configuration.logLayout = LogLayout(rawValue: name)
+        }
         if let value = table["tracer"] {
             guard let array = value.array else { throw fail("tracer", "must be an array of tables: write each as [[tracer]]") }
             var tracers: [TracerSpec] = []
@@ -109,10 +115,27 @@ enum ConfigurationLoader {
                 guard let entry = element.table else { throw fail("tracer", "entry \(index + 1) is not a table") }
                 tracers.append(try tracer(entry, index: index, fail: fail))
             }
+            try checkOrder(tracers, fail: fail)
             configuration.tracers = tracers
         }
         configuration.sentry = try sentry(table["sentry"], text: text, file: file)
         return configuration
+    }
+
+    /// Built-ins that read what another found, and which: the variables tracer reads the frames
+    /// and per-frame registers the unwinder recovered.
+    static let builtinNeeds = ["variables": "unwind"]
+
+    /// A built-in placed before (or without) the one it reads would silently find nothing.
+    private static func checkOrder(_ tracers: [TracerSpec],
+                                   fail: (String, String, Int?) -> ConfigurationError) throws(ConfigurationError) {
+        for (index, spec) in tracers.enumerated() {
+            guard case .builtin(let builtin) = spec, let needed = builtinNeeds[builtin.use] else { continue }
+            let earlier = tracers[..<index].contains { if case .builtin(let other) = $0 { other.use == needed } else { false } }
+            if !earlier {
+                throw fail("use", "the \(builtin.use) tracer reads the frames the \(needed) tracer finds: put a [[tracer]] with use = \"\(needed)\" before it", index)
+            }
+        }
     }
 
     /// The variables tracer's budgets and globals.

@@ -14,8 +14,8 @@ struct ReportDocument: Decodable, Sendable {
         var name: String?
         var executable: String
         var commandLine: [String]
-        /// The server's version, when a collector recorded it.
-        var version: String?
+        /// The server's version as traffic_crashlog prints it ("Traffic Server 9.2.9"), for a traffic_server.
+        var serverVersion: String?
     }
     struct Signal: Decodable, Sendable { var number: Int; var name: String; var description: String }
     struct Code: Decodable, Sendable { var value: Int; var meaning: String }

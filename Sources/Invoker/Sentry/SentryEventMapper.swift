@@ -236,9 +236,9 @@ struct SentryEventMapper {
         }
     }
 
-    /// The server's version, when the report recorded one.
+    /// The server's version number ("9.2.9" of "Traffic Server 9.2.9"), when the report has it.
     func serverVersion(_ document: ReportDocument) -> String? {
-        if let version = document.process.version, !version.isEmpty { return version }
-        return document.sections?["process"]?["fields"]?["version"]?.stringValue
+        guard let banner = document.process.serverVersion else { return nil }
+        return banner.split(separator: " ").last { $0.first?.isNumber == true }.map(String.init)
     }
 }
