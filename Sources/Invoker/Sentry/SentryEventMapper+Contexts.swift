@@ -3,17 +3,17 @@
 // helper version, payload, timings, problems, and what the mapping cut).
 
 extension SentryEventMapper {
-    func contexts(_ document: ReportDocument, version: String?, cuts: [String], detail: SentryDetail) -> JSONValue {
+    func contexts(_ document: SentryReportDocument, version: String?, cuts: [String], detail: SentryDetail) -> SentryJSON {
         let system = document.sections?["system"]?["fields"]
         // "Linux 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian … x86_64" (sysname release version machine).
         let kernel = system?["kernel"]?.stringValue
         let kernelWords = kernel?.split(separator: " ").map(String.init) ?? []
-        var os: [String: JSONValue] = ["type": "os", "name": .string(kernelWords.first ?? "Linux")]
+        var os: [String: SentryJSON] = ["type": "os", "name": .string(kernelWords.first ?? "Linux")]
         if kernelWords.count > 1 { os["version"] = .string(kernelWords[1]) }
         if let kernel { os["kernel_version"] = .string(kernel) }
         if let distribution = system?["distribution"]?.stringValue { os["raw_description"] = .string(distribution) }
 
-        var device: [String: JSONValue] = ["type": "device"]
+        var device: [String: SentryJSON] = ["type": "device"]
         if let machine = kernelWords.last, kernelWords.count > 2 { device["arch"] = .string(machine) }
         else if let triplet = document.host.triplet, let arch = triplet.split(separator: "-").first { device["arch"] = .string(String(arch)) }
         let memory = system?["memory_kb"] ?? system?["memoryKb"]
@@ -24,10 +24,10 @@ extension SentryEventMapper {
         }
         if let cpus = system?["cpus"]?.integerValue { device["processor_count"] = .integer(cpus) }
 
-        var app: [String: JSONValue] = ["type": "app", "app_name": .string(document.process.name ?? document.process.executable)]
+        var app: [String: SentryJSON] = ["type": "app", "app_name": .string(document.process.name ?? document.process.executable)]
         if let version { app["app_version"] = .string(version) }
 
-        var invoker: [String: JSONValue] = [
+        var invoker: [String: SentryJSON] = [
             "type": "invoker",
             "report_schema": .string(document.schema),
             "invoker_version": .string(document.generator.version),
@@ -52,7 +52,7 @@ extension SentryEventMapper {
     }
 
     /// A memory field in kB: a number, or {value, flag} when the collector flagged it.
-    private static func kilobytes(_ field: JSONValue?) -> Int64? {
+    private static func kilobytes(_ field: SentryJSON?) -> Int64? {
         if let number = field?.integerValue { return number }
         if let number = field?["value"]?.integerValue { return number }
         return nil

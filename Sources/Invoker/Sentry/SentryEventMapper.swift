@@ -1,4 +1,4 @@
-// SentryEventMapper: turns one JSON report (ReportDocument) into a Sentry event, shaped as Relay's
+// SentryEventMapper: turns one JSON report (SentryReportDocument) into a Sentry event, shaped as Relay's
 // protocol (relay-event-schema/src/protocol/) and sentry-native's out-of-process crashes are:
 // platform native; the crashing thread's stack and registers in exception.values[0] with a
 // signalhandler mechanism; the other threads in threads.values[]; frames oldest first; every
@@ -36,13 +36,13 @@ struct SentryEventMapper {
     static let maxValueCharacters = 512
 
     /// The event for `document`, with `eventID` (32 hex digits); `cuts` says what was left out.
-    func event(from document: ReportDocument, eventID: String, detail: SentryDetail = SentryDetail(),
-               cuts: [String] = []) -> JSONValue {
+    func event(from document: SentryReportDocument, eventID: String, detail: SentryDetail = SentryDetail(),
+               cuts: [String] = []) -> SentryJSON {
         var cuts = cuts
         let isCrash = document.kind == "crash" && document.fault != nil
         let crashingTID = document.fault?.crashingThread ?? document.threads.first(where: \.crashed)?.tid
         let images = ImageTable(document.modules)
-        var event: [String: JSONValue] = [
+        var event: [String: SentryJSON] = [
             "event_id": .string(eventID),
             "timestamp": .integer(Int64(document.timeUnix)),
             "platform": "native",
@@ -63,17 +63,17 @@ struct SentryEventMapper {
         if let fingerprint = document.fault?.fingerprint, !fingerprint.isEmpty {
             event["fingerprint"] = [.string(fingerprint)]
         }
-        var tags: [String: JSONValue] = ["report_kind": .string(document.kind)]
+        var tags: [String: SentryJSON] = ["report_kind": .string(document.kind)]
         if let signal = document.fault?.signal { tags["signal"] = .string(signal.name) }
         if let kind = document.fault?.classification?.kind { tags["fault_kind"] = .string(kind) }
         if let version { tags["ats_version"] = .string(version) }
         for (key, value) in settings.tags { tags[key] = .string(value) }
         event["tags"] = .object(tags)
 
-        var threadValues: [JSONValue] = []
+        var threadValues: [SentryJSON] = []
         for thread in document.threads {
             let isCrashing = thread.tid == crashingTID
-            var entry: [String: JSONValue] = [
+            var entry: [String: SentryJSON] = [
                 "id": .integer(Int64(thread.tid)), "name": .string(thread.name),
                 "crashed": .bool(isCrash && isCrashing), "current": .bool(isCrashing),
                 "main": .bool(thread.tid == document.process.pid),
@@ -96,7 +96,7 @@ struct SentryEventMapper {
 
         if isCrash, let fault = document.fault {
             let crashing = document.threads.first { $0.tid == crashingTID }
-            var exception: [String: JSONValue] = [
+            var exception: [String: SentryJSON] = [
                 "type": .string(fault.signal?.name ?? "crash"),
                 "value": .string(fault.classification?.summary ?? fault.signal?.description ?? "the process crashed"),
                 "mechanism": mechanism(fault),
@@ -119,10 +119,10 @@ struct SentryEventMapper {
         return .object(event)
     }
 
-    private func mechanism(_ fault: ReportDocument.Fault) -> JSONValue {
-        var mechanism: [String: JSONValue] = ["type": "signalhandler", "synthetic": true, "handled": false]
+    private func mechanism(_ fault: SentryReportDocument.Fault) -> SentryJSON {
+        var mechanism: [String: SentryJSON] = ["type": "signalhandler", "synthetic": true, "handled": false]
         if let signal = fault.signal {
-            var meta: [String: JSONValue] = ["number": .integer(Int64(signal.number)), "name": .string(signal.name)]
+            var meta: [String: SentryJSON] = ["number": .integer(Int64(signal.number)), "name": .string(signal.name)]
             if let code = fault.code {
                 meta["code"] = .integer(Int64(code.value))
                 // "SEGV_MAPERR (address not mapped to object)": the name is the first word.
@@ -138,23 +138,23 @@ struct SentryEventMapper {
     }
 
     /// A Sentry stacktrace from a thread (frames oldest first; at most `limit`, see +Limits).
-    private func stacktrace(_ thread: ReportDocument.Thread, limit: Int, images: ImageTable, document: ReportDocument,
-                            variables: Bool, registers: Bool, cuts: inout [String]) -> JSONValue {
+    private func stacktrace(_ thread: SentryReportDocument.Thread, limit: Int, images: ImageTable, document: SentryReportDocument,
+                            variables: Bool, registers: Bool, cuts: inout [String]) -> SentryJSON {
         let (kept, omitted) = Self.keepEnds(thread.frames, limit: limit)
         if omitted > 0 {
             cuts.append("thread \(thread.tid): \(omitted) of its \(thread.frames.count) frames were left out (the innermost and outermost are kept)")
         }
         var frames = kept.map { frame(for: $0, images: images, document: document, variables: variables) }
         frames.reverse()
-        var stacktrace: [String: JSONValue] = ["frames": .array(frames)]
+        var stacktrace: [String: SentryJSON] = ["frames": .array(frames)]
         if registers, let values = thread.registers, !values.isEmpty {
             stacktrace["registers"] = .object(values.mapValues { .string($0) })
         }
         return .object(stacktrace)
     }
 
-    private func frame(for frame: ReportDocument.Frame, images: ImageTable, document: ReportDocument, variables: Bool) -> JSONValue {
-        var result: [String: JSONValue] = [
+    private func frame(for frame: SentryReportDocument.Frame, images: ImageTable, document: SentryReportDocument, variables: Bool) -> SentryJSON {
+        var result: [String: SentryJSON] = [
             "instruction_addr": .string(frame.pc),
             "trust": .string(Self.trust(frame.recovery)),
         ]
@@ -176,7 +176,7 @@ struct SentryEventMapper {
         if let column = frame.column { result["colno"] = .integer(Int64(column)) }
         result["in_app"] = .bool(isInApp(module: frame.module, function: frame.function, executable: document.process.executable))
         if variables, let list = frame.variables, !list.isEmpty {
-            var vars: [String: JSONValue] = [:]
+            var vars: [String: SentryJSON] = [:]
             for variable in list.prefix(Self.maxVariablesPerFrame) {
                 vars[variable.name] = .string(value(of: variable))
             }
@@ -189,7 +189,7 @@ struct SentryEventMapper {
     }
 
     /// A variable's value as sent: redacted when its name looks secret; capped in length.
-    func value(of variable: ReportDocument.Variable) -> String {
+    func value(of variable: SentryReportDocument.Variable) -> String {
         if isSecret(variable.name) { return Self.redacted }
         var text = variable.value ?? "<\(variable.note ?? "no value")>"
         if let pointee = variable.pointee, variable.value != nil { text += " → " + pointee }
@@ -237,7 +237,7 @@ struct SentryEventMapper {
     }
 
     /// The server's version number ("9.2.9" of "Traffic Server 9.2.9"), when the report has it.
-    func serverVersion(_ document: ReportDocument) -> String? {
+    func serverVersion(_ document: SentryReportDocument) -> String? {
         guard let banner = document.process.serverVersion else { return nil }
         return banner.split(separator: " ").last { $0.first?.isNumber == true }.map(String.init)
     }

@@ -78,9 +78,9 @@ struct SentryForwarder {
     /// Builds the event from `reportJSON` and puts its envelope in the outbox.
     func enqueue(reportJSON: [UInt8], textLog: [UInt8]?, reportPath: String?, baseName: String,
                  now: Int = Int(time(nil))) -> OutboxEntry? {
-        let document: ReportDocument
+        let document: SentryReportDocument
         do {
-            document = try ReportDocument.decode(reportJSON)
+            document = try SentryReportDocument.decode(reportJSON)
         } catch {
             logger.error("cannot make a Sentry event: the JSON report does not decode: \(error)")
             return nil

@@ -1,4 +1,4 @@
-// ReportDocument: the part of a JSON report (schema invoker-report/1) that the Sentry event is
+// SentryReportDocument: the part of a JSON report (schema invoker-report/1) that the Sentry event is
 // built from, decoded with Foundation's JSONDecoder. It reads the document other tools read, not
 // invoker's in-process types, so a report written by any version (or re-sent from disk) maps the
 // same way; fields it does not know are ignored, as the schema asks of readers.
@@ -6,7 +6,7 @@
 import FoundationEssentials
 
 /// A decoded JSON report (only what the Sentry mapping uses).
-struct ReportDocument: Decodable, Sendable {
+struct SentryReportDocument: Decodable, Sendable {
     struct Generator: Decodable, Sendable { var name: String; var version: String }
     struct Host: Decodable, Sendable { var hostname: String; var triplet: String? }
     struct Process: Decodable, Sendable {
@@ -84,17 +84,17 @@ struct ReportDocument: Decodable, Sendable {
     var threads: [Thread]
     var globals: [Variable]?
     /// Collectors' sections by id ("process", "system").
-    var sections: [String: JSONValue]?
+    var sections: [String: SentryJSON]?
     var modules: [Module]
     var tracers: [Tracer]
     var problems: [String]
     var timing: [String]
 
     /// Decodes a report; the error says which field is wrong.
-    static func decode(_ data: [UInt8]) throws -> ReportDocument {
+    static func decode(_ data: [UInt8]) throws -> SentryReportDocument {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(ReportDocument.self, from: Data(data))
+        return try decoder.decode(SentryReportDocument.self, from: Data(data))
     }
 }
 
