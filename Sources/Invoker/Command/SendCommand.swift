@@ -63,7 +63,9 @@ struct SendCommand: ParsableCommand {
             }
             return
         }
-        if let report {
+        if var report {
+            // Recorded with the entry (and shown by --list): absolute, so it names the file anywhere.
+            if !report.hasPrefix("/") { report = LogDirectory.currentDirectory() + "/" + report }
             guard case .success(let json) = ProcFile.readBytes(report, limit: 64 << 20) else {
                 printToStandardError("cannot read \(report)")
                 throw ExitCode(1)
