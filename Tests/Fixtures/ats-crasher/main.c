@@ -294,10 +294,13 @@ __attribute__((noinline)) void fixture_crash_assert(void) {
     assert(fixture_count == 4 && "the count of widgets");
 }
 
+/* hang mode's pipe, made before "ready" is written: a test that counts the descriptors after
+ * "ready" must not see the count change under it. */
+static int hang_pipe[2] = {-1, -1};
+
 __attribute__((noinline)) void fixture_hang(void) {
-    int hang_pipe[2];
     char byte;
-    if (pipe(hang_pipe) != 0) abort();
+    if (hang_pipe[0] < 0 && pipe(hang_pipe) != 0) abort();
     while (read(hang_pipe[0], &byte, 1) < 0 && errno == EINTR) {
     }
 }
@@ -451,6 +454,7 @@ int main(int argc, char **argv) {
         while (read(worker_ready_pipe[0], &byte, 1) < 0 && errno == EINTR) {
         }
     }
+    if (strcmp(mode, "hang") == 0 && pipe(hang_pipe) != 0) abort();
     if (ready_fd >= 0) {
         char line[64];
         int length = snprintf(line, sizeof line, "ready %d %d\n", (int)getpid(), (int)helper_pid);
