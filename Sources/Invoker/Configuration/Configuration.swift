@@ -88,6 +88,8 @@ struct Configuration: Equatable {
     /// names (the crashing thread always stands alone and in full).
     var groupThreads = true
     var tracers: [TracerSpec] = Configuration.defaultTracers
+    /// The `[sentry]` table: forwarding reports to Sentry (nil: no table; SENTRY_DSN alone also enables it).
+    var sentry: SentrySettings? = nil
 
     /// The chain used when no file configures one.
     static let defaultTracers: [TracerSpec] = [

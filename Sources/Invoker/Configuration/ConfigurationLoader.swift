@@ -13,7 +13,7 @@ import Tracers
 
 enum ConfigurationLoader {
     static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release",
-                             "log_layout", "group_threads", "stop_timeout", "stack_copy_limit", "tracer"]
+                             "log_layout", "group_threads", "stop_timeout", "stack_copy_limit", "tracer", "sentry"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "cwd"]
     static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -135,6 +135,7 @@ enum ConfigurationLoader {
             try checkOrder(tracers, fail: fail)
             configuration.tracers = tracers
         }
+        configuration.sentry = try sentry(table["sentry"], text: text, file: file)
         return configuration
     }
 
