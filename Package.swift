@@ -29,6 +29,10 @@ let package = Package(
         // System libraries from Debian: libunwind-dev, libelf-dev, libdw-dev.
         .systemLibrary(name: "CUnwind", path: "Sources/CUnwind"),
         .systemLibrary(name: "CElfutils", path: "Sources/CElfutils"),
+        // Sentry forwarding: zlib1g-dev (gzip), and libcurl4-openssl-dev's headers for libcurl,
+        // which CCurl loads with dlopen only when a report is sent (never in a parked helper).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "CCurl", path: "Sources/CCurl", linkerSettings: [.linkedLibrary("dl")]),
         // The one C shim: variadic syscalls, wait macros, macro-named libunwind entry points.
         .target(
             name: "CInvokerShim",
@@ -59,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "Invoker",
             dependencies: [
-                "TracerKit", "Tracers", "CInvokerShim",
+                "TracerKit", "Tracers", "CInvokerShim", "CCurl", "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
@@ -97,7 +101,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InvokerTests",
-            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher", "cpp-hang", "fault-server"],
+            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher", "cpp-hang", "fault-server", "CZlib"],
             // The text layouts' golden files and a real traffic_crashlog log, read by path.
             exclude: ["Golden"]
         ),

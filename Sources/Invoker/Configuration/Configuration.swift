@@ -102,6 +102,8 @@ struct Configuration: Equatable {
     var tracers: [TracerSpec] = Configuration.defaultTracers
     /// What was left out while assembling (a bad command-line tracer), as sentences to log.
     var warnings: [String] = []
+    /// The `[sentry]` table: forwarding reports to Sentry (nil: no table; SENTRY_DSN alone also enables it).
+    var sentry: SentrySettings? = nil
 
     /// The chain used when no file configures one.
     static let defaultTracers: [TracerSpec] = [

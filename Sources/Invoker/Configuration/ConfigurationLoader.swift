@@ -14,7 +14,7 @@ import Tracers
 
 enum ConfigurationLoader {
     static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release",
-                             "log_layout", "group_threads", "stop_timeout", "stack_copy_limit", "tracer"]
+                             "log_layout", "group_threads", "stop_timeout", "stack_copy_limit", "tracer", "sentry"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "inherit_env", "cwd"]
     static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -195,6 +195,7 @@ enum ConfigurationLoader {
             try checkOrder(tracers, fail: fail)
             configuration.tracers = tracers
         }
+        configuration.sentry = try sentry(table["sentry"], text: text, file: file)
         return configuration
     }
 

@@ -6,6 +6,7 @@
 //          ─► built-in tracers' finish (symbolizing: files only)
 //          ─► early report written (so a hung external tracer cannot cost us the stacks)
 //          ─► external tracers, in order, each bounded ─► final report replaces the early one
+//          ─► [Sentry configured: once the server is released, the envelope goes to the outbox, then out]
 //
 // A live snapshot releases the target right after the snapshot (stacks and registers are copied),
 // so the server is frozen only for the copy; a crash keeps it stopped while the built-ins read it.
@@ -101,9 +102,11 @@ struct Dispatcher {
                   terminator: "")
             return 0
         }
-        let written = writer.writeFinal(report, replacing: location)
+        let status: Int32 = writer.writeFinal(report, replacing: location) ? 0 : 1
         CrashGuard.withdraw()
-        return written ? 0 : 1
+        SentryForwarder.forwardAfterFinalReport(report, kind: writer.prefix, baseName: writer.baseName, directory: outputDirectory.path,
+                                                configuration: configuration, serverPID: pid, logger: logger, exitStatus: status)
+        return status
     }
 
     /// Attaches, snapshots, runs the built-in tracers' capture and releases the target. The
