@@ -408,6 +408,8 @@ enum ConfigurationLoader {
 /// for messages only (the values themselves come from TOMLKit). The text is indexed once, so a
 /// lookup costs no more than a dictionary access, however many tracers there are.
 struct SourceLocator {
+    /// The text's lines (for lookups in other tables, such as [sentry]).
+    let lines: [Substring]
     /// Per section (nil: top level; n: the n-th [[tracer]]), the first line of each key.
     private var keyLines: [Int?: [String: Int]] = [:]
     /// The line of each [[tracer]] header.
@@ -417,7 +419,8 @@ struct SourceLocator {
         var section: Int? = nil
         var inOtherTable = false
         var tracerCount = -1
-        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        for (number, raw) in lines.enumerated() {
             let line = raw.trimmingWhitespace()
             if line.hasPrefix("[[") && line.hasSuffix("]]") {
                 inOtherTable = line.dropFirst(2).dropLast(2).trimmingWhitespace() != "tracer"
