@@ -54,6 +54,10 @@ struct HelperCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-dir"), help: "Write reports here instead of the configured or Traffic Server log directory.")
     var logDirectory: String?
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Serve a program armed by libinvoker-client: snapshot requests, and reports in --log-dir, $INVOKER_LOG_DIR, output_dir or /var/crash/invoker."))
+    var client = false
+
     @Flag(name: [.customShort("v"), .long], help: "Print the version and exit.")
     var version = false
 
@@ -90,11 +94,14 @@ struct HelperCommand: AsyncParsableCommand {
         if let pidFile { PidFile.takeOver(pidFile, logger: logger) }
         let dispatcher = Dispatcher(
             configuration: configuration,
-            outputDirectory: LogDirectory.resolve(explicit: logDirectory ?? configuration.outputDirectory,
-                                                  runroot: runroot, environment: environment),
+            outputDirectory: client
+                ? LogDirectory.forClient(explicit: logDirectory, configured: configuration.outputDirectory, environment: environment)
+                : LogDirectory.resolve(explicit: logDirectory ?? configuration.outputDirectory,
+                                       runroot: runroot, environment: environment),
             serverUser: user, hostTriplet: host, toStandardOutput: debug, logger: logger)
-        let helper = CrashHelper(target: target, wait: wait, readPayload: !noATSCompatibility, dispatcher: dispatcher)
-        let status = await helper.run()
+        let status = client
+            ? await ClientHelper(target: target, dispatcher: dispatcher).run()
+            : await CrashHelper(target: target, wait: wait, readPayload: !noATSCompatibility, dispatcher: dispatcher).run()
         if status != 0 { throw ExitCode(status) }
     }
 }

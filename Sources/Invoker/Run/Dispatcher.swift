@@ -36,8 +36,9 @@ struct Dispatcher {
     let toStandardOutput: Bool
     let logger: Logger
 
-    /// Runs the chain on `pid` and returns the exit status for the helper.
-    func run(pid: Int32, fault: FaultContext?, mode: Mode) async -> Int32 {
+    /// Runs the chain on `pid` and returns the exit status for the helper. `sections` go into the
+    /// report first (a client's snapshot request and its reason).
+    func run(pid: Int32, fault: FaultContext?, mode: Mode, sections: [ReportSection] = []) async -> Int32 {
         let start = Deadline.now()
         let deadline = start.adding(seconds: configuration.deadline)
         let externals = externalSpecs()
@@ -47,6 +48,7 @@ struct Dispatcher {
         }
         var (report, snapshot) = captureWithBuiltins(pid: pid, fault: fault, mode: mode, builtins: builtins,
                                                      deadline: deadline)
+        report.sections.insert(contentsOf: sections, at: 0)
         // Nothing left needs the server: let it go now and finish the report on our own time.
         if mode == .crash && externals.isEmpty && !toStandardOutput && configuration.earlyRelease {
             report.notes.append("the server was released after \(Deadline.millisecondsSince(start)) ms; the report was completed after that")
