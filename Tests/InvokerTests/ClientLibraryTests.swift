@@ -167,6 +167,10 @@ struct ClientLibraryTests {
             #expect(log.crashingThread == nil)
         }
         #expect(CrashLog(explicit).threads(named: "client-fixture").first?.functions.containsRun(["fixture_client_watchdog", "main"]) == true)
+        let json = try #require(directoryEntries(run.directory).first { $0.hasPrefix("snapshot-") && $0.hasSuffix(".json") })
+        let jsonText = try #require(readFile(run.directory + "/" + json))
+        #expect(jsonText.contains("\"request\""))
+        #expect(try schemaComplaint(reportPath: run.directory + "/" + json) == nil)
         #expect(leftoverProcesses().isEmpty)
     }
 }

@@ -22,7 +22,8 @@
  *                    ("all children reaped"), then writes through NULL
  *   fork-crash       forks a child that writes through NULL (no report: it is not armed),
  *                    prints "child died of signal 11", then the parent writes through NULL
- *   snapshot         a thread named "sleeper" blocks in fixture_client_sleep; the main thread
+ *   snapshot         a thread named "sleeper" blocks in fixture_client_sleep; once it is there (a
+ *                    pipe handshake), the main thread
  *                    calls invoker_snapshot("watchdog: queue stalled") in fixture_client_watchdog
  *                    ("snapshot returned 0"), then raises SIGUSR2 ("after SIGUSR2"), then exits 0
  */
@@ -46,6 +47,7 @@ static volatile int fixture_sink;
 static const char *mode = "";
 static char *safepoint_page;
 static int block_pipe[2];
+static int ready_pipe[2];
 
 static void say(const char *line) {
     printf("%s\n", line);
@@ -72,7 +74,8 @@ __attribute__((noinline)) void fixture_client_assert(void) {
 }
 
 __attribute__((noinline)) void fixture_client_sleep(void) {
-    char byte;
+    char byte = 's';
+    write(ready_pipe[1], &byte, 1);
     while (read(block_pipe[0], &byte, 1) < 0 && errno == EINTR) {
     }
 }
@@ -128,7 +131,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     mode = argv[1];
-    if (pipe(block_pipe) != 0) return 2;
+    if (pipe(block_pipe) != 0 || pipe(ready_pipe) != 0) return 2;
     if (strcmp(mode, "thread-overflow") == 0 || strcmp(mode, "thread-assert") == 0) {
         pthread_t thread = start_thread(strcmp(mode, "thread-overflow") == 0 ? "overflower" : "asserter");
         pthread_join(thread, NULL);
@@ -170,7 +173,10 @@ int main(int argc, char **argv) {
         fflush(stdout);
         fixture_client_segv();
     } else if (strcmp(mode, "snapshot") == 0) {
+        char byte;
         start_thread("sleeper");
+        while (read(ready_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+        }
         fixture_client_watchdog();
         raise(SIGUSR2);
         say("after SIGUSR2");
