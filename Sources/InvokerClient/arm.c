@@ -167,6 +167,7 @@ static int start_helper(const char *path) {
     ivc_helper.socket = pair[1];
     ivc_helper.events = events[0];
     ivc_helper.owner = launch.target;
+    ivc_remember_descriptors();
     pid_t helper = -1;
     ssize_t got;
     do {
@@ -240,7 +241,7 @@ __attribute__((constructor)) static void ivc_arm(void) {
 /* A normal exit: close our end with nothing written (ATS master's clean shutdown), wake the
  * helper and wait until it is gone, so it does not outlive us. */
 __attribute__((destructor)) static void ivc_disarm(void) {
-    if (ivc_helper.pid <= 0 || ivc_helper.owner != getpid()) return;
+    if (ivc_helper.pid <= 0 || ivc_helper.owner != getpid() || !ivc_descriptors_intact()) return;
     pid_t expected = 0;
     if (!__atomic_compare_exchange_n(&ivc_busy, &expected, ivc_gettid(), 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return;
     close(ivc_helper.socket);

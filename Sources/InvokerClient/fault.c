@@ -50,7 +50,7 @@ static void call_program_handler(struct ivc_slot *slot, int sig, siginfo_t *info
 /* Sends the crash to the helper and waits until it has captured us (it exits then). */
 static void report(int sig, siginfo_t *info, void *context) {
     static unsigned char request[IVC_REQUEST_FIXED + IVC_REASON_MAX];
-    if (ivc_helper.pid <= 0 || ivc_helper.owner != getpid()) return;
+    if (ivc_helper.pid <= 0 || ivc_helper.owner != getpid() || !ivc_descriptors_intact()) return;
     size_t length = ivc_build_request(request, sig, info, context, NULL);
     kill(ivc_helper.pid, SIGCONT);
     ivc_write_all(ivc_helper.socket, request, length);

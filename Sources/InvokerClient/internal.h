@@ -33,6 +33,10 @@ struct ivc_helper {
     int socket;
     int events;
     pid_t owner;
+    /* The sockets' inodes: a program that closes every descriptor it did not open (a daemon)
+     * may have closed ours or reused their numbers; we then never write to them. */
+    ino_t socket_inode;
+    ino_t events_inode;
 };
 
 /* One fatal signal: the disposition the program believes it has (the one in place when we
@@ -66,6 +70,11 @@ IVC_HIDDEN int ivc_write_all(int fd, const void *data, size_t size);
 /* Waits for the relay's next event: 1 when the helper has parked (again), 0 when it is gone
  * (then the relay is reaped and the helper forgotten). Retried on EINTR. */
 IVC_HIDDEN int ivc_await_helper(void);
+/* Whether our two descriptors are still the sockets we made (async-signal-safe). When they are
+ * not, the helper is forgotten (its relay dies with us, and it with its relay). */
+IVC_HIDDEN int ivc_descriptors_intact(void);
+/* Records the sockets' inodes once they are made. */
+IVC_HIDDEN void ivc_remember_descriptors(void);
 /* Discards stale events (a stray SIGCONT made the helper park again unasked). */
 IVC_HIDDEN void ivc_drain_events(void);
 /* Writes a diagnostic line "libinvoker-client: TEXT\n" to standard error (async-signal-safe). */

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <ucontext.h>
@@ -75,9 +76,11 @@ int ivc_await_helper(void) {
         errno = saved;
         return 1;
     }
-    /* EOF: the helper has exited and the relay with it (it exits right after). */
+    /* EOF: the helper has exited and the relay with it (it exits right after). A read error
+     * (our descriptor was closed under us) says nothing of the relay: do not wait for it. */
     int status;
-    while (waitpid(ivc_helper.relay, &status, __WALL) < 0 && errno == EINTR) {
+    int options = got == 0 ? __WALL : (__WALL | WNOHANG);
+    while (waitpid(ivc_helper.relay, &status, options) < 0 && errno == EINTR) {
     }
     close(ivc_helper.events);
     if (ivc_helper.socket >= 0) close(ivc_helper.socket);
@@ -86,6 +89,28 @@ int ivc_await_helper(void) {
     ivc_helper.pid = -1;
     ivc_helper.relay = -1;
     errno = saved;
+    return 0;
+}
+
+static ino_t inode_of(int fd) {
+    struct stat info;
+    return fd >= 0 && fstat(fd, &info) == 0 && S_ISSOCK(info.st_mode) ? info.st_ino : 0;
+}
+
+void ivc_remember_descriptors(void) {
+    ivc_helper.socket_inode = inode_of(ivc_helper.socket);
+    ivc_helper.events_inode = inode_of(ivc_helper.events);
+}
+
+int ivc_descriptors_intact(void) {
+    if (ivc_helper.socket_inode != 0 && inode_of(ivc_helper.socket) == ivc_helper.socket_inode &&
+        inode_of(ivc_helper.events) == ivc_helper.events_inode) {
+        return 1;
+    }
+    ivc_helper.socket = -1;
+    ivc_helper.events = -1;
+    ivc_helper.pid = -1;
+    ivc_helper.relay = -1;
     return 0;
 }
 

@@ -29,6 +29,11 @@ IVC_EXPORT int invoker_snapshot(const char *reason) {
         errno = EBUSY;
         return -1;
     }
+    if (!ivc_descriptors_intact()) {
+        __atomic_store_n(&ivc_busy, 0, __ATOMIC_SEQ_CST);
+        errno = ENOTCONN;
+        return -1;
+    }
     size_t length = ivc_build_request(request, 0, NULL, NULL, reason);
     ivc_drain_events();
     kill(ivc_helper.pid, SIGCONT);
