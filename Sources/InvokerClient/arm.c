@@ -12,7 +12,8 @@
  * SIGCHLD by execve, so H itself could not be a clone child). R waits for H (waitpid
  * WUNTRACED) and tells us over an event socket: 'p' each time H has parked, EOF once H has
  * exited. R dies with us (PR_SET_PDEATHSIG SIGKILL); H then wakes by its own parent-death
- * signal, finds its standard input at EOF and exits quietly. R runs in a session of its own
+ * signal, finds its standard input at EOF and exits quietly; so it does when the program execs
+ * another image (our descriptors close on exec; see run_relay). R runs in a session of its own
  * (no terminal signals) with every signal blocked, making only system calls (it is a copy of
  * this process, not a new program).
  *
@@ -31,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -88,9 +91,27 @@ static void close_from(int lowest) {
     }
 }
 
-/* The relay R: system calls only, then _exit. */
+/* In the relay, H has changed state (SIGCHLD): 'p' for a stop, exit when it is gone. A helper
+ * that parks again after the program has gone is woken once more (it then reads EOF). */
+static void relay_reap(pid_t helper, int program_gone) {
+    for (;;) {
+        int status;
+        pid_t waited = waitpid(helper, &status, WUNTRACED | WNOHANG);
+        if (waited < 0 && errno == EINTR) continue;
+        if (waited == 0) return;
+        if (waited < 0 || !WIFSTOPPED(status)) _exit(0);
+        if (program_gone) kill(helper, SIGCONT);
+        else if (write(4, "p", 1) != 1) kill(helper, SIGCONT);
+    }
+}
+
+/* The relay R: system calls only, then _exit. It waits for two things at once: SIGCHLD from the
+ * helper (a signalfd, all signals being blocked), and the program's end of the event socket
+ * closing without a crash (the program exec'd another image, or exited without running our
+ * destructor): then the helper is woken, finds its standard input at EOF and exits, instead of
+ * staying parked for nobody. */
 static void run_relay(const struct launch *launch) {
-    sigset_t all;
+    sigset_t all, child;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -107,6 +128,11 @@ static void run_relay(const struct launch *launch) {
     int event_end = fcntl(launch->event_end, F_DUPFD, 10);
     if (helper_end < 0 || event_end < 0 || dup2(helper_end, 3) < 0 || dup2(event_end, 4) < 0) _exit(0);
     close_from(5);
+    sigemptyset(&child);
+    sigaddset(&child, SIGCHLD);
+    /* Made before the helper exists: a SIGCHLD from it stays pending for the signalfd. */
+    int changes = signalfd(-1, &child, SFD_CLOEXEC);
+    if (changes < 0) _exit(0);
     pid_t helper = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, 0UL);
     if (helper == 0) {
         sigset_t none;
@@ -119,12 +145,29 @@ static void run_relay(const struct launch *launch) {
     }
     close(3);
     if (helper < 0 || write(4, &helper, sizeof helper) != (ssize_t)sizeof helper) _exit(0);
+    int program_gone = 0;
     for (;;) {
-        int status;
-        pid_t waited = waitpid(helper, &status, WUNTRACED);
-        if (waited < 0 && errno == EINTR) continue;
-        if (waited < 0 || !WIFSTOPPED(status)) _exit(0);
-        if (write(4, "p", 1) != 1) _exit(0);
+        struct pollfd watched[2] = {
+            {.fd = program_gone ? -1 : 4, .events = POLLIN | POLLRDHUP, .revents = 0},
+            {.fd = changes, .events = POLLIN, .revents = 0},
+        };
+        if (poll(watched, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            _exit(0);
+        }
+        if (watched[1].revents & POLLIN) {
+            struct signalfd_siginfo info;
+            if (read(changes, &info, sizeof info) < 0 && errno != EAGAIN && errno != EINTR) _exit(0);
+            relay_reap(helper, program_gone);
+        }
+        if (!program_gone && (watched[0].revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))) {
+            char unexpected;
+            ssize_t got = recv(4, &unexpected, 1, MSG_DONTWAIT);
+            if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+                program_gone = 1;
+                kill(helper, SIGCONT);
+            }
+        }
     }
 }
 
@@ -222,8 +265,19 @@ static void after_fork_in_child(void) {
     restore_program_handlers();
 }
 
+/* Relays of the image this process ran before an exec: each ends once its helper has (see
+ * run_relay), as a clone child nobody else reaps. Only exited ones, never waiting. */
+static void reap_previous_relays(void) {
+    int status;
+    int saved = errno;
+    while (waitpid(-1, &status, WNOHANG | __WCLONE) > 0) {
+    }
+    errno = saved;
+}
+
 __attribute__((constructor)) static void ivc_arm(void) {
     ivc_real_sigaction();
+    reap_previous_relays();
     if (getenv("INVOKER_CLIENT_DISABLE") != NULL) return;
     const char *path = getenv("INVOKER_HELPER");
     if (path == NULL || path[0] == '\0') path = IVC_DEFAULT_HELPER;
@@ -249,4 +303,5 @@ __attribute__((destructor)) static void ivc_disarm(void) {
     kill(ivc_helper.pid, SIGCONT);
     while (ivc_await_helper()) {
     }
+    reap_previous_relays();
 }

@@ -139,6 +139,42 @@ struct ClientLibraryTests {
         #expect(leftoverProcesses().isEmpty)
     }
 
+    @Test("Debian's python3 waiting for all its children (os.wait until ChildProcessError) does not wait for the helper")
+    func pythonWaitsForAllChildren() throws {
+        let run = try ClientRun.run("/usr/bin/python3", ["-c", """
+            import ctypes, os
+            for _ in range(2):
+                if os.fork() == 0:
+                    os._exit(0)
+            reaped = 0
+            try:
+                while True:
+                    os.wait()
+                    reaped += 1
+            except ChildProcessError:
+                print("no more children after", reaped, flush=True)
+            ctypes.string_at(0)
+            """])
+        #expect(run.output.contains("no more children after 2"), "\(run.output)")
+        #expect(run.terminatingSignal == SIGSEGV)
+        #expect(run.crashLog?.crashingThread?.functions.contains("_PyEval_EvalFrameDefault") == true)
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test("exec: the new image is armed again (LD_PRELOAD carries the library) and reported under the same pid")
+    func execArmsTheNewImage() throws {
+        let run = try ClientRun.run("/usr/bin/python3", ["-c", """
+            import os
+            os.execv("/usr/bin/python3", ["python3", "-c", "import ctypes; ctypes.string_at(0)"])
+            """])
+        #expect(run.terminatingSignal == SIGSEGV, "\(run.output)")
+        #expect(run.reports("crash").count == 1)
+        let log = try #require(run.crashLog)
+        #expect(log.text.contains("Process:            python3 [\(run.pid)]"))
+        #expect(log.crashingThread?.functions.contains("ffi_call") == true)
+        #expect(leftoverProcesses().isEmpty)
+    }
+
     @Test("A child forked without exec is not reported through its parent's helper; the parent still is")
     func forkWithoutExec() throws {
         let run = try ClientRun.fixture("fork-crash")
