@@ -13,7 +13,8 @@
  *     runs FIRST. If it returns, the fault counts as handled (a JVM's safepoint poll, a GC's
  *     write barrier, a guard page it unprotects) and we do nothing: the instruction runs again.
  *     If it resets the disposition to SIG_DFL and returns or re-raises (what crash handlers
- *     do), the fault comes back to us and is reported.
+ *     do), the fault comes back to us and is reported (with the kernel's siginfo of the
+ *     original fault, not the re-raise's).
  *   - the disposition in place BEFORE us (we were linked in or loaded late) runs AFTER the
  *     report: we reinstall it and call it with the fault's siginfo and context, or re-raise the
  *     signal with the default action, so the program dies of its own signal.
@@ -77,10 +78,24 @@ static void give_back(struct ivc_slot *slot, int sig, siginfo_t *info, void *con
     raise(sig);
 }
 
+/* The last fault handed to a handler the program installed after us. When that handler gives
+ * up by re-raising (Python's faulthandler does), the signal comes back with SI_TKILL and the
+ * kernel's siginfo (the faulting address, the cause) would be lost: the report uses this one. */
+static struct {
+    pid_t tid;
+    int sig;
+    siginfo_t info;
+} delegated;
+
 void ivc_on_fault(int sig, siginfo_t *info, void *context) {
     struct ivc_slot *slot = &ivc_slots[sig];
     int saved = errno;
     if (slot->set_after_us && is_function(&slot->program)) {
+        if (info != NULL && info->si_code > 0) {
+            delegated.tid = ivc_gettid();
+            delegated.sig = sig;
+            memcpy(&delegated.info, info, sizeof *info);
+        }
         call_program_handler(slot, sig, info, context);
         errno = saved;
         return;
@@ -101,6 +116,9 @@ void ivc_on_fault(int sig, siginfo_t *info, void *context) {
         struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
         nanosleep(&pause, NULL);
         expected = 0;
+    }
+    if (info != NULL && info->si_code <= 0 && info->si_pid == getpid() && delegated.tid == tid && delegated.sig == sig) {
+        info = &delegated.info;
     }
     report(sig, info, context);
     give_back(slot, sig, info, context);

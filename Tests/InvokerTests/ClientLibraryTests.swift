@@ -62,10 +62,12 @@ struct ClientRun {
 @Suite(.timeLimit(.minutes(3)), .serialized, .enabled(if: ptraceUnavailableReason() == nil,
                              "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
 struct ClientLibraryTests {
-    @Test("Debian's python3 reading address 0 through ctypes: the report shows the ctypes and interpreter frames, python3 dies of SIGSEGV")
-    func pythonCtypesNullRead() throws {
-        let run = try ClientRun.run("/usr/bin/python3", ["-c", "import ctypes; ctypes.string_at(0)"])
+    @Test("Debian's python3 reading address 0 through ctypes: the report shows the ctypes and interpreter frames, python3 dies of SIGSEGV; with faulthandler (a handler installed after ours) it prints its traceback first",
+          arguments: [[], ["-X", "faulthandler"]])
+    func pythonCtypesNullRead(options: [String]) throws {
+        let run = try ClientRun.run("/usr/bin/python3", options + ["-c", "import ctypes; ctypes.string_at(0)"])
         #expect(run.terminatingSignal == SIGSEGV, "\(run.output)")
+        #expect(run.output.contains("Fatal Python error: Segmentation fault") == !options.isEmpty, "\(run.output)")
         #expect(run.reports("crash").count == 1)
         let log = try #require(run.crashLog)
         #expect(log.text.contains("Process:            python3 [\(run.pid)]"))
