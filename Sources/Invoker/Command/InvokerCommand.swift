@@ -16,7 +16,7 @@ struct InvokerCommand: AsyncParsableCommand {
         proxy.config.crash_log_helper), it parks itself with --wait until the server faults, \
         then stops every thread once, runs its tracer chain and writes a crash log.
         """,
-        subcommands: [HelperCommand.self, CheckConfigCommand.self, SnapshotCommand.self, ExecTracerCommand.self],
+        subcommands: [HelperCommand.self, CheckConfigCommand.self, SnapshotCommand.self, ShowCommand.self, ExecTracerCommand.self],
         defaultSubcommand: HelperCommand.self)
 
     /// ArgumentParser's main(), except that the helper parks on the main thread before any

@@ -12,7 +12,7 @@ import TracerKit
 import Tracers
 
 enum ConfigurationLoader {
-    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release", "log_layout", "tracer"]
+    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release", "log_layout", "group_threads", "tracer"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "cwd"]
     static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -107,6 +107,10 @@ enum ConfigurationLoader {
                 throw fail("log_layout", "must be \"auto\", \"ats9\" or \"ats10\"")
             }
             configuration.logLayout = LogLayout(rawValue: name)
+        }
+        if let value = table["group_threads"] {
+            guard let flag = value.bool else { throw fail("group_threads", "must be true or false") }
+            configuration.groupThreads = flag
         }
         if let value = table["tracer"] {
             guard let array = value.array else { throw fail("tracer", "must be an array of tables: write each as [[tracer]]") }

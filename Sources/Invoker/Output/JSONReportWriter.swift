@@ -26,6 +26,8 @@ struct JSONReportWriter {
 
     func document() -> Document {
         let fault = report.fault
+        let groups = ThreadGrouping.groups(of: report.threads)
+        let groupIDs = ThreadGrouping.groupIDs(groups, threadCount: report.threads.count)
         return Document(
             schema: Self.schema,
             generator: Generator(name: "invoker", version: helperVersion),
@@ -46,8 +48,8 @@ struct JSONReportWriter {
                           Classification(kind: $0.kind.rawValue, summary: $0.summary, evidence: $0.evidence)
                       })
             },
-            threads: report.threads.map { thread in
-                Thread(tid: thread.tid, name: thread.name, crashed: thread.isCrashing,
+            threads: report.threads.enumerated().map { threadIndex, thread in
+                Thread(tid: thread.tid, name: thread.name, crashed: thread.isCrashing, group: groupIDs[threadIndex],
                        registers: thread.registers.map(registers),
                        frames: thread.frames.map { frame in
                            FrameDTO(index: frame.index, pc: frame.pc.hex, sp: frame.stackPointer.hex,
@@ -60,6 +62,7 @@ struct JSONReportWriter {
                        },
                        unwindStop: thread.unwindStop)
             },
+            threadGroups: groups.map { ThreadGroupDTO($0, report.threads) },
             globals: report.globals.isEmpty ? nil : report.globals.map(VariableDTO.init),
             trafficServerRecords: report.configurationRecords.map { records in
                 Dictionary(records.map { line -> (String, String) in
@@ -102,6 +105,7 @@ struct JSONReportWriter {
         var process: Process
         var fault: Fault?
         var threads: [Thread]
+        var threadGroups: [ThreadGroupDTO]
         var globals: [VariableDTO]?
         /// Traffic Server's records and metrics from traffic_manager, name → value.
         var trafficServerRecords: [String: String]? = nil
@@ -169,6 +173,8 @@ struct JSONReportWriter {
         var tid: Int32
         var name: String
         var crashed: Bool
+        /// The id of its entry in `threadGroups`.
+        var group: Int
         var registers: [String: String]?
         var frames: [FrameDTO]
         var unwindStop: String?
