@@ -42,9 +42,10 @@ struct Dispatcher {
     /// Runs the chain on `pid` and returns the exit status for the helper.
     /// `regain` is what the caller already did about our effective uid (CrashHelper does it
     /// before any thread starts); otherwise it is done before attaching. `start` is when the run's
-    /// deadline began (for a crash: when the server spoke).
+    /// deadline began (for a crash: when the server spoke). `sections` go into the report first
+    /// (a client's snapshot request and its reason).
     func run(pid: Int32, fault: FaultContext?, mode: Mode, regain: RootRegain = .notNeeded,
-             start: Deadline = .now()) async -> Int32 {
+             start: Deadline = .now(), sections: [ReportSection] = []) async -> Int32 {
         let deadline = start.adding(seconds: configuration.deadline)
         CrashGuard.install()
         let externals = externalSpecs()
@@ -54,6 +55,7 @@ struct Dispatcher {
         }
         var (report, snapshot) = captureWithBuiltins(pid: pid, fault: fault, mode: mode, builtins: builtins,
                                                      deadline: deadline, regain: regain)
+        report.sections.insert(contentsOf: sections, at: 0)
         // Nothing left needs the server: let it go now and finish the report on our own time.
         if mode == .crash && externals.isEmpty && !toStandardOutput && configuration.earlyRelease {
             report.notes.append("the server was released after \(Deadline.millisecondsSince(start)) ms; the report was completed after that")
