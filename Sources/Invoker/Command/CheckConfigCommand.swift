@@ -42,7 +42,7 @@ struct CheckConfigCommand: ParsableCommand {
             print("deadline \(configuration.deadline) s, failure policy \(configuration.failurePolicy.rawValue), formats \(configuration.formats.map(\.rawValue).joined(separator: ", "))")
         } catch {
             for problem in Self.allProblems(path: path, first: error) { printToStandardError(problem.description) }
-            throw ExitCode(1)
+            throw ExitStatus.partial.exitCode
         }
     }
 

@@ -59,7 +59,7 @@ struct Dispatcher {
         // Nothing left needs the server: let it go now and finish the report on our own time.
         if mode == .crash && externals.isEmpty && !toStandardOutput && configuration.earlyRelease {
             report.notes.append("the server was released after \(Deadline.millisecondsSince(start)) ms; the report was completed after that")
-            if EarlyRelease.detachFromServer() == .parent { _exit(0) }
+            if EarlyRelease.detachFromServer() == .parent { _exit(ExitStatus.of(report, written: true).rawValue) }
         }
         let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
                                   retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
@@ -102,9 +102,9 @@ struct Dispatcher {
             print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: configuration.logLayout,
                                  groupThreads: configuration.groupThreads).render(),
                   terminator: "")
-            return 0
+            return ExitStatus.of(report, written: true).rawValue
         }
-        let status: Int32 = writer.writeFinal(report, replacing: location) ? 0 : 1
+        let status = ExitStatus.of(report, written: writer.writeFinal(report, replacing: location)).rawValue
         CrashGuard.withdraw()
         SentryForwarder.forwardAfterFinalReport(report, kind: writer.prefix, baseName: writer.baseName, directory: outputDirectory.path,
                                                 configuration: configuration, serverPID: pid, logger: logger, exitStatus: status)
