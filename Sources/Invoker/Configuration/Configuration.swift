@@ -76,6 +76,8 @@ struct Configuration: Equatable {
     /// captured and symbolize and write the report afterwards (in a child process).
     var earlyRelease = true
     var tracers: [TracerSpec] = Configuration.defaultTracers
+    /// The crash store, crash-loop protection and the store's limits (`[store]`).
+    var store = StoreSettings()
 
     /// The chain used when no file configures one.
     static let defaultTracers: [TracerSpec] = [

@@ -12,7 +12,7 @@ import TracerKit
 import Tracers
 
 enum ConfigurationLoader {
-    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release", "tracer"]
+    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release", "tracer", "store"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "cwd"]
     static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -101,6 +101,12 @@ enum ConfigurationLoader {
         if let value = table["early_release"] {
             guard let flag = value.bool else { throw fail("early_release", "must be true or false") }
             configuration.earlyRelease = flag
+        }
+        if let value = table["store"] {
+            guard let store = value.table else { throw fail("store", "must be a table: write it as [store]") }
+            configuration.store = try storeSettings(store, fail: { key, message in
+                ConfigurationError(file: file, line: locator.line(of: key, inTable: "store"), key: "store.\(key)", message: message)
+            })
         }
         if let value = table["tracer"] {
             guard let array = value.array else { throw fail("tracer", "must be an array of tables: write each as [[tracer]]") }

@@ -53,9 +53,9 @@ struct ReportWriter {
         JSONReportWriter(report: report, kind: prefix, helperVersion: InvokerCommand.version).render()
     }
 
-    /// Writes the final report (replacing the early one, if any). Returns false if it had to fall
-    /// back to standard error and syslog.
-    func writeFinal(_ report: CrashReport, replacing early: ReportLocation?) -> Bool {
+    /// Writes the final report (replacing the early one, if any). Returns where, or nil if it had
+    /// to fall back to standard error and syslog.
+    func writeFinal(_ report: CrashReport, replacing early: ReportLocation?) -> ReportLocation? {
         let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render()
         let result: Result<String, AtomicFileError>
         if let early {
@@ -65,15 +65,19 @@ struct ReportWriter {
         }
         switch result {
         case .success(let path):
+            var location = ReportLocation(textPath: path)
             if formats.contains(.json) {
                 let json = jsonText(report)
                 let written = early?.jsonPath.map { AtomicFile.replace($0, with: json, mode: 0o400) }
                     ?? AtomicFile.write(json, directory: directory.path, name: jsonName(forTextPath: path), mode: 0o400)
-                if case .failure(let failure) = written { logger.error("cannot write the JSON report: \(failure)") }
+                switch written {
+                case .success(let jsonPath): location.jsonPath = jsonPath
+                case .failure(let failure): logger.error("cannot write the JSON report: \(failure)")
+                }
             }
             logger.error("wrote crash log to \(path)")
             prune()
-            return true
+            return location
         case .failure(let failure):
             let reason = "cannot write the crash log to \(directory.path): \(failure); the log follows on standard error and in syslog"
             logger.critical("\(reason)")
@@ -81,7 +85,7 @@ struct ReportWriter {
             for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
                 logger.critical("\(line)")
             }
-            return false
+            return nil
         }
     }
 

@@ -6,7 +6,11 @@
 //          ─► built-in tracers' finish (symbolizing: files only)
 //          ─► early report written (so a hung external tracer cannot cost us the stacks)
 //          ─► external tracers, in order, each bounded ─► final report replaces the early one
+//          ─► [crash: the crash store's index and pruning (ReportIndexer), the server released first]
 //
+// Crash-loop protection (CrashLoopGuard) fingerprints the crash and asks the store how its group
+// stands: during the downtime right after the unwinder when an expensive tracer would follow (a
+// loop then skips them, and the external tracers too), else after symbolizing.
 // A live snapshot releases the target right after the snapshot (stacks and registers are copied),
 // so the server is frozen only for the copy; a crash keeps it stopped while the built-ins read it.
 // Everything is bounded by one deadline. The target is released on every path: PtraceSession
@@ -40,23 +44,34 @@ struct Dispatcher {
     func run(pid: Int32, fault: FaultContext?, mode: Mode) async -> Int32 {
         let start = Deadline.now()
         let deadline = start.adding(seconds: configuration.deadline)
-        let externals = externalSpecs()
+        var externals = externalSpecs()
+        let loopGuard = CrashLoopGuard(directory: outputDirectory.path, settings: configuration.store,
+                                       usesStore: mode == .crash && !toStandardOutput && configuration.store.enabled, logger: logger)
         let builtins = configuration.tracers.compactMap { spec -> (any Tracer)? in
             if case .builtin(let builtin) = spec { return BuiltinTracers.make(builtin, outputDirectory: outputDirectory.path) }
             return nil
         }
+        let expensive = !externals.isEmpty || builtins.contains { $0 is VariablesTracer }
         var (report, snapshot) = captureWithBuiltins(pid: pid, fault: fault, mode: mode, builtins: builtins,
-                                                     deadline: deadline)
+                                                     deadline: deadline, loopGuard: expensive ? loopGuard : nil)
+        if report.occurrence?.compact == true, !externals.isEmpty {
+            report.problems.append("Not run, this crash is in a crash loop: \(externals.map(\.name).joined(separator: ", ")).")
+            externals = []
+        }
+        var released = false
         // Nothing left needs the server: let it go now and finish the report on our own time.
         if mode == .crash && externals.isEmpty && !toStandardOutput && configuration.earlyRelease {
             report.notes.append("the server was released after \(Deadline.millisecondsSince(start)) ms; the report was completed after that")
-            if EarlyRelease.detachFromServer() == .parent { _exit(0) }
+            let side = EarlyRelease.detachFromServer()
+            if side == .parent { _exit(0) }
+            released = side == .child
         }
         if let snapshot {
             for tracer in builtins {
                 tracer.finish(snapshot: snapshot, report: &report, deadline: deadline)
             }
         }
+        loopGuard.assess(report: &report)
         let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
                                   retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
                                   time: report.time, logger: logger)
@@ -76,13 +91,23 @@ struct Dispatcher {
             print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render(), terminator: "")
             return 0
         }
-        return writer.writeFinal(report, replacing: location) ? 0 : 1
+        guard let written = writer.writeFinal(report, replacing: location) else { return 1 }
+        if loopGuard.usesStore { afterFinalWrite(report, at: written, released: released) }
+        return 0
+    }
+
+    /// The crash store's step, outside the server's downtime: when the server still waits for us
+    /// (external tracers ran, or early release could not fork), fork first so it is let go.
+    private func afterFinalWrite(_ report: CrashReport, at location: ReportLocation, released: Bool) {
+        if !released, configuration.earlyRelease, EarlyRelease.detachFromServer() == .parent { _exit(0) }
+        let indexer = ReportIndexer(directory: outputDirectory.path, settings: configuration.store, logger: logger)
+        indexer.index(report, at: location, now: Int(time(nil)))
     }
 
     /// Attaches, snapshots, runs the built-in tracers' capture and releases the target. The
     /// snapshot is nil when the target could not be stopped.
     func captureWithBuiltins(pid: Int32, fault: FaultContext?, mode: Mode, builtins: [any Tracer],
-                             deadline: Deadline) -> (CrashReport, ProcessSnapshot?) {
+                             deadline: Deadline, loopGuard: CrashLoopGuard? = nil) -> (CrashReport, ProcessSnapshot?) {
         var report = CrashReport(pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? "?", commandLine: [],
                                  hostTriplet: hostTriplet, time: Int(time(nil)), fault: fault)
         report.problems += fault?.problems ?? []
@@ -118,22 +143,30 @@ struct Dispatcher {
         if !session.vanishedThreads.isEmpty {
             report.problems.append("Threads \(session.vanishedThreads.map(String.init).joined(separator: ", ")) exited while the target was being stopped.")
         }
-        for tracer in builtins {
-            let started = Deadline.now()
-            tracer.capture(snapshot: snapshot, report: &report, deadline: deadline)
-            report.tracerRuns.append(TracerRun(name: tracer.name, seconds: Deadline.now().seconds(since: started),
-                                               outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))
-        }
-        // The module list comes from /proc/PID/maps: take it while the target surely exists.
-        let modulesStart = Deadline.now()
-        report.modules = snapshot.modules?.modules ?? []
-        report.notes.append("\(report.modules.count) modules listed in \(Deadline.millisecondsSince(modulesStart)) ms")
+        // Classified before the tracers run: the crash-loop check needs the fault kind.
         if let signal = report.fault?.signal {
             let classification = FaultClassifier.classify(
                 signal: signal, registers: report.fault?.registers, mappings: snapshot.mappings,
                 abortMessage: signal.number == SIGABRT ? snapshot.abortMessage() : nil)
             report.fault?.classification = classification
         }
+        for (index, tracer) in builtins.enumerated() {
+            let started = Deadline.now()
+            tracer.capture(snapshot: snapshot, report: &report, deadline: deadline)
+            report.tracerRuns.append(TracerRun(name: tracer.name, seconds: Deadline.now().seconds(since: started),
+                                               outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))
+            if tracer is UnwindTracer, index + 1 < builtins.count, let loopGuard,
+               loopGuard.isLooping(report: &report, snapshot: snapshot) {
+                let skipped = builtins[(index + 1)...].map(\.name)
+                report.problems.append("Not run, this crash is in a crash loop: \(skipped.joined(separator: ", ")).")
+                report.notes.append("crash-loop check: \(Deadline.millisecondsSince(started)) ms after the unwinder started")
+                break
+            }
+        }
+        // The module list comes from /proc/PID/maps: take it while the target surely exists.
+        let modulesStart = Deadline.now()
+        report.modules = snapshot.modules?.modules ?? []
+        report.notes.append("\(report.modules.count) modules listed in \(Deadline.millisecondsSince(modulesStart)) ms")
         report.problems += snapshot.problems
         return (report, snapshot)
     }
