@@ -16,6 +16,7 @@ struct InvokerCommand: AsyncParsableCommand {
         proxy.config.crash_log_helper), it parks itself with --wait until the server faults, \
         then stops every thread once, runs its tracer chain and writes a crash log.
         """,
-        subcommands: [HelperCommand.self, CheckConfigCommand.self, SnapshotCommand.self, ExecTracerCommand.self],
+        subcommands: [HelperCommand.self, CheckConfigCommand.self, SnapshotCommand.self, ExecTracerCommand.self, ListCommand.self,
+                      ShowCommand.self, GroupsCommand.self, ResolveCommand.self, StoreCommand.self],
         defaultSubcommand: HelperCommand.self)
 }
