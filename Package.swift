@@ -89,7 +89,8 @@ let package = Package(
         ),
         .testTarget(
             name: "InvokerTests",
-            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher", "cpp-hang"]
+            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher", "cpp-hang",
+                           .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]
 )

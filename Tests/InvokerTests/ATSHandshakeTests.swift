@@ -24,10 +24,10 @@ struct CrasherRun {
     let output: String
 
     static func run(payload: String = "9", mode: String, threads: Int = 3, logDirectory: String? = nil,
-                    extra: [String] = []) throws -> CrasherRun {
+                    extra: [String] = [], crasher executable: String = builtProduct("ats-crasher")) throws -> CrasherRun {
         let directory = makeTemporaryDirectory()
         adoptOrphans()
-        let crasher = try TestProcess(builtProduct("ats-crasher"), [
+        let crasher = try TestProcess(executable, [
             "--helper", builtProduct("invoker"), "--payload", payload, "--threads", String(threads), "--mode", mode,
             "--", "--log-dir", logDirectory ?? directory,
         ] + extra, outputPath: directory + "/output.txt")

@@ -56,16 +56,16 @@ extension CrashStore {
 
     /// The insert of `record`, inside the caller's transaction (rebuild inserts many in one).
     static func insert(_ entry: StoreEntry, now: Int, _ db: Database) throws -> Int64? {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO report (time, pid, executable, build_id, server_version, signal, fault_kind,
                                           fingerprint, state, compact, text_path, json_path, bytes, indexed_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [entry.time, entry.pid, entry.executable, entry.buildID, entry.serverVersion, entry.signal,
+            """).execute(arguments: [entry.time, entry.pid, entry.executable, entry.buildID, entry.serverVersion, entry.signal,
                              entry.faultKind, entry.fingerprint, entry.state, entry.compact, entry.textPath,
                              entry.jsonPath, entry.bytes, now])
         guard db.changesCount > 0 else { return nil }
         let id = db.lastInsertedRowID
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO crash_group (fingerprint, first_seen, last_seen, count, signal, fault_kind, first_report)
             VALUES (?, ?, ?, 1, ?, ?, ?)
             ON CONFLICT (fingerprint) DO UPDATE SET
@@ -73,9 +73,9 @@ extension CrashStore {
                 last_seen = max(last_seen, excluded.last_seen),
                 first_seen = min(first_seen, excluded.first_seen),
                 resolved_at = CASE WHEN ? = 'regression' THEN NULL ELSE resolved_at END
-            """, arguments: [entry.fingerprint, entry.time, entry.time, entry.signal, entry.faultKind, id, entry.state])
-        try db.execute(sql: "INSERT OR IGNORE INTO group_version (fingerprint, version, first_seen) VALUES (?, ?, ?)",
-                       arguments: [entry.fingerprint, entry.version, entry.time])
+            """).execute(arguments: [entry.fingerprint, entry.time, entry.time, entry.signal, entry.faultKind, id, entry.state])
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO group_version (fingerprint, version, first_seen) VALUES (?, ?, ?)")
+            .execute(arguments: [entry.fingerprint, entry.version, entry.time])
         return id
     }
 
