@@ -91,17 +91,33 @@ struct Dispatcher {
             print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render(), terminator: "")
             return 0
         }
-        guard let written = writer.writeFinal(report, replacing: location) else { return 1 }
-        if loopGuard.usesStore { afterFinalWrite(report, at: written, released: released) }
+        guard let written = writer.writeFinal(report, replacing: location) else {
+            if released { Self.endChild(1) }
+            return 1
+        }
+        if loopGuard.usesStore { released = afterFinalWrite(report, at: written, released: released) }
+        if released { Self.endChild(0) }
         return 0
     }
 
     /// The crash store's step, outside the server's downtime: when the server still waits for us
-    /// (external tracers ran, or early release could not fork), fork first so it is let go.
-    private func afterFinalWrite(_ report: CrashReport, at location: ReportLocation, released: Bool) {
-        if !released, configuration.earlyRelease, EarlyRelease.detachFromServer() == .parent { _exit(0) }
+    /// (external tracers ran), fork first so it is let go. Returns whether this is a forked child.
+    private func afterFinalWrite(_ report: CrashReport, at location: ReportLocation, released: Bool) -> Bool {
+        var child = released
+        if !released, configuration.earlyRelease {
+            let side = EarlyRelease.detachFromServer()
+            if side == .parent { _exit(0) }
+            child = side == .child
+        }
         let indexer = ReportIndexer(directory: outputDirectory.path, settings: configuration.store, logger: logger)
         indexer.index(report, at: location, now: Int(time(nil)))
+        return child
+    }
+
+    /// Ends the forked child at once. Only the forking thread lives on in it, so nothing would
+    /// end the process when another thread started since (GRDB's queue starts one) never ends.
+    private static func endChild(_ status: Int32) -> Never {
+        _exit(status)
     }
 
     /// Attaches, snapshots, runs the built-in tracers' capture and releases the target. The
@@ -155,10 +171,12 @@ struct Dispatcher {
             tracer.capture(snapshot: snapshot, report: &report, deadline: deadline)
             report.tracerRuns.append(TracerRun(name: tracer.name, seconds: Deadline.now().seconds(since: started),
                                                outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))
-            if tracer is UnwindTracer, index + 1 < builtins.count, let loopGuard,
+            if tracer is UnwindTracer, let loopGuard,
                loopGuard.isLooping(report: &report, snapshot: snapshot) {
                 let skipped = builtins[(index + 1)...].map(\.name)
-                report.problems.append("Not run, this crash is in a crash loop: \(skipped.joined(separator: ", ")).")
+                if !skipped.isEmpty {
+                    report.problems.append("Not run, this crash is in a crash loop: \(skipped.joined(separator: ", ")).")
+                }
                 report.notes.append("crash-loop check: \(Deadline.millisecondsSince(started)) ms after the unwinder started")
                 break
             }
