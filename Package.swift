@@ -69,8 +69,11 @@ let package = Package(
         ),
 
         // C fixtures: programs with known stacks that crash on purpose (see each main.c's header).
-        .executableTarget(name: "ats-crasher", path: "Tests/Fixtures/ats-crasher", cSettings: fixtureFlags,
-                          linkerSettings: [.linkedLibrary("pthread")]),
+        .executableTarget(name: "ats-crasher", dependencies: ["ats-crasher-float"], path: "Tests/Fixtures/ats-crasher",
+                          cSettings: fixtureFlags, linkerSettings: [.linkedLibrary("pthread")]),
+        // Its one optimized function (clang ignores per-function optimize attributes).
+        .target(name: "ats-crasher-float", path: "Tests/Fixtures/ats-crasher-float",
+                cSettings: [.unsafeFlags(["-O2", "-g", "-fno-omit-frame-pointer"])]),
         
         // Real child processes for tests, and the "nothing left stopped, traced or zombie" check.
         .target(name: "TestSupport", dependencies: ["TracerKit", "CInvokerShim"], path: "Tests/TestSupport"),

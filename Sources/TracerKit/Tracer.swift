@@ -1,12 +1,14 @@
 // Tracer: the contract of a built-in tracer.
 
-/// A built-in tracer: reads a stopped target's snapshot and adds its findings to the report.
+/// A built-in tracer: reads a target's snapshot and adds its findings to the report.
 ///
-/// A tracer works in two phases. `capture` runs while every thread of the target is stopped and
-/// does only what needs the target (reading its memory and registers). `finish` runs after the
-/// target has been released (a crashed server may already be gone) and does everything that needs
-/// only files and the report: symbolizing, decoding, formatting. The split keeps the server's
-/// downtime to the capture.
+/// A tracer works in two phases. `capture` does only what needs the target's memory and
+/// registers: after a crash it runs while every thread is still stopped; in a live snapshot the
+/// threads have already been released, and it reads the registers and stack bytes the snapshot
+/// copied while they were stopped (other memory is read live). `finish` runs after the target has
+/// been released (a crashed server may already be gone) and does everything that needs only
+/// files and the report: symbolizing, decoding, formatting. The split keeps the server's downtime
+/// to the capture.
 ///
 /// Contract:
 /// * Read the target only through `snapshot` (its memory reader, registers, maps, modules), and

@@ -44,7 +44,7 @@ struct CrasherRun {
     var exitCode: Int32? { (status & 0x7f) == 0 ? (status >> 8) & 0xff : nil }
 }
 
-@Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil,
+@Suite(.timeLimit(.minutes(3)), .serialized, .enabled(if: ptraceUnavailableReason() == nil,
                              "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
 struct ATSHandshakeTests {
     static let workerStack = ["fixture_worker_level_1", "fixture_worker_level_2", "fixture_worker_main"]

@@ -48,7 +48,7 @@ func crashWithUnwindAnd(_ tracers: String) throws -> (run: CrasherRun, log: Cras
     return (run, try #require(run.log))
 }
 
-@Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil,
+@Suite(.timeLimit(.minutes(3)), .serialized, .enabled(if: ptraceUnavailableReason() == nil,
                              "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
 struct ChainTests {
     @Test func builtinThenThreeExternalsWithPlaceholders() throws {

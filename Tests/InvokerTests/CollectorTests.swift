@@ -46,7 +46,7 @@ func value(_ fields: [String: Any], _ key: String) -> Any? {
     return fields[key]
 }
 
-@Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil,
+@Suite(.timeLimit(.minutes(3)), .serialized, .enabled(if: ptraceUnavailableReason() == nil,
                              "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
 struct CollectorTests {
     @Test func processSectionAgreesWithProcAndRedactsSecrets() throws {

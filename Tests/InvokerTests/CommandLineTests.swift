@@ -17,7 +17,7 @@ func runInvoker(_ arguments: [String], environment: [String: String] = [:]) thro
     return ((status >> 8) & 0xff, readFile(directory + "/output.txt") ?? "")
 }
 
-@Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil,
+@Suite(.timeLimit(.minutes(3)), .serialized, .enabled(if: ptraceUnavailableReason() == nil,
                              "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
 struct CommandLineTests {
     @Test func targetCaptureOfALiveProcessLeavesItRunning() throws {

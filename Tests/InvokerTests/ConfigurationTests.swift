@@ -5,7 +5,7 @@ import Testing
 import Tracers
 @testable import Invoker
 
-@Suite struct ConfigurationTests {
+@Suite(.timeLimit(.minutes(1))) struct ConfigurationTests {
     @Test func fullFileLoads() throws {
         let configuration = try ConfigurationLoader.parse("""
             output_dir = "/var/tmp/reports"
@@ -49,6 +49,8 @@ import Tracers
     @Test func variablesTracerSettingsLoad() throws {
         let configuration = try ConfigurationLoader.parse("""
             [[tracer]]
+            use = "unwind"
+            [[tracer]]
             use = "variables"
             threads = "all"
             max_frames = 8
@@ -59,7 +61,7 @@ import Tracers
             timeout = 0.25
             globals = ["server_state", "config::limits"]
             """, file: "test.conf")
-        guard case .builtin(let spec)? = configuration.tracers.first else {
+        guard case .builtin(let spec)? = configuration.tracers.last else {
             Issue.record("\(configuration.tracers)")
             return
         }
@@ -105,6 +107,11 @@ import Tracers
         ("[[tracer]]\nuse = \"variables\"\nmax_elemnts = 3\n",
          "bad.conf:3: tracer[1].max_elemnts: not a setting of the variables tracer (did you mean `max_elements`?)"),
         ("[[tracer]]\nuse = \"variables\"\ntimeout = 0\n", "bad.conf:3: tracer[1].timeout: must be a positive number of seconds"),
+        // A misordered chain: the variables tracer reads the unwinder's frames.
+        ("[[tracer]]\nuse = \"variables\"\n\n[[tracer]]\nuse = \"unwind\"\n",
+         "bad.conf:2: tracer[1].use: the variables tracer reads the frames the unwind tracer finds: put a [[tracer]] with use = \"unwind\" before it"),
+        ("[[tracer]]\nuse = \"process\"\n[[tracer]]\nuse = \"variables\"\n",
+         "bad.conf:4: tracer[2].use: the variables tracer reads the frames the unwind tracer finds"),
     ])
     func malformedFileGetsAPreciseMessage(text: String, message: String) {
         #expect {

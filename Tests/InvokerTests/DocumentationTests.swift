@@ -15,7 +15,7 @@ let packageRoot: String = {
     return file.split(separator: "/").dropLast(3).reduce("") { $0 + "/" + $1 }
 }()
 
-@Suite struct DocumentationTests {
+@Suite(.timeLimit(.minutes(1))) struct DocumentationTests {
     @Test(arguments: ["man/invoker.8", "man/invoker.conf.5"])
     func manPageRendersWithoutWarnings(page: String) throws {
         let directory = makeTemporaryDirectory()

@@ -81,7 +81,7 @@ func ourFrames(_ pid: Int32) throws -> [Int32: [OracleFrame]] {
     return threads
 }
 
-@Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil,
+@Suite(.timeLimit(.minutes(3)), .serialized, .enabled(if: ptraceUnavailableReason() == nil,
                              "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
 struct OracleTests {
     func startCppHang() throws -> TestProcess {
@@ -166,7 +166,7 @@ struct OracleTests {
 /// Rust and Swift programs, compiled here with the toolchains on the machine: names demangled
 /// (eu-stack 0.188 leaves Swift and Rust v0 names mangled and Rust legacy hashes on) and the
 /// program's file:line equal to eu-stack's.
-@Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil,
+@Suite(.timeLimit(.minutes(3)), .serialized, .enabled(if: ptraceUnavailableReason() == nil,
                              "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
 struct LanguageOracleTests {
     static let rustc: String? = firstExecutable(["/root/.cargo/bin/rustc", "/usr/bin/rustc"])

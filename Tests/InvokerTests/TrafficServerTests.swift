@@ -105,7 +105,7 @@ struct TrafficServerSandbox {
     }
 }
 
-@Suite(.serialized,
+@Suite(.timeLimit(.minutes(3)), .serialized,
        .enabled(if: access(TrafficServerSandbox.binary, X_OK) == 0, "Debian's trafficserver package is not installed"),
        .enabled(if: ptraceUnavailableReason() == nil, "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
 struct TrafficServerTests {

@@ -12,7 +12,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil,
+@Suite(.timeLimit(.minutes(3)), .serialized, .enabled(if: ptraceUnavailableReason() == nil,
                              "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
 struct VariablesOracleTests {
     static let c = "Tests/Fixtures/variables/vars.c"
@@ -116,8 +116,13 @@ struct VariablesOracleTests {
 
     @Test(arguments: ["O0", "O2"])
     func cppFixtureAgreesWithGdb(level: String) throws {
-        let (comparison, ours) = try compare(VariablesFixture(source: Self.cpp, level: level))
+        // At -O2 g++ makes main's call of build a tail call: main is not on the stack.
+        let (comparison, ours) = try compare(VariablesFixture(source: Self.cpp, level: level),
+                                             programFrames: level == "O0" ? 4 : 3)
         expectAgreement(comparison, atLeast: 15)
+        // _start (crt1.o) has no DWARF: libdwfl's arange look-up names the unit before it, and
+        // once gave it a line of vars.cpp; a unit that does not hold the pc is not used.
+        #expect(ours.frames.last { $0.function == "_start" }?.file == nil, "\(ours.frames.map { ($0.function, $0.file) })")
         let build = try #require(ours.frames.first { $0.function == "fixture::build" })
         let locals = build.localValues
         #expect(locals["greeting"] == "\"hello\"")

@@ -8,7 +8,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil,
+@Suite(.timeLimit(.minutes(3)), .serialized, .enabled(if: ptraceUnavailableReason() == nil,
                              "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
 struct VariablesTests {
     @Test func crashingFramesShowTheirLocals() throws {
@@ -41,8 +41,18 @@ struct VariablesTests {
     }
 
     @Test func floatingPointRegistersAtTheFaultComeFromTheSignalContext() throws {
-        // fixture_crash_float is built at -O2: its double is in an xmm register when the store
-        // faults, saved by the kernel with the signal context (the handler's own are different).
+        // fixture_crash_float is built at -O2 (Tests/Fixtures/ats-crasher-float): both doubles are
+        // only in xmm registers when the store faults, saved by the kernel with the signal
+        // context; the fixture's handler then overwrites every xmm register. First the premise,
+        // from the binary's DWARF as gdb reads it: no stack slot to fall back on.
+        let directory = makeTemporaryDirectory()
+        let gdb = try TestProcess("/usr/bin/gdb", ["-batch", "-nx", "-ex", "info scope fixture_crash_float", builtProduct("ats-crasher")],
+                                  outputPath: directory + "/scope.txt")
+        #expect(gdb.waitForExit() == 0)
+        let scope = readFile(directory + "/scope.txt") ?? ""
+        #expect(scope.contains("Symbol ratio is a variable in $xmm"), "\(scope)")
+        #expect(scope.contains("Symbol scaled is") && scope.contains("a variable in $xmm"), "\(scope)")
+        #expect(!scope.contains("frame base"), "\(scope)")
         let config = try writeConfiguration("[[tracer]]\nuse = \"unwind\"\n[[tracer]]\nuse = \"variables\"\n")
         let run = try CrasherRun.run(payload: "10.2", mode: "float", extra: ["--config", config])
         #expect(run.terminatingSignal == SIGSEGV)

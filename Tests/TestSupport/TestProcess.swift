@@ -69,12 +69,22 @@ public final class TestProcess {
         reportFD = pipeEnds[0]
     }
 
-    /// Waits for the child to end and returns its raw wait status.
+    /// Waits for the child to end and returns its raw wait status. A child still running after
+    /// `seconds` is a hang: it is killed (SIGKILL, so the status says so and the test's own
+    /// assertions fail) instead of stalling the whole run.
     @discardableResult
-    public func waitForExit() -> Int32 {
+    public func waitForExit(seconds: Double = 120) -> Int32 {
         if let status { return status }
         var raw: Int32 = 0
-        while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+        let ended = waitUntil(seconds: seconds) {
+            let result = waitpid(pid, &raw, WNOHANG)
+            return result == pid || (result < 0 && errno != EINTR)
+        }
+        if !ended {
+            printHang("process \(pid) (\(readFile("/proc/\(pid)/comm")?.trimmingWhitespace() ?? "?")) did not exit within \(Int(seconds)) s; killed")
+            kill(pid, SIGKILL)
+            while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+        }
         status = raw
         return raw
     }
@@ -204,14 +214,32 @@ public func adoptOrphans() {
     _ = ivk_become_child_subreaper()
 }
 
-/// Waits for every remaining child (orphans adopted with `adoptOrphans`) to exit.
-public func reapAllChildren() {
+/// Waits for every remaining child (orphans adopted with `adoptOrphans`) to exit. Children still
+/// there after `seconds` are a hang: they are killed (and said so on standard error) so the test
+/// fails on its own assertions instead of stalling the whole run.
+public func reapAllChildren(seconds: Double = 120) {
     var status: Int32 = 0
-    while true {
-        let result = waitpid(-1, &status, 0)
-        if result < 0 && errno == EINTR { continue }
-        if result < 0 { return }
+    let done = waitUntil(seconds: seconds) {
+        while true {
+            let result = waitpid(-1, &status, WNOHANG)
+            if result > 0 || (result < 0 && errno == EINTR) { continue }
+            return result < 0
+        }
     }
+    guard !done else { return }
+    for task in ProcFile.numericEntries(of: "/proc/self/task") {
+        for child in (readFile("/proc/self/task/\(task)/children") ?? "").split(separator: " ").compactMap({ Int32($0) }) {
+            printHang("child \(child) (\(readFile("/proc/\(child)/comm")?.trimmingWhitespace() ?? "?")) did not exit within \(Int(seconds)) s; killed")
+            kill(child, SIGKILL)
+        }
+    }
+    while waitpid(-1, &status, 0) > 0 || errno == EINTR {}
+}
+
+/// A hang the harness ended, on standard error (the test's own assertions then fail).
+private func printHang(_ message: String) {
+    let text = "TestSupport: " + message + "\n"
+    _ = text.withCString { write(2, $0, strlen($0)) }
 }
 
 extension TestProcess {

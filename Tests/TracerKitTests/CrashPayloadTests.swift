@@ -42,7 +42,7 @@ struct PayloadBuilder {
     }
 }
 
-@Suite struct CrashPayloadTests {
+@Suite(.timeLimit(.minutes(1))) struct CrashPayloadTests {
     @Test func emptyPayloadMeansShutdown() {
         #expect(CrashPayload.decode([]) == nil)
     }

@@ -4,7 +4,7 @@
 import Testing
 import Tracers
 
-@Suite struct DemanglerTests {
+@Suite(.timeLimit(.minutes(1))) struct DemanglerTests {
     @Test(arguments: [
         ("_ZN7fixture4deep5blockEi", "fixture::deep::block(int)"),
         ("_ZNK7fixture4deep3BoxIiE5twiceEv", "fixture::deep::Box<int>::twice() const"),

@@ -11,7 +11,7 @@ import Testing
 @testable import TracerKit
 @testable import Tracers
 
-@Suite struct LocationEvaluatorTests {
+@Suite(.timeLimit(.minutes(1))) struct LocationEvaluatorTests {
     /// rbx (3) is not saved; rsp (7) = 0x7000, rbp (6) = 0x7100, rdi (5) = 0xfeed, xmm0 (17)
     /// holds the double 3.0, CFA 0x7200.
     static var registers: FrameRegisters {
@@ -147,7 +147,7 @@ import Testing
     }
 }
 
-@Suite struct BudgetedMemoryReaderTests {
+@Suite(.timeLimit(.minutes(1))) struct BudgetedMemoryReaderTests {
     @Test func readsStopOnceTheByteBudgetIsSpentAndSayWhich() throws {
         let memory = InMemoryReader()
         memory.map([UInt8](repeating: 1, count: 64), at: 0x1000)

@@ -6,7 +6,7 @@ import Glibc
 import Testing
 @testable import TracerKit
 
-@Suite struct MemoryReaderTests {
+@Suite(.timeLimit(.minutes(1))) struct MemoryReaderTests {
     @Test func inMemoryReaderReadsAcrossRegionsAndFailsOutside() throws {
         let memory = InMemoryReader()
         memory.map([1, 2, 3, 4], at: 0x1000)

@@ -9,7 +9,7 @@ import TestSupport
 import Testing
 @testable import TracerKit
 
-@Suite(.serialized, .enabled(if: ptraceUnavailableReason() == nil, "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
+@Suite(.timeLimit(.minutes(3)), .serialized, .enabled(if: ptraceUnavailableReason() == nil, "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
 struct PtraceSessionTests {
     @Test func attachStopsThenDetachReleases() throws {
         let child = try TestProcess("/bin/sleep", ["30"])

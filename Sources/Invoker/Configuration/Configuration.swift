@@ -33,7 +33,7 @@ struct ExternalTracerSpec: Equatable {
 
 /// One built-in tracer in the chain.
 struct BuiltinTracerSpec: Equatable {
-    /// "unwind", "process" or "sysstats".
+    /// A key of `Configuration.builtinSettings`: "unwind", "process", "sysstats" or "variables".
     var use: String
     /// unwind: frames per thread.
     var maxFrames: Int? = nil

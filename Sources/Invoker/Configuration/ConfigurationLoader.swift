@@ -115,9 +115,26 @@ enum ConfigurationLoader {
                 guard let entry = element.table else { throw fail("tracer", "entry \(index + 1) is not a table") }
                 tracers.append(try tracer(entry, index: index, fail: fail))
             }
+            try checkOrder(tracers, fail: fail)
             configuration.tracers = tracers
         }
         return configuration
+    }
+
+    /// Built-ins that read what another found, and which: the variables tracer reads the frames
+    /// and per-frame registers the unwinder recovered.
+    static let builtinNeeds = ["variables": "unwind"]
+
+    /// A built-in placed before (or without) the one it reads would silently find nothing.
+    private static func checkOrder(_ tracers: [TracerSpec],
+                                   fail: (String, String, Int?) -> ConfigurationError) throws(ConfigurationError) {
+        for (index, spec) in tracers.enumerated() {
+            guard case .builtin(let builtin) = spec, let needed = builtinNeeds[builtin.use] else { continue }
+            let earlier = tracers[..<index].contains { if case .builtin(let other) = $0 { other.use == needed } else { false } }
+            if !earlier {
+                throw fail("use", "the \(builtin.use) tracer reads the frames the \(needed) tracer finds: put a [[tracer]] with use = \"\(needed)\" before it", index)
+            }
+        }
     }
 
     /// The variables tracer's budgets and globals.

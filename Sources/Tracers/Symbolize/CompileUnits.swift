@@ -1,7 +1,10 @@
 // CompileUnits: the compilation unit holding an address. libdwfl finds it through
 // .debug_aranges; compilers that do not emit that section (clang and swiftc with DWARF 5, unless
-// asked) leave elfutils 0.188 with no unit, hence no line and no inline frames. The fallback asks
-// every unit of the module whether its ranges hold the address (dwarf_haspc), once per address.
+// asked) leave elfutils 0.188 with no unit, hence no line and no inline frames. Worse, in a binary
+// that mixes both kinds of unit (gcc's and clang's objects, or one target built with other flags)
+// libdwfl answers with the unit whose arange starts last before the address, even when that
+// range ends before it: a wrong unit, so no line, or a wrong one. So its answer is checked with
+// dwarf_haspc, and otherwise every unit of the module is asked, once per address.
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +15,8 @@ enum CompileUnits {
     /// The unit holding `address` and the module's bias; nil without DWARF for it.
     static func unit(module: OpaquePointer, address: UInt64) -> (die: UnsafeMutablePointer<Dwarf_Die>, bias: Dwarf_Addr)? {
         var bias: Dwarf_Addr = 0
-        if let die = dwfl_module_addrdie(module, Dwarf_Addr(address), &bias) { return (die, bias) }
+        if let die = dwfl_module_addrdie(module, Dwarf_Addr(address), &bias),
+           dwarf_haspc(die, Dwarf_Addr(address) - bias) == 1 { return (die, bias) }
         var unit: UnsafeMutablePointer<Dwarf_Die>? = nil
         var scanned = 0
         while let next = dwfl_module_nextcu(module, unit, &bias), scanned < 100_000 {
@@ -23,8 +27,7 @@ enum CompileUnits {
         return nil
     }
 
-    /// File, line and column of `address` from the unit's line table, when the unit was found by
-    /// the fallback (libdwfl's own line lookup already failed).
+    /// File, line and column of `address` from the line table of the unit that holds it.
     static func line(module: OpaquePointer, address: UInt64) -> (file: String, line: Int?, column: Int?)? {
         guard let (unit, bias) = unit(module: module, address: address),
               let line = dwarf_getsrc_die(unit, Dwarf_Addr(address) - bias),

@@ -105,14 +105,8 @@ public final class Symbolizer {
             info.function = Demangler.demangle(String(cString: name))
             info.functionOffset = offset
         }
-        if let line = dwfl_module_getsrc(module, Dwarf_Addr(address)) {
-            var lineNumber: Int32 = 0, column: Int32 = 0
-            if let file = dwfl_lineinfo(line, nil, &lineNumber, &column, nil, nil) {
-                info.file = String(cString: file)
-                info.line = lineNumber > 0 ? Int(lineNumber) : nil
-                info.column = column > 0 ? Int(column) : nil
-            }
-        } else if let found = CompileUnits.line(module: module, address: address) {
+        // Not dwfl_module_getsrc: its unit can be the wrong one (CompileUnits says when).
+        if let found = CompileUnits.line(module: module, address: address) {
             (info.file, info.line, info.column) = (found.file, found.line, found.column)
         }
         info.buildID = modules.buildID(of: info.module)

@@ -37,9 +37,11 @@
  *                fixture_recurse (the handler runs on an alternate signal stack), a write to a
  *                string literal, a call into a non-executable stack buffer, a write to an
  *                address nothing maps, and a failed assert()
- *   float        a null write in fixture_crash_float(ratio = 2.5), built at -O2 whatever the
- *                package's flags, so its local scaled = 10.0 is in an SSE register at the fault
- *                (the variables tracer reads it from the signal context's saved xmm state)
+ *   float        a null write in fixture_crash_float(ratio = 2.5), built at -O2 in a target of
+ *                its own (Tests/Fixtures/ats-crasher-float), so ratio and its local scaled = 10.0
+ *                are only in SSE registers at the fault; the handler overwrites every xmm
+ *                register before the handshake, so only the signal context's saved FP state
+ *                has the values (the variables tracer reads them from there)
  *   bad-stack    as segv, but worker-0 first makes the stack pages of its callers unreadable
  *                (mprotect PROT_NONE above fixture_worker_level_1's frame), so its stack can be
  *                read only down to fixture_worker_level_1
@@ -59,6 +61,7 @@
 #define _GNU_SOURCE
 #endif
 #include <assert.h>
+#include "ats_crasher_float.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -136,6 +139,17 @@ static void fixture_crash_handler(int sig, siginfo_t *info, void *context) {
     size_t length = build_payload(payload, sizeof payload, sig, info, context);
     int status;
 
+    /* A real handler's work uses SSE registers (memcpy, formatting): overwrite them all, so the
+     * interrupted code's values survive only in the signal context's saved FP state. */
+    __asm__ volatile("pcmpeqd %%xmm0, %%xmm0\n\t"
+                     "movdqa %%xmm0, %%xmm1\n\tmovdqa %%xmm0, %%xmm2\n\tmovdqa %%xmm0, %%xmm3\n\t"
+                     "movdqa %%xmm0, %%xmm4\n\tmovdqa %%xmm0, %%xmm5\n\tmovdqa %%xmm0, %%xmm6\n\t"
+                     "movdqa %%xmm0, %%xmm7\n\tmovdqa %%xmm0, %%xmm8\n\tmovdqa %%xmm0, %%xmm9\n\t"
+                     "movdqa %%xmm0, %%xmm10\n\tmovdqa %%xmm0, %%xmm11\n\tmovdqa %%xmm0, %%xmm12\n\t"
+                     "movdqa %%xmm0, %%xmm13\n\tmovdqa %%xmm0, %%xmm14\n\tmovdqa %%xmm0, %%xmm15"
+                     : : : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                       "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+
     kill(helper_pid, SIGCONT);
     if (strcmp(mode, "garbage") == 0) {
         memset(payload, 0xA5, 200);
@@ -193,12 +207,6 @@ __attribute__((noinline)) void fixture_crash_segv(void) {
     volatile int *fixture_null = NULL;
     int fixture_value = 42;
     *fixture_null = fixture_value;
-}
-
-__attribute__((noinline, optimize("O2"))) void fixture_crash_float(double ratio) {
-    double scaled = ratio * 4;
-    __asm__ volatile("" : : "x"(scaled));
-    *(volatile double *)0 = scaled;
 }
 
 __attribute__((noinline)) void fixture_crash_abort(void) {
