@@ -23,9 +23,11 @@ func storeJSON(_ command: String, _ directory: String) throws -> [[String: Any]]
 /// other offsets, with another build-id. Named ats-crasher too, as a new build of it would be.
 func rebuiltCrasher() throws -> String {
     let path = makeTemporaryDirectory("invoker-rebuild") + "/ats-crasher"
-    let source = #filePath.split(separator: "/").dropLast(2).joined(separator: "/") + "/Fixtures/ats-crasher/main.c"
+    let fixtures = "/" + #filePath.split(separator: "/").dropLast(2).joined(separator: "/") + "/Fixtures"
     let compiler = try TestProcess("/usr/bin/cc", ["-O0", "-g", "-fno-omit-frame-pointer", "-falign-functions=256", "-D_GNU_SOURCE",
-                                                   "-Wl,--build-id", "-o", path, "/" + source, "-lpthread"])
+                                                   "-Wl,--build-id", "-I", fixtures + "/ats-crasher-float/include", "-o", path,
+                                                   fixtures + "/ats-crasher/main.c", fixtures + "/ats-crasher-float/float.c",
+                                                   "-lpthread"])
     #expect(compiler.waitForExit() == 0)
     return path
 }
