@@ -112,6 +112,10 @@ import Tracers
          "bad.conf:2: tracer[1].use: the variables tracer reads the frames the unwind tracer finds: put a [[tracer]] with use = \"unwind\" before it"),
         ("[[tracer]]\nuse = \"process\"\n[[tracer]]\nuse = \"variables\"\n",
          "bad.conf:4: tracer[2].use: the variables tracer reads the frames the unwind tracer finds"),
+        ("store = 3\n", "bad.conf:1: store: must be a table: write it as [store]"),
+        ("[store]\nloop_report = 3\n", "bad.conf:2: store.loop_report: not a setting of [store] (did you mean `loop_reports`?)"),
+        ("[store]\nenabled = true\nloop_window = 0\n", "bad.conf:3: store.loop_window: must be a number of seconds from 1 to a year"),
+        ("[store]\nmax_store_bytes = -1\n", "bad.conf:2: store.max_store_bytes: must be 0 (no limit) or a positive number of bytes"),
     ])
     func malformedFileGetsAPreciseMessage(text: String, message: String) {
         #expect {
@@ -120,6 +124,20 @@ import Tracers
             (error as? ConfigurationError)?.description.hasPrefix(message) == true
                 || { Issue.record("got: \(error)"); return false }()
         }
+    }
+
+    @Test func storeSettingsLoad() throws {
+        let configuration = try ConfigurationLoader.parse("""
+            [store]
+            enabled = false
+            loop_reports = 5
+            loop_window = 90.5
+            max_store_bytes = 1000000
+            max_age_days = 0
+            """, file: "store.conf")
+        #expect(configuration.store == StoreSettings(enabled: false, loopReports: 5, loopWindow: 90.5, maxStoreBytes: 1_000_000,
+                                                     maxAgeDays: 0))
+        #expect(try ConfigurationLoader.parse("", file: "empty.conf").store == StoreSettings())
     }
 
     @Test func commandLineTracersAppendAndAreCapped() throws {
