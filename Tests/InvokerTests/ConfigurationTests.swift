@@ -116,6 +116,8 @@ import Tracers
         ("[store]\nloop_report = 3\n", "bad.conf:2: store.loop_report: not a setting of [store] (did you mean `loop_reports`?)"),
         ("[store]\nenabled = true\nloop_window = 0\n", "bad.conf:3: store.loop_window: must be a number of seconds from 1 to a year"),
         ("[store]\nmax_store_bytes = -1\n", "bad.conf:2: store.max_store_bytes: must be 0 (no limit) or a positive number of bytes"),
+        ("[[notify]]\nexec = [\"/bin/echo\", \"%x\"]\n", "bad.conf:2: notify[1].exec: unknown placeholder in \"%x\""),
+        ("[[notify]]\nexec = [\"mail\"]\ngroupe = \"adm\"\n", "bad.conf:3: notify[1].groupe: not a setting of a notifier (did you mean `group`?)"),
     ])
     func malformedFileGetsAPreciseMessage(text: String, message: String) {
         #expect {

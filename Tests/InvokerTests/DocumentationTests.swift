@@ -44,7 +44,7 @@ let packageRoot: String = {
         let manual = try #require(readFile(packageRoot + "/man/invoker.conf.5"))
         let example = try #require(readFile(packageRoot + "/invoker.conf.example"))
         let keys = Set(ConfigurationLoader.globalKeys + ConfigurationLoader.externalKeys + ConfigurationLoader.builtinKeys
-                       + ConfigurationLoader.storeKeys).subtracting(["tracer"])
+                       + ConfigurationLoader.storeKeys + ConfigurationLoader.notifyKeys).subtracting(["tracer"])
         for key in keys {
             #expect(manual.contains("Li \(key)"), "\(key) is not in invoker.conf.5")
             #expect(example.contains(key + " ") || example.contains(key + " ="), "\(key) is not in invoker.conf.example")

@@ -146,6 +146,38 @@ struct TriageTests {
         #expect(leftoverProcesses().isEmpty)
     }
 
+    @Test func notifiersRunAfterTheFinalReportWithReadAccessThroughAGroup() throws {
+        let directory = makeTemporaryDirectory("invoker-triage")
+        // As a log directory is: others may enter it, and only the group reads the reports.
+        chmod(directory, 0o711)
+        let outbox = makeTemporaryDirectory("invoker-notify")
+        chmod(outbox, 0o777)
+        let config = try writeConfiguration("""
+            [[tracer]]
+            use = "unwind"
+            [[tracer]]
+            name = "early"
+            exec = ["/bin/echo", "an external tracer"]
+            [[notify]]
+            name = "mail"
+            exec = ["/bin/sh", "-c", 'echo "$0 $1" > \(outbox)/args; id -un >> \(outbox)/args; cat "$2" > \(outbox)/report.log', "%n", "%f", "%r"]
+            user = "nobody"
+            group = "nogroup"
+            """)
+        _ = try CrasherRun.run(payload: "10.2", mode: "segv", threads: 1, logDirectory: directory, extra: ["--config", config])
+        let report = try #require(try storeJSON("list", directory).first)
+        let fingerprint = try #require(report["fingerprint"] as? String)
+        let args = readFile(outbox + "/args")?.split(separator: "\n").map(String.init)
+        #expect(args == ["new \(fingerprint)", "nobody"])
+        // The notifier, as nobody in group nogroup, read the final report: with the external
+        // tracer's output, which the early report did not have yet.
+        let copy = readFile(outbox + "/report.log") ?? ""
+        #expect(copy == readFile(report["text_path"] as! String))
+        #expect(copy.contains("Executing Program `/bin/echo an external tracer`"))
+        #expect(fileMode(report["text_path"] as! String) == 0o440)
+        #expect(leftoverProcesses().isEmpty)
+    }
+
     @Test func aReportTheStoreMissedIsIndexedByTheNextRun() throws {
         let directory = makeTemporaryDirectory("invoker-triage")
         let off = try writeConfiguration("[store]\nenabled = false\n")

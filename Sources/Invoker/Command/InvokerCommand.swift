@@ -17,6 +17,6 @@ struct InvokerCommand: AsyncParsableCommand {
         then stops every thread once, runs its tracer chain and writes a crash log.
         """,
         subcommands: [HelperCommand.self, CheckConfigCommand.self, SnapshotCommand.self, ExecTracerCommand.self, ListCommand.self,
-                      ShowCommand.self, GroupsCommand.self, ResolveCommand.self, StoreCommand.self],
+                      ShowCommand.self, GroupsCommand.self, ResolveCommand.self, StoreCommand.self, NotifyCommand.self],
         defaultSubcommand: HelperCommand.self)
 }

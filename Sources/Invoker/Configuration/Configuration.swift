@@ -78,6 +78,8 @@ struct Configuration: Equatable {
     var tracers: [TracerSpec] = Configuration.defaultTracers
     /// The crash store, crash-loop protection and the store's limits (`[store]`).
     var store = StoreSettings()
+    /// Programs run after the final report, outside the server's downtime (`[[notify]]`).
+    var notifiers: [NotifierSpec] = []
 
     /// The chain used when no file configures one.
     static let defaultTracers: [TracerSpec] = [

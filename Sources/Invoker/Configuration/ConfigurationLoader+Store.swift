@@ -41,14 +41,15 @@ extension ConfigurationLoader {
 }
 
 extension SourceLocator {
-    /// The line of `key = …` inside the `[name]` table, else the table's header line.
+    /// The line of `key = …` inside the `[name]` table (or the first `[[name]]` that has it), else
+    /// the table's header line.
     func line(of key: String, inTable name: String) -> Int? {
         var inside = false
         var header: Int? = nil
         for (number, raw) in lines.enumerated() {
             let line = raw.trimmingWhitespace()
             if line.hasPrefix("[") {
-                inside = line == "[\(name)]"
+                inside = line == "[\(name)]" || line == "[[\(name)]]"
                 if inside { header = number + 1 }
                 continue
             }

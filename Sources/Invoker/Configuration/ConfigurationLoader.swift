@@ -12,7 +12,7 @@ import TracerKit
 import Tracers
 
 enum ConfigurationLoader {
-    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release", "tracer", "store"]
+    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release", "tracer", "store", "notify"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "cwd"]
     static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -39,6 +39,10 @@ enum ConfigurationLoader {
                 guard case .external(let external) = spec else { continue }
                 try checkProgram(external.command[0], file: path, line: locator.line(of: "exec", inTracer: index),
                                  key: "tracer[\(index + 1)].exec")
+            }
+            for (index, notifier) in configuration.notifiers.enumerated() {
+                try checkProgram(notifier.command[0], file: path, line: locator.line(of: "exec", inTable: "notify"),
+                                 key: "notify[\(index + 1)].exec")
             }
         }
         return configuration
@@ -107,6 +111,16 @@ enum ConfigurationLoader {
             configuration.store = try storeSettings(store, fail: { key, message in
                 ConfigurationError(file: file, line: locator.line(of: key, inTable: "store"), key: "store.\(key)", message: message)
             })
+        }
+        if let value = table["notify"] {
+            guard let array = value.array else { throw fail("notify", "must be an array of tables: write each as [[notify]]") }
+            for (index, element) in array.enumerated() {
+                guard let entry = element.table else { throw fail("notify", "entry \(index + 1) is not a table") }
+                configuration.notifiers.append(try notifier(entry, index: index, fail: { key, message in
+                    ConfigurationError(file: file, line: locator.line(of: key, inTable: "notify"), key: "notify[\(index + 1)].\(key)",
+                                       message: message)
+                }))
+            }
         }
         if let value = table["tracer"] {
             guard let array = value.array else { throw fail("tracer", "must be an array of tables: write each as [[tracer]]") }

@@ -95,13 +95,16 @@ struct Dispatcher {
             if released { Self.endChild(1) }
             return 1
         }
-        if loopGuard.usesStore { released = afterFinalWrite(report, at: written, released: released) }
+        if mode == .crash, loopGuard.usesStore || !configuration.notifiers.isEmpty {
+            released = afterFinalWrite(report, at: written, released: released)
+        }
         if released { Self.endChild(0) }
         return 0
     }
 
-    /// The crash store's step, outside the server's downtime: when the server still waits for us
-    /// (external tracers ran), fork first so it is let go. Returns whether this is a forked child.
+    /// The crash store's step and the notifiers, outside the server's downtime: when the server
+    /// still waits for us (external tracers ran), fork first so it is let go. The notifiers run in
+    /// `invoker notify`, exec'd in place of this process. Returns whether this is a forked child.
     private func afterFinalWrite(_ report: CrashReport, at location: ReportLocation, released: Bool) -> Bool {
         var child = released
         if !released, configuration.earlyRelease {
@@ -109,8 +112,13 @@ struct Dispatcher {
             if side == .parent { _exit(0) }
             child = side == .child
         }
-        let indexer = ReportIndexer(directory: outputDirectory.path, settings: configuration.store, logger: logger)
-        indexer.index(report, at: location, now: Int(time(nil)))
+        if configuration.store.enabled {
+            let indexer = ReportIndexer(directory: outputDirectory.path, settings: configuration.store, logger: logger)
+            indexer.index(report, at: location, now: Int(time(nil)))
+        }
+        if !configuration.notifiers.isEmpty {
+            logger.error("\(NotifyCommand.exec(configuration.notifiers, report: report, location: location, outputDirectory: outputDirectory.path))")
+        }
         return child
     }
 
