@@ -26,7 +26,7 @@ chmod 600 "$conf"
 times=()
 for i in $(seq 1 "$n"); do
     start=$(date +%s%N)
-    "$crasher" --helper "$invoker" --payload 10.2 --threads 3 --mode segv -- --log-dir "$dir" --config "$conf" 2>/dev/null || true
+    { "$crasher" --helper "$invoker" --payload 10.2 --threads 3 --mode segv -- --log-dir "$dir" --config "$conf"; } 2>/dev/null || true
     end=$(date +%s%N)
     times+=($(( (end - start) / 1000000 )))
 done
