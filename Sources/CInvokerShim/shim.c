@@ -48,6 +48,18 @@ pid_t ivk_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
 int ivk_tgkill(pid_t tgid, pid_t tid, int sig) { return (int)syscall(SYS_tgkill, tgid, tid, sig); }
 
+int ivk_getresuid(uid_t *real, uid_t *effective, uid_t *saved) { return getresuid(real, effective, saved); }
+int ivk_getresgid(gid_t *real, gid_t *effective, gid_t *saved) { return getresgid(real, effective, saved); }
+int ivk_setresuid(uid_t real, uid_t effective, uid_t saved) { return setresuid(real, effective, saved); }
+int ivk_setresgid(gid_t real, gid_t effective, gid_t saved) { return setresgid(real, effective, saved); }
+
+int ivk_reset_signal_to_default(int sig) {
+    // The kernel's struct sigaction (x86_64): handler, flags, restorer, mask (8 bytes).
+    struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } action = { 0 };
+    action.handler = (void *)SIG_DFL;
+    return (int)syscall(SYS_rt_sigaction, sig, &action, NULL, sizeof action.mask);
+}
+
 void ivk_decode_siginfo(const void *bytes, struct ivk_siginfo *out) {
     siginfo_t info;
     memcpy(&info, bytes, sizeof info);

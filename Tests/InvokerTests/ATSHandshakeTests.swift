@@ -57,8 +57,14 @@ struct ATSHandshakeTests {
         let log = try #require(run.log)
         #expect(log.text.contains("Segmentation fault"))
         #expect(log.text.contains("SEGV_MAPERR"))
-        #expect(log.text.contains("Other Non-Crashing Threads:"))
         let crashing = try #require(log.crashingThread)
+        // log_layout = "auto": an ATS 9 payload gets 9.x's thread layout, the others ATS 10's.
+        if payload == "9" {
+            #expect(log.isATS9Layout && log.text.contains("\nThread \(crashing.tid), ats-crasher:\n0    0x"))
+        } else {
+            #expect(log.text.contains("Other Non-Crashing Threads:"))
+            #expect(log.text.contains("Crashing Thread (TID \(crashing.tid), ats-crasher):\n0   0x"))
+        }
         #expect(crashing.name == "ats-crasher")
         #expect(Array(crashing.functions.prefix(4)) == ["fixture_crash_segv", "fixture_crash_middle", "fixture_crash_outer", "main"])
         let workers = (0..<3).map { log.threads(named: "worker-\($0)") }

@@ -9,9 +9,11 @@ import Testing
 import TracerKit
 
 /// Runs the built invoker with `arguments`; returns its exit status and combined output.
-func runInvoker(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+/// With `launcher`, that program is started with `arguments` instead (e.g. setpriv … invoker …).
+func runInvoker(_ arguments: [String], environment: [String: String] = [:],
+                launcher: String? = nil) throws -> (status: Int32, output: String) {
     let directory = makeTemporaryDirectory()
-    let process = try TestProcess(builtProduct("invoker"), arguments, environment: environment,
+    let process = try TestProcess(launcher ?? builtProduct("invoker"), arguments, environment: environment,
                                   outputPath: directory + "/output.txt")
     let status = process.waitForExit()
     return ((status >> 8) & 0xff, readFile(directory + "/output.txt") ?? "")
@@ -20,6 +22,30 @@ func runInvoker(_ arguments: [String], environment: [String: String] = [:]) thro
 @Suite(.timeLimit(.minutes(3)), .serialized, .enabled(if: ptraceUnavailableReason() == nil,
                              "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
 struct CommandLineTests {
+    @Test(.enabled(if: getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0, "needs root and setpriv to run as other users"))
+    func epermExplanationNamesTheIdsTheKernelCompares() throws {
+        // The target runs as nobody; the helper as uid 102 (real and effective), without
+        // capabilities: the kernel compares the real uid, and no effective uid 0 can be regained.
+        let target = try TestProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sleep", "30"])
+        defer { target.finish() }
+        #expect(target.waitUntilSleeping())
+        let (_, output) = try runInvoker(["--reuid=102", "--regid=105", "--clear-groups",
+                                          builtProduct("invoker"), "-p", String(target.pid), "-d", "-n"],
+                                         launcher: "/usr/bin/setpriv")
+        #expect(output.contains("Cannot attach to thread \(target.pid) of process \(target.pid): EPERM — the target runs as uid 65534, we run as uid 102 and without CAP_SYS_PTRACE in effect (the kernel compares the real uid)"), "\(output)")
+        target.finish()
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test func helpShowsTheHelpersOptions() throws {
+        let (status, output) = try runInvoker(["--help"])
+        #expect(status == 0)
+        #expect(output.contains("SUBCOMMANDS:") && output.contains("check-config"))
+        for option in ["--syslog", "--wait", "--host <host>", "--user <user>", "--target <target>", "--config <config>", "--log-dir <log-dir>"] {
+            #expect(output.contains(option), "\(option) is not in invoker --help")
+        }
+    }
+
     @Test func targetCaptureOfALiveProcessLeavesItRunning() throws {
         let sleeper = try TestProcess("/bin/sleep", ["30"])
         defer { sleeper.finish() }

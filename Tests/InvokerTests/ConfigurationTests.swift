@@ -6,6 +6,39 @@ import Tracers
 @testable import Invoker
 
 @Suite(.timeLimit(.minutes(1))) struct ConfigurationTests {
+    @Test func checkConfigListsEveryProblemInOneRunAndEachTracersUser() throws {
+        let bad = try writeConfiguration("""
+            deadline = -3
+            colour = "blue"
+            [[tracer]]
+            use = "unwind"
+            max_frames = 0
+            [[tracer]]
+            name = "gdb"
+            exec = ["/usr/bin/gdb", "-p", "%p"]
+            timeout = "soon"
+            """)
+        let (status, output) = try runInvoker(["check-config", bad])
+        #expect(status == 1)
+        let problems = output.split(separator: "\n").filter { $0.hasPrefix(bad + ":") }.map { String($0.dropFirst(bad.count)) }
+        #expect(Set(problems) == [":1: deadline: must be a positive number of seconds",
+                                  ":2: colour: unknown setting; known: output_dir, formats, deadline, failure_policy, max_output_bytes, retention, early_release, log_layout, tracer, store, notify",
+                                  ":5: tracer[1].max_frames: must be an integer from 1 to 4096",
+                                  ":9: tracer[2].timeout: must be a positive number of seconds"], "\(output)")
+        let good = try writeConfiguration("""
+            [[tracer]]
+            name = "gdb"
+            exec = ["/usr/bin/gdb", "-p", "%p"]
+            user = "root"
+            [[tracer]]
+            name = "id"
+            exec = ["/usr/bin/id"]
+            """)
+        let (okStatus, summary) = try runInvoker(["check-config", good])
+        #expect(okStatus == 0)
+        #expect(summary.contains("gdb (/usr/bin/gdb -p %p, timeout 30.0 s, runs as root); id (/usr/bin/id, timeout 30.0 s, runs as the user Traffic Server passes with --user, else as invoker's own user)"), "\(summary)")
+    }
+
     @Test func fullFileLoads() throws {
         let configuration = try ConfigurationLoader.parse("""
             output_dir = "/var/tmp/reports"

@@ -48,4 +48,23 @@ struct FaultClassificationTests {
         }
         #expect(leftoverProcesses().isEmpty)
     }
+
+    @Test func sigabrtSentWithKillIsSentNotAbort() throws {
+        let directory = makeTemporaryDirectory()
+        adoptOrphans()
+        let target = try TestProcess(builtProduct("ats-crasher"), [
+            "--helper", builtProduct("invoker"), "--payload", "10.2", "--mode", "hang", "--ready-fd", "3", "--", "--log-dir", directory,
+        ], reportPipe: true)
+        defer { target.finish(); reapAllChildren() }
+        #expect(target.readReportLine()?.hasPrefix("ready \(target.pid) ") == true)
+        // kill(2) from this process: si_code SI_USER, si_pid ours; abort() would be SI_TKILL from its own pid.
+        target.send(SIGABRT)
+        #expect(target.waitForExit() & 0x7f == SIGABRT)
+        reapAllChildren()
+        let log = try #require(directoryEntries(directory).first { $0.hasSuffix(".log") }.flatMap { readFile(directory + "/" + $0) })
+        let me = readFile("/proc/self/comm")?.trimmingWhitespace() ?? "?"
+        #expect(log.contains("\nFault:              SIGABRT sent by process \(getpid()) (\(me))\n"), "\(log)")
+        #expect(!log.contains("abort() called"))
+        #expect(leftoverProcesses().isEmpty)
+    }
 }

@@ -20,6 +20,22 @@ struct TrafficServerSandbox {
     /// once it accepts connections (by then it has forked the helper and waited for it to park) and
     /// its main thread has taken its name, [TS_MAIN].
     static func start(configuration: String? = nil) throws -> TrafficServerSandbox {
+        let root = try makeRunRoot()
+        let port = freeLoopbackPort()
+        adoptOrphans()
+        let server = try TestProcess(binary, [], environment: environment(root: root, port: port, configuration: configuration))
+        let sandbox = TrafficServerSandbox(root: root, port: port, server: server)
+        guard waitUntilAccepting(port: port, while: server, seconds: 60),
+              waitUntil(seconds: 30, { readFile("/proc/\(server.pid)/comm") == "[TS_MAIN]\n" }) else {
+            server.finish()
+            reapAllChildren()
+            throw TestProcessError(message: "traffic_server did not start listening on 127.0.0.1:\(port); see \(root)/log")
+        }
+        return sandbox
+    }
+
+    /// A fresh run root holding a copy of Debian's configuration, owned by trafficserver.
+    static func makeRunRoot() throws -> String {
         let root = makeTemporaryDirectory("invoker-ats")
         // traffic_server drops to the trafficserver user, as Debian configures it.
         chmod(root, 0o755)
@@ -45,23 +61,19 @@ struct TrafficServerSandbox {
             """, to: root + "/runroot.yaml")
         let owner = try TestProcess("/bin/chown", ["-R", "trafficserver:trafficserver"] + ["etc", "log", "run", "cache"].map { root + "/" + $0 })
         #expect(owner.waitForExit() == 0)
-        let port = freeLoopbackPort()
-        adoptOrphans()
-        let server = try TestProcess(binary, [], environment: [
+        return root
+    }
+
+    /// What points Traffic Server (or traffic_manager, which passes it on) at the run root `root`,
+    /// our helper and the loopback `port`: PROXY_CONFIG_* variables override records.config.
+    static func environment(root: String, port: UInt16, configuration: String?) -> [String: String] {
+        [
             "TS_RUNROOT": root,
             "PROXY_CONFIG_CRASH_LOG_HELPER": builtProduct("invoker"),
             "PROXY_CONFIG_HTTP_SERVER_PORTS": "\(port):ip-in=127.0.0.1",
             // No core file of traffic_server in the sandbox.
             "PROXY_CONFIG_CORE_LIMIT": "0",
-        ].merging(configuration.map { ["INVOKER_CONFIG": $0] } ?? [:]) { $1 })
-        let sandbox = TrafficServerSandbox(root: root, port: port, server: server)
-        guard waitUntilAccepting(port: port, while: server, seconds: 60),
-              waitUntil(seconds: 30, { readFile("/proc/\(server.pid)/comm") == "[TS_MAIN]\n" }) else {
-            server.finish()
-            reapAllChildren()
-            throw TestProcessError(message: "traffic_server did not start listening on 127.0.0.1:\(port); see \(root)/log")
-        }
-        return sandbox
+        ].merging(configuration.map { ["INVOKER_CONFIG": $0] } ?? [:]) { $1 }
     }
 
     var crashLogs: [String] { directoryEntries(root + "/log").filter { $0.hasPrefix("crash-") && $0.hasSuffix(".log") } }
@@ -69,7 +81,8 @@ struct TrafficServerSandbox {
     /// Starts traffic_server with the invoker chain `tracers` (TOML tables after the unwinder's),
     /// crashes its main thread with SIGSEGV, and returns the crash log's text.
     static func crash(withUnwindAnd tracers: String) throws -> String {
-        let configuration = try writeConfiguration("[[tracer]]\nuse = \"unwind\"\n" + tracers)
+        // ATS 10's layout, whose "Other Non-Crashing Threads:" header the tests split on.
+        let configuration = try writeConfiguration("log_layout = \"ats10\"\n[[tracer]]\nuse = \"unwind\"\n" + tracers)
         let sandbox = try start(configuration: configuration)
         sandbox.server.sendToMainThread(SIGSEGV)
         sandbox.server.waitForExit()
@@ -122,9 +135,13 @@ struct TrafficServerTests {
         #expect(logs.count == 1)
         let log = CrashLog(try #require(logs.first.flatMap { readFile(sandbox.root + "/log/" + $0) }))
         #expect(log.text.contains("Segmentation fault"))
-        #expect(log.text.contains("Crashing Thread"))
-        #expect(log.text.contains("Other Non-Crashing Threads:"))
-        #expect(log.text.contains("File:               /usr/bin/traffic_server"))
+        // Debian's Traffic Server is 9.2: its version on the Version line, and 9.x's thread layout.
+        #expect(log.text.contains("File:               /usr/bin/traffic_server\nVersion:            Traffic Server 9."))
+        #expect(log.text.contains("\nHelper Version:     invoker "))
+        #expect(log.isATS9Layout && log.text.contains("\n\nThread \(sandbox.server.pid), [TS_MAIN]:\n0    0x"))
+        // Started directly, there is no traffic_manager to serve the records, and the log says so.
+        #expect(!log.text.contains("\nTraffic Server Configuration Records:\n"))
+        #expect(log.text.contains("  no Traffic Server Configuration Records: traffic_server was not started by traffic_manager"))
         let crashing = try #require(log.crashingThread)
         #expect(crashing.name == "[TS_MAIN]")
         #expect(crashing.functions.contains("main"))

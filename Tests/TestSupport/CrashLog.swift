@@ -38,8 +38,15 @@ public struct CrashLog {
         if let current { threads.append(current) }
     }
 
-    /// "Crashing Thread (TID 12, name):" or "Thread (TID 12, name):".
+    /// "Crashing Thread (TID 12, name):" or "Thread (TID 12, name):" (ATS 10's layout), or
+    /// "Thread 12, name:" (9.x's).
     static func threadHeader(_ line: Substring) -> Thread? {
+        if line.hasPrefix("Thread "), line.hasSuffix(":"), !line.hasPrefix("Thread (") {
+            let parts = line.dropFirst("Thread ".count).dropLast().split(separator: ",", maxSplits: 1)
+            guard let tid = parts.first.flatMap({ Int32($0) }) else { return nil }
+            let name = parts.count > 1 ? String(parts[1].dropFirst()) : ""
+            return Thread(tid: tid, name: name, isCrashing: false, functions: [], lines: [])
+        }
         for (prefix, crashing) in [("Crashing Thread (TID ", true), ("Thread (TID ", false)] {
             guard line.hasPrefix(prefix), line.hasSuffix("):") else { continue }
             let parts = line.dropFirst(prefix.count).dropLast(2).split(separator: ",", maxSplits: 1)
@@ -50,7 +57,13 @@ public struct CrashLog {
         return nil
     }
 
-    public var crashingThread: Thread? { threads.first { $0.isCrashing } }
+    /// The crashing thread: marked in ATS 10's layout; in 9.x's, which marks none, the first.
+    public var crashingThread: Thread? {
+        threads.first { $0.isCrashing } ?? (isATS9Layout ? threads.first : nil)
+    }
+
+    /// Whether the threads are in 9.x's layout ("Thread 12, name:").
+    public var isATS9Layout: Bool { !threads.isEmpty && !text.contains("\nCrashing Thread (TID ") && !text.contains("\nThread (TID ") }
     public func threads(named name: String) -> [Thread] { threads.filter { $0.name == name } }
 }
 

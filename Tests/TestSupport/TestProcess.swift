@@ -120,6 +120,19 @@ public final class TestProcess {
 
     /// The state letter of the process in /proc/PID/stat.
     public var state: String { ProcessSnapshot.threadState(pid: pid, tid: pid) }
+}
+
+/// Sends `signal` to the main thread of `pid`, a process the test did not start itself (tgkill).
+public func sendToMainThread(of pid: pid_t, _ signal: Int32) { _ = ivk_tgkill(pid, pid, signal) }
+
+/// The pids of `pid`'s children, whichever of its threads forked them (/proc/PID/task/TID/children).
+public func childProcesses(of pid: pid_t) -> [pid_t] {
+    ProcFile.numericEntries(of: "/proc/\(pid)/task").flatMap { tid in
+        (readFile("/proc/\(pid)/task/\(tid)/children") ?? "").split(separator: " ").compactMap { pid_t($0) }
+    }
+}
+
+extension TestProcess {
 
     /// TracerPid from /proc/PID/status.
     public var tracer: Int32? {

@@ -43,6 +43,15 @@ int ivk_set_dumpable(int dumpable);
 pid_t ivk_gettid(void);
 /// Sends `sig` to thread `tid` of process `tgid` (tgkill(2)).
 int ivk_tgkill(pid_t tgid, pid_t tid, int sig);
+/// getresuid/getresgid and setresuid/setresgid (glibc declares them only with _GNU_SOURCE);
+/// -1 leaves an id as it is.
+int ivk_getresuid(uid_t *real, uid_t *effective, uid_t *saved);
+int ivk_getresgid(gid_t *real, gid_t *effective, gid_t *saved);
+int ivk_setresuid(uid_t real, uid_t effective, uid_t saved);
+int ivk_setresgid(gid_t real, gid_t effective, gid_t saved);
+/// Sets `sig` to SIG_DFL with the rt_sigaction system call itself: glibc's sigaction refuses its
+/// own signals (32, 33), which posix_spawn leaves ignored in a child; only right before an exec.
+int ivk_reset_signal_to_default(int sig);
 
 // MARK: the crash payload's C structures (x86_64 glibc layout of the build host)
 

@@ -20,6 +20,7 @@
 import Glibc
 #endif
 import ArgumentParser
+import CInvokerShim
 import SystemPackage
 import TracerKit
 
@@ -56,20 +57,27 @@ struct ExecTracerCommand: ParsableCommand {
     func run() throws {
         Self.resetSignals()
         if let uid, let gid {
+            // Started by a helper that still has effective uid trafficserver (real uid 0, under
+            // traffic_manager): setgroups and setgid need effective uid 0 back first.
+            _ = TracerPrivileges.regainRootIfPermitted()
             let list = groups.split(separator: ",").compactMap { gid_t($0) }
             // The order matters: supplementary groups and the group need root, which setuid drops.
             if setgroups(list.count, list) != 0 { try fail("cannot set the supplementary groups \(groups)", Self.cannotSwitch) }
             if setgid(gid) != 0 { try fail("cannot set group id \(gid)", Self.cannotSwitch) }
             if setuid(uid) != 0 { try fail("cannot set user id \(uid)", Self.cannotSwitch) }
         }
+        // glibc's own signals last, right before the exec (nothing here uses them any more):
+        // the posix_spawn that started us left them ignored, and an ignored signal stays ignored
+        // in PROGRAM.
+        for signal in [Int32(32), 33] { _ = ivk_reset_signal_to_default(signal) }
         let argv = command.map { strdup($0) } + [nil]
         execv(command[0], argv)
         try fail("cannot execute \(command[0])", Self.cannotExecute)
     }
 
     /// Every catchable signal to its default action, and none blocked: what a program expects to
-    /// start with. (glibc refuses its own internal signals, 32 and 33; it sets those up anew in
-    /// the program.)
+    /// start with. (glibc's sigaction refuses its own internal signals, 32 and 33: run() resets
+    /// those with the system call just before the exec.)
     static func resetSignals() {
         for signal in 1..<Int32(65) where signal != SIGKILL && signal != SIGSTOP {
             _ = Glibc.signal(signal, SIG_DFL)

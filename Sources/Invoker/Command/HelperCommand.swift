@@ -62,9 +62,29 @@ struct HelperCommand: AsyncParsableCommand {
     var unrecognized: [String] = []
 
     func run() async throws {
+        guard let helper = makeHelper() else { return }
+        let status = await helper.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The root command's main() runs this on the main thread: everything up to and including
+    /// parking and waking is synchronous (no Swift concurrency worker thread exists while the
+    /// helper is parked; see CrashHelper.parkAndWake), then the capture runs.
+    @MainActor
+    func runParkingFirst() async throws {
+        guard let helper = makeHelper() else { return }
+        let status = switch helper.parkAndWake() {
+        case .exit(let status): status
+        case let .capture(pid, fault, regain): await helper.capture(pid: pid, fault: fault, regain: regain)
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Sets up logging, the configuration and the dispatcher (synchronously); nil after --version.
+    func makeHelper() -> CrashHelper? {
         if version {
             print("invoker \(InvokerCommand.version)")
-            return
+            return nil
         }
         StandardDescriptors.ensureOpen()
         Diagnostics.bootstrap(syslog: !debug && (syslog || wait), ident: "invoker")
@@ -74,6 +94,7 @@ struct HelperCommand: AsyncParsableCommand {
         }
         let environment = LogDirectory.currentEnvironment()
         let configuration: Configuration
+        var configurationProblem: String? = nil
         do {
             configuration = try ChainAssembly.configuration(
                 file: ConfigurationLoader.locate(explicit: config, environment: environment),
@@ -86,15 +107,15 @@ struct HelperCommand: AsyncParsableCommand {
             logger.critical("\(error.description); using the built-in chain instead")
             if syslog || wait { printToStandardError("invoker: \(error.description); using the built-in chain instead") }
             configuration = Configuration()
+            configurationProblem = error.description
         }
         if let pidFile { PidFile.takeOver(pidFile, logger: logger) }
-        let dispatcher = Dispatcher(
+        var dispatcher = Dispatcher(
             configuration: configuration,
             outputDirectory: LogDirectory.resolve(explicit: logDirectory ?? configuration.outputDirectory,
                                                   runroot: runroot, environment: environment),
             serverUser: user, hostTriplet: host, toStandardOutput: debug, logger: logger)
-        let helper = CrashHelper(target: target, wait: wait, readPayload: !noATSCompatibility, dispatcher: dispatcher)
-        let status = await helper.run()
-        if status != 0 { throw ExitCode(status) }
+        dispatcher.configurationProblem = configurationProblem
+        return CrashHelper(target: target, wait: wait, readPayload: !noATSCompatibility, dispatcher: dispatcher)
     }
 }

@@ -19,4 +19,31 @@ struct InvokerCommand: AsyncParsableCommand {
         subcommands: [HelperCommand.self, CheckConfigCommand.self, SnapshotCommand.self, ExecTracerCommand.self, ListCommand.self,
                       ShowCommand.self, GroupsCommand.self, ResolveCommand.self, StoreCommand.self, NotifyCommand.self],
         defaultSubcommand: HelperCommand.self)
+
+    /// ArgumentParser's main(), except that the helper parks on the main thread before any
+    /// Swift concurrency worker thread is created (HelperCommand.runParkingFirst).
+    @MainActor
+    static func main() async {
+        // `invoker --help` is the helper's help too: the helper is what Traffic Server runs, and
+        // its options would otherwise show only under `invoker help helper`.
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments == ["--help"] || arguments == ["-h"] || arguments == ["help"] {
+            print(helpMessage())
+            print("\nThe helper (the default command; `invoker` with no subcommand is `invoker helper`):\n")
+            print(helpMessage(for: HelperCommand.self))
+            return
+        }
+        do {
+            var command = try parseAsRoot()
+            if let helper = command as? HelperCommand {
+                try await helper.runParkingFirst()
+            } else if var asynchronous = command as? AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -2,6 +2,9 @@
 // a stuck server) and lets it go on: its threads are stopped only while registers and stacks are
 // copied.
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import Logging
 
@@ -36,6 +39,8 @@ struct SnapshotCommand: AsyncParsableCommand {
             printToStandardError(error.description)
             throw ExitCode(1)
         }
+        // --output names where this snapshot should go: made if it is not there yet (as mkdir -p).
+        if let output, !stdout { Self.makeDirectories(output) }
         let directory = LogDirectory.forSnapshot(explicit: output ?? configuration.outputDirectory)
         if !stdout, let problem = directory.problem {
             printToStandardError(problem)
@@ -45,5 +50,15 @@ struct SnapshotCommand: AsyncParsableCommand {
                                     hostTriplet: nil, toStandardOutput: stdout, logger: logger)
         let status = await dispatcher.run(pid: pid, fault: nil, mode: .live)
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Creates `path` and the directories above it that are missing (mode 0750; what exists is
+    /// left as it is). A failure shows in the directory check that follows.
+    static func makeDirectories(_ path: String) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            _ = mkdir(current, 0o750)
+        }
     }
 }

@@ -75,6 +75,9 @@ struct Configuration: Equatable {
     /// With no external tracer in the chain, let the crashed server go as soon as its stacks are
     /// captured and symbolize and write the report afterwards (in a child process).
     var earlyRelease = true
+    /// The text log's thread layout (log_layout); nil is "auto": the layout of the Traffic
+    /// Server that started us (LogLayout.automatic).
+    var logLayout: LogLayout? = nil
     var tracers: [TracerSpec] = Configuration.defaultTracers
     /// The crash store, crash-loop protection and the store's limits (`[store]`).
     var store = StoreSettings()

@@ -12,7 +12,8 @@ import TracerKit
 import Tracers
 
 enum ConfigurationLoader {
-    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release", "tracer", "store", "notify"]
+    static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release",
+                             "log_layout", "tracer", "store", "notify"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "cwd"]
     static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -105,6 +106,12 @@ enum ConfigurationLoader {
         if let value = table["early_release"] {
             guard let flag = value.bool else { throw fail("early_release", "must be true or false") }
             configuration.earlyRelease = flag
+        }
+        if let value = table["log_layout"] {
+            guard let name = value.string, name == "auto" || LogLayout(rawValue: name) != nil else {
+                throw fail("log_layout", "must be \"auto\", \"ats9\" or \"ats10\"")
+            }
+            configuration.logLayout = LogLayout(rawValue: name)
         }
         if let value = table["store"] {
             guard let store = value.table else { throw fail("store", "must be a table: write it as [store]") }

@@ -9,6 +9,14 @@ import TracerKit
 struct CrashLogWriter {
     let report: CrashReport
     let helperVersion: String
+    /// The thread layout; nil (invoker.conf's log_layout = "auto") takes the server's (LogLayout).
+    var layout: LogLayout? = nil
+
+    /// The System Version line's text (uname: sysname machine version release).
+    var systemVersion = CrashLogWriter.currentSystemVersion()
+
+    /// The layout this log is rendered in.
+    var resolvedLayout: LogLayout { layout ?? LogLayout.automatic(for: report) }
 
     /// crash-%Y-%m-%d-%H%M%S.log in local time, as traffic_crashlog names it.
     static func fileName(time: Int) -> String {
@@ -34,6 +42,15 @@ struct CrashLogWriter {
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// "Linux x86_64 #1 SMP … 6.1.0-18-amd64", in traffic_crashlog's order.
+    static func currentSystemVersion() -> String {
+        var uts = utsname()
+        uname(&uts)
+        return [uts.sysname, uts.machine, uts.version, uts.release]
+            .map { withUnsafeBytes(of: $0) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) } }
+            .joined(separator: " ")
+    }
+
     /// traffic_crashlog's LABELFMT: "%-20s".
     static func label(_ text: String) -> String { text.padding(to: 20) }
 
@@ -49,13 +66,13 @@ struct CrashLogWriter {
         let name = report.processName ?? report.executable.split(separator: "/").last.map(String.init) ?? "?"
         line(Self.label("Process:") + "\(name) [\(report.pid)]")
         line(Self.label("File:") + report.executable)
-        line(Self.label("Version:") + "invoker \(helperVersion)" + (report.hostTriplet.map { " (\($0))" } ?? ""))
-        var uts = utsname()
-        uname(&uts)
-        let system = [uts.sysname, uts.machine, uts.version, uts.release]
-            .map { withUnsafeBytes(of: $0) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) } }
-        line(Self.label("System Version:") + system.joined(separator: " "))
+        let helper = "invoker \(helperVersion)" + (report.hostTriplet.map { " (\($0))" } ?? "")
+        // traffic_crashlog's Version line is the server's; ours gets a line of its own, after
+        // traffic_crashlog's five, so the header's first lines stay as its readers know them.
+        line(Self.label("Version:") + (report.serverVersion ?? helper))
+        line(Self.label("System Version:") + systemVersion)
         line(Self.label("Date:") + Self.format(time: report.time, "%a, %d %b %Y %T %z"))
+        if report.serverVersion != nil { line(Self.label("Helper Version:") + helper) }
         line()
         renderSignal(&out)
         line()
@@ -66,6 +83,12 @@ struct CrashLogWriter {
         section("Process Status", report.processStatus)
         section("Process Limits", report.processLimits)
         section("Memory Regions", report.memoryRegions)
+        if let records = report.configurationRecords {
+            // traffic_crashlog's last section under traffic_manager.
+            line("Traffic Server Configuration Records:")
+            for record in records { line(record) }
+            line()
+        }
         // External tracers, in traffic_crashlog's --exec layout (ATS 10), then how each ended.
         for run in report.tracerRuns where run.command != nil {
             line("Executing Program `\(run.command!.joined(separator: " "))`:")
@@ -92,6 +115,10 @@ struct CrashLogWriter {
 
     /// traffic_crashlog's Signal Status lines, then the meaning of si_code for every signal.
     private func renderSignal(_ out: inout String) {
+        if report.isSnapshot {
+            out += "No target signal information: a snapshot of a running process (invoker snapshot), not a crash\n"
+            return
+        }
         guard let signal = report.fault?.signal else {
             out += "No target signal information\n"
             return
@@ -147,12 +174,30 @@ struct CrashLogWriter {
         out += "\n"
     }
 
-    /// traffic_crashlog's (ATS 10.2+) thread layout: the crashing thread, then the others.
+    /// The threads in the chosen layout.
     private func renderThreads(_ out: inout String) {
         if report.threads.isEmpty {
             out += "Unable to retrieve backtrace: the target's threads could not be stopped (see Capture Problems).\n\n"
             return
         }
+        switch resolvedLayout {
+        case .ats9: renderThreadsAsATS9(&out)
+        case .ats10: renderThreadsAsATS10(&out)
+        }
+    }
+
+    /// traffic_crashlog 9.x's thread layout: "Thread <tid>, <name>:" for every thread, the
+    /// crashing one first (9.x names none), frames numbered "%-4u " (then "0x…").
+    private func renderThreadsAsATS9(_ out: inout String) {
+        for thread in report.threads.filter(\.isCrashing) + report.threads.filter({ !$0.isCrashing }) {
+            out += "Thread \(thread.tid), \(thread.name):\n"
+            renderFrames(thread, indexWidth: 5, &out)
+            out += "\n"
+        }
+    }
+
+    /// traffic_crashlog's (ATS 10.2+) thread layout: the crashing thread, then the others.
+    private func renderThreadsAsATS10(_ out: inout String) {
         var printedHeader = false
         for thread in report.threads {
             if thread.isCrashing {
@@ -164,16 +209,17 @@ struct CrashLogWriter {
                 }
                 out += "Thread (TID \(thread.tid), \(thread.name)):\n"
             }
-            renderFrames(thread, &out)
+            renderFrames(thread, indexWidth: 4, &out)
             out += "\n"
         }
     }
 
-    /// "%-4u 0x%016llx function + 0xoffset" as traffic_crashlog prints a frame, then what it does
-    /// not print: the source location and the module.
-    private func renderFrames(_ thread: ThreadReport, _ out: inout String) {
+    /// "<index> 0x%016llx function + 0xoffset" as traffic_crashlog prints a frame (the index in
+    /// `indexWidth` columns: 4 in ATS 10, 5 in 9.x), then what it does not print: the source
+    /// location and the module.
+    private func renderFrames(_ thread: ThreadReport, indexWidth: Int, _ out: inout String) {
         for frame in thread.frames {
-            var text = String(frame.index).padding(to: 4) + "0x" + hex(frame.pc, width: 16) + " "
+            var text = String(frame.index).padding(to: indexWidth) + "0x" + hex(frame.pc, width: 16) + " "
             if let function = frame.function {
                 text += function + (frame.isInlined ? "" : " + 0x" + hex(frame.functionOffset ?? 0))
             } else {

@@ -34,7 +34,7 @@ struct JSONReportWriter {
             timeUnix: report.time,
             host: Host(hostname: Self.hostname(), triplet: report.hostTriplet),
             process: Process(pid: report.pid, name: report.processName, executable: report.executable,
-                             commandLine: report.commandLine),
+                             commandLine: report.commandLine, serverVersion: report.serverVersion),
             fault: fault.map { fault in
                 Fault(signal: fault.signal.map { SignalDTO(number: $0.number, name: $0.name, description: $0.description) },
                       code: fault.signal.map { CodeDTO(value: $0.code, meaning: $0.codeDescription) },
@@ -66,6 +66,12 @@ struct JSONReportWriter {
                        unwindStop: thread.unwindStop)
             },
             globals: report.globals.isEmpty ? nil : report.globals.map(VariableDTO.init),
+            trafficServerRecords: report.configurationRecords.map { records in
+                Dictionary(records.map { line -> (String, String) in
+                    let name = line.prefix { $0 != " " }
+                    return (String(name), String(line.dropFirst(name.count + 1)))
+                }, uniquingKeysWith: { first, _ in first })
+            },
             modules: report.modules.map { Module(path: $0.path, buildId: $0.buildID, start: $0.start.hex, end: $0.end.hex) },
             sections: Dictionary(report.sections.map { ($0.id, SectionDTO(title: $0.title, fields: $0.fields, problems: $0.problems)) },
                                  uniquingKeysWith: { first, _ in first }),
@@ -103,6 +109,8 @@ struct JSONReportWriter {
         var occurrence: OccurrenceDTO?
         var threads: [Thread]
         var globals: [VariableDTO]?
+        /// Traffic Server's records and metrics from traffic_manager, name → value.
+        var trafficServerRecords: [String: String]? = nil
         var modules: [Module]
         var sections: [String: SectionDTO]
         var tracers: [TracerDTO]
@@ -111,7 +119,11 @@ struct JSONReportWriter {
     }
     struct Generator: Encodable { var name: String; var version: String }
     struct Host: Encodable { var hostname: String; var triplet: String? }
-    struct Process: Encodable { var pid: Int32; var name: String?; var executable: String; var commandLine: [String] }
+    struct Process: Encodable {
+        var pid: Int32; var name: String?; var executable: String; var commandLine: [String]
+        /// "Traffic Server 9.2.9", for a traffic_server.
+        var serverVersion: String? = nil
+    }
     struct SignalDTO: Encodable { var number: Int32; var name: String; var description: String }
     struct CodeDTO: Encodable { var value: Int32; var meaning: String }
     struct Sender: Encodable { var pid: Int32; var uid: UInt32 }

@@ -24,6 +24,8 @@ struct ReportWriter {
     let prefix: String
     let time: Int
     let logger: Logger
+    /// The text log's thread layout; nil for the server's (log_layout = "auto").
+    var layout: LogLayout? = nil
 
     var baseName: String { prefix + "-" + CrashLogWriter.format(time: time, "%Y-%m-%d-%H%M%S") }
 
@@ -32,7 +34,7 @@ struct ReportWriter {
 
     /// Writes the report as it stands, to claim its name; nil if the directory is unusable.
     func writeEarly(_ report: CrashReport) -> ReportLocation? {
-        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render()
+        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout).render()
         guard case .success(let path) = AtomicFile.write(text, directory: directory.path, name: baseName + ".log", mode: 0o400)
         else { return nil }
         var location = ReportLocation(textPath: path)
@@ -56,7 +58,7 @@ struct ReportWriter {
     /// Writes the final report (replacing the early one, if any). Returns where, or nil if it had
     /// to fall back to standard error and syslog.
     func writeFinal(_ report: CrashReport, replacing early: ReportLocation?) -> ReportLocation? {
-        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render()
+        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout).render()
         let result: Result<String, AtomicFileError>
         if let early {
             result = AtomicFile.replace(early.textPath, with: text, mode: 0o400)
@@ -75,7 +77,8 @@ struct ReportWriter {
                 case .failure(let failure): logger.error("cannot write the JSON report: \(failure)")
                 }
             }
-            logger.error("wrote crash log to \(path)")
+            // A crash log is news for whoever watches syslog; a snapshot someone asked for is not.
+            if prefix == "snapshot" { logger.info("wrote snapshot report to \(path)") } else { logger.error("wrote crash log to \(path)") }
             prune()
             return location
         case .failure(let failure):

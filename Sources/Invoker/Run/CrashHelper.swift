@@ -16,8 +16,28 @@ struct CrashHelper {
     /// Runs the chain once the fault is known; it holds the configuration and the output.
     let dispatcher: Dispatcher
 
+    /// What the helper does once `parkAndWake()` returns.
+    enum Wake {
+        /// Nothing to capture (a clean shutdown, or parking failed): exit with this status.
+        case exit(Int32)
+        /// Capture `pid`; `fault` is what the server's payload said, if it sent one.
+        case capture(pid: Int32, fault: FaultContext?, regain: RootRegain)
+    }
+
     /// Runs and returns the process exit status.
     func run() async -> Int32 {
+        switch parkAndWake() {
+        case .exit(let status): status
+        case let .capture(pid, fault, regain): await capture(pid: pid, fault: fault, regain: regain)
+        }
+    }
+
+    /// Parks (with --wait) and reads the payload, synchronously on the calling thread. Called on
+    /// the main thread before any Swift concurrency worker exists, the parked helper is one
+    /// thread: libdispatch creates its workers with a QoS priority that setpriority refuses
+    /// (EACCES) under traffic_manager's effective uid, and says so in syslog on every start.
+    /// After a crash wakes us, effective uid 0 is taken back here, before any worker starts.
+    func parkAndWake() -> Wake {
         let parent = getppid()
         let pid = target ?? parent
         // Checked before parking: a misconfigured log directory shows when the server starts.
@@ -30,22 +50,27 @@ struct CrashHelper {
                 try Handshake.park(parent: parent)
             } catch {
                 dispatcher.logger.error("\(error.description)")
-                return 0
+                return .exit(0)
             }
             if readPayload {
                 // A payload is a crash even if the server is already gone (it did not wait for
                 // us): the signal and registers it sent are still worth a log.
                 switch Handshake.readPayload(from: .standardInput) {
                 case .shutdown:
-                    return 0
+                    return .exit(0)
                 case .crash(let payload):
                     fault = FaultContext(pid: pid, payload: payload)
                 }
             } else if getppid() != parent && target == nil {
                 // Woken by the parent-death signal: the server exited; nothing to capture.
-                return 0
+                return .exit(0)
             }
         }
-        return await dispatcher.run(pid: pid, fault: fault, mode: .crash)
+        return .capture(pid: pid, fault: fault, regain: TracerPrivileges.regainRootIfPermitted())
+    }
+
+    /// Runs the chain on the woken-for process.
+    func capture(pid: Int32, fault: FaultContext?, regain: RootRegain) async -> Int32 {
+        await dispatcher.run(pid: pid, fault: fault, mode: .crash, regain: regain)
     }
 }

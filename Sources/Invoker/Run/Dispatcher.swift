@@ -39,9 +39,13 @@ struct Dispatcher {
     /// Write the text report to standard output instead of a file (--debug).
     let toStandardOutput: Bool
     let logger: Logger
+    /// Why the configuration file was not used (the built-in chain ran instead), for the report.
+    var configurationProblem: String? = nil
 
     /// Runs the chain on `pid` and returns the exit status for the helper.
-    func run(pid: Int32, fault: FaultContext?, mode: Mode) async -> Int32 {
+    /// `regain` is what the caller already did about our effective uid (CrashHelper does it
+    /// before any thread starts); otherwise it is done before attaching.
+    func run(pid: Int32, fault: FaultContext?, mode: Mode, regain: RootRegain = .notNeeded) async -> Int32 {
         let start = Deadline.now()
         let deadline = start.adding(seconds: configuration.deadline)
         var externals = externalSpecs()
@@ -53,7 +57,7 @@ struct Dispatcher {
         }
         let expensive = !externals.isEmpty || builtins.contains { $0 is VariablesTracer }
         var (report, snapshot) = captureWithBuiltins(pid: pid, fault: fault, mode: mode, builtins: builtins,
-                                                     deadline: deadline, loopGuard: expensive ? loopGuard : nil)
+                                                     deadline: deadline, regain: regain, loopGuard: expensive ? loopGuard : nil)
         if report.occurrence?.compact == true, !externals.isEmpty {
             report.problems.append("Not run, this crash is in a crash loop: \(externals.map(\.name).joined(separator: ", ")).")
             externals = []
@@ -71,10 +75,12 @@ struct Dispatcher {
                 tracer.finish(snapshot: snapshot, report: &report, deadline: deadline)
             }
         }
+        // After the release: with external tracers the server waits for them, so then after those.
+        if externals.isEmpty { addTrafficServerDetails(to: &report, deadline: deadline) }
         loopGuard.assess(report: &report)
         let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
                                   retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
-                                  time: report.time, logger: logger)
+                                  time: report.time, logger: logger, layout: configuration.logLayout)
         // Early write: the stacks are on disk before any external program runs.
         var location: ReportLocation? = nil
         if !toStandardOutput && !externals.isEmpty {
@@ -85,10 +91,12 @@ struct Dispatcher {
             executable: report.executable, outputDirectory: outputDirectory.path,
             reportPath: location?.textPath ?? (toStandardOutput ? "" : writer.plannedTextPath))
         await runExternals(externals, values: values, report: &report, deadline: deadline)
+        if !externals.isEmpty { addTrafficServerDetails(to: &report, deadline: deadline) }
         report.tracerRuns.insert(TracerRun(name: "invoker", seconds: Deadline.now().seconds(since: start),
                                            outcome: "capture finished"), at: 0)
         if toStandardOutput {
-            print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render(), terminator: "")
+            print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: configuration.logLayout).render(),
+                  terminator: "")
             return 0
         }
         guard let written = writer.writeFinal(report, replacing: location) else {
@@ -131,15 +139,28 @@ struct Dispatcher {
     /// Attaches, snapshots, runs the built-in tracers' capture and releases the target. The
     /// snapshot is nil when the target could not be stopped.
     func captureWithBuiltins(pid: Int32, fault: FaultContext?, mode: Mode, builtins: [any Tracer],
-                             deadline: Deadline, loopGuard: CrashLoopGuard? = nil) -> (CrashReport, ProcessSnapshot?) {
+                             deadline: Deadline, regain earlier: RootRegain = .notNeeded,
+                             loopGuard: CrashLoopGuard? = nil) -> (CrashReport, ProcessSnapshot?) {
         var report = CrashReport(pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? "?", commandLine: [],
                                  hostTriplet: hostTriplet, time: Int(time(nil)), fault: fault)
+        report.isSnapshot = mode == .live
+        if let configurationProblem {
+            report.problems.append("\(configurationProblem); the built-in chain ran instead.")
+        }
         report.problems += fault?.problems ?? []
         // Read before stopping the target, so Process Status shows the state the server was in.
         report.processName = ProcFile.readText("/proc/\(pid)/comm", limit: 64)?.trimmingWhitespace()
         report.processStatus = ProcFile.readText("/proc/\(pid)/status", limit: 64 * 1024)
         report.processLimits = ProcFile.readText("/proc/\(pid)/limits", limit: 64 * 1024)
         report.memoryRegions = ProcFile.readText("/proc/\(pid)/maps", limit: 16 << 20)
+        // Under traffic_manager we start with real uid 0 and effective uid trafficserver: the
+        // attach needs root's capabilities back (TracerPrivileges).
+        let regain = earlier == .notNeeded ? TracerPrivileges.regainRootIfPermitted() : earlier
+        switch regain {
+        case .notNeeded: break
+        case .regained: report.notes += regain.sentence.map { [$0] } ?? []
+        case .refused: report.problems += regain.sentence.map { [$0] } ?? []
+        }
         let session: PtraceSession
         let attachStart = Deadline.now()
         do {
@@ -171,7 +192,9 @@ struct Dispatcher {
         if let signal = report.fault?.signal {
             let classification = FaultClassifier.classify(
                 signal: signal, registers: report.fault?.registers, mappings: snapshot.mappings,
-                abortMessage: signal.number == SIGABRT ? snapshot.abortMessage() : nil)
+                abortMessage: signal.number == SIGABRT ? snapshot.abortMessage() : nil, targetPID: pid,
+                senderName: signal.wasSentByProcess
+                    ? ProcFile.readText("/proc/\(signal.senderPID)/comm", limit: 64)?.trimmingWhitespace() : nil)
             report.fault?.classification = classification
         }
         for (index, tracer) in builtins.enumerated() {
@@ -195,6 +218,24 @@ struct Dispatcher {
         report.notes.append("\(report.modules.count) modules listed in \(Deadline.millisecondsSince(modulesStart)) ms")
         report.problems += snapshot.problems
         return (report, snapshot)
+    }
+
+    /// For a traffic_server: its version (from its binary) and, under traffic_manager, its
+    /// configuration records (from traffic_manager). Both after the server is released: they
+    /// cost it no downtime.
+    func addTrafficServerDetails(to report: inout CrashReport, deadline: Deadline) {
+        guard TrafficServerVersion.isTrafficServer(report.executable) else { return }
+        let started = Deadline.now()
+        report.serverVersion = TrafficServerVersion.read(binary: report.executable)
+        let parent = report.processStatus.flatMap { ProcFile.field("PPid", in: $0) }.flatMap { Int32($0) }
+        let records = TrafficServerRecords(executable: report.executable, commandLine: report.commandLine, parentPID: parent)
+        switch records.read(deadline: deadline) {
+        case .records(let lines):
+            report.configurationRecords = lines
+            report.notes.append("\(lines.count) configuration records read from traffic_manager in \(Deadline.millisecondsSince(started)) ms")
+        case .absent(let reason):
+            report.notes.append("no Traffic Server Configuration Records: \(reason)")
+        }
     }
 
     private func externalSpecs() -> [ExternalTracerSpec] {

@@ -30,8 +30,9 @@ struct StoreEntry: Equatable {
     /// Bytes of the report's files together.
     var bytes: Int
 
-    /// The build a regression is judged by: the server's version if known, else its build-id.
-    var version: String { serverVersion ?? buildID.map { "build-id " + String($0.prefix(12)) } ?? "unknown build" }
+    /// The build a regression is judged by: the main module's build-id (known at the crash-loop
+    /// check already, unlike the server's version, read after the release).
+    var version: String { buildID.map { "build-id " + String($0.prefix(12)) } ?? "unknown build" }
 
     /// The entry of a report just written at `location`.
     init(report: CrashReport, location: ReportLocation) {
@@ -39,7 +40,7 @@ struct StoreEntry: Equatable {
         pid = report.pid
         executable = report.executable
         buildID = report.modules.first { $0.path == report.executable }?.buildID
-        serverVersion = nil
+        serverVersion = report.serverVersion
         signal = report.fault?.signal?.number
         faultKind = report.fault?.classification?.kind.rawValue
         fingerprint = report.fingerprint?.value ?? "fp1:unknown"
@@ -67,7 +68,7 @@ struct StoreEntry: Equatable {
         let textPath = String(jsonPath.dropLast(".json".count)) + ".log"
         let buildID = document.modules?.first { $0.path == document.process.executable }?.buildId
         return StoreEntry(time: document.timeUnix, pid: document.process.pid, executable: document.process.executable,
-                          buildID: buildID, serverVersion: nil, signal: document.fault?.signal?.number,
+                          buildID: buildID, serverVersion: document.process.serverVersion, signal: document.fault?.signal?.number,
                           faultKind: document.fault?.classification?.kind, fingerprint: fingerprint,
                           state: document.occurrence?.state ?? "new", compact: document.occurrence?.compact ?? false,
                           textPath: textPath, jsonPath: jsonPath, bytes: size(of: textPath) + size(of: jsonPath))
@@ -81,7 +82,12 @@ struct StoreEntry: Equatable {
 
 /// The fields of a JSON report (schema invoker-report/1) the store reads back.
 struct ReportSummary: Decodable {
-    struct Process: Decodable { var pid: Int32; var executable: String }
+    struct Process: Decodable {
+        var pid: Int32
+        var executable: String
+        var serverVersion: String?
+        enum CodingKeys: String, CodingKey { case pid, executable, serverVersion = "server_version" }
+    }
     struct Signal: Decodable { var number: Int32 }
     struct Classification: Decodable { var kind: String }
     struct Fault: Decodable { var signal: Signal?; var classification: Classification?; var fingerprint: String? }

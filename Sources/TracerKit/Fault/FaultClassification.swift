@@ -47,15 +47,22 @@ public enum FaultClassifier {
     public static let stackReach: UInt64 = 1 << 20
 
     /// Classifies `signal` given the registers at the fault, the crashing thread's stack pointer,
-    /// the memory map and, for an abort, the C library's abort message.
+    /// the memory map and, for an abort, the C library's abort message. `targetPID` is the
+    /// crashed process (a SIGABRT it sent itself is abort()'s) and `senderName` the sender's
+    /// command name, when known.
     public static func classify(signal: SignalInfo, registers: Registers?, mappings: [MemoryMapping],
-                                abortMessage: String?) -> FaultClassification {
+                                abortMessage: String?, targetPID: Int32? = nil,
+                                senderName: String? = nil) -> FaultClassification {
         let address = signal.address
         let hexAddress = address.hex
         var evidence = ["\(signal.name) with \(signal.codeDescription)"]
-        if signal.wasSentByProcess && signal.number != SIGABRT {
-            evidence.append("sent by process \(signal.senderPID) (uid \(signal.senderUID)), not raised by the faulting instruction")
-            return FaultClassification(kind: .sentSignal, summary: "\(signal.name) sent by process \(signal.senderPID)", evidence: evidence)
+        // abort() raises SIGABRT in its own process (tgkill, SI_TKILL, si_pid the process); from
+        // any other process it was sent, with kill or tgkill, like any other signal.
+        let abortedItself = signal.number == SIGABRT && (targetPID == nil || signal.senderPID == targetPID)
+        if signal.wasSentByProcess && !abortedItself {
+            let sender = "process \(signal.senderPID)" + (senderName.map { " (\($0))" } ?? "")
+            evidence.append("sent by \(sender) as uid \(signal.senderUID), not raised by the faulting instruction")
+            return FaultClassification(kind: .sentSignal, summary: "\(signal.name) sent by \(sender)", evidence: evidence)
         }
         switch signal.number {
         case SIGSEGV:

@@ -46,13 +46,25 @@ public enum PtraceError: Error, Equatable, CustomStringConvertible {
             default: reasons.append("Yama ptrace_scope is \(level): ptrace attach is disabled on this system")
             }
         }
-        if !hasCapSysPtrace() {
-            let ourUID = getuid()
-            if let status = ProcFile.readText("/proc/\(pid)/status", limit: 8192),
-               let uidLine = ProcFile.field("Uid", in: status),
-               let targetUID = uidLine.split(whereSeparator: { $0 == "\t" || $0 == " " }).first.flatMap({ UInt32($0) }),
-               targetUID != ourUID {
-                reasons.append("the target runs as uid \(targetUID), we run as uid \(ourUID) without CAP_SYS_PTRACE")
+        if !hasCapSysPtrace(), let status = ProcFile.readText("/proc/\(pid)/status", limit: 8192) {
+            // The kernel (__ptrace_may_access) compares our REAL uid and gid with all of the
+            // target's, and otherwise wants CAP_SYS_PTRACE in effect, which a process whose
+            // effective uid is not 0 has not, whatever its real uid.
+            let ours = UserIDs.current
+            let targetUIDs = ids(ProcFile.field("Uid", in: status))
+            let ourGID = getgid()
+            let targetGIDs = ids(ProcFile.field("Gid", in: status))
+            let who = ours.real == ours.effective ? "we run as uid \(ours.real)" : "we run with \(ours)"
+            if let other = targetUIDs.first(where: { $0 != ours.real }) {
+                reasons.append("the target runs as uid \(other), \(who) and without CAP_SYS_PTRACE in effect (the kernel compares the real uid)"
+                               + (ours.canRegainRoot ? "; the effective uid could be set back to 0" : ""))
+            } else if let other = targetGIDs.first(where: { $0 != ourGID }) {
+                reasons.append("the target runs as gid \(other), we run with real gid \(ourGID) and without CAP_SYS_PTRACE in effect")
+            } else {
+                var info = stat()
+                if stat("/proc/\(pid)", &info) == 0, info.st_uid == 0, ours.real != 0 {
+                    reasons.append("the target is not dumpable (it changed its user), which needs CAP_SYS_PTRACE, and \(who) without it")
+                }
             }
         }
         if let status = ProcFile.readText("/proc/self/status", limit: 8192),
@@ -63,6 +75,11 @@ public enum PtraceError: Error, Equatable, CustomStringConvertible {
             reasons.append("the kernel refused (a container without CAP_SYS_PTRACE, or a security module such as SELinux or AppArmor)")
         }
         return reasons.joined(separator: "; ") + "."
+    }
+
+    /// The numbers of a /proc status line such as "Uid:\t0\t102\t0\t102".
+    private static func ids(_ line: String?) -> [UInt32] {
+        (line ?? "").split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap { UInt32($0) }
     }
 
     static func hasCapSysPtrace() -> Bool {

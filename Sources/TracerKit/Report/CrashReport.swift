@@ -156,6 +156,8 @@ public struct CrashReport: Sendable {
     /// Seconds since the epoch when the report was started.
     public var time: Int
     public var fault: FaultContext?
+    /// A capture of a running process (`invoker snapshot`), not of a crash.
+    public var isSnapshot = false
     public var threads: [ThreadReport] = []
     public var modules: [LoadedModule] = []
     /// The process name (/proc/PID/comm).
@@ -170,6 +172,11 @@ public struct CrashReport: Sendable {
     public var sections: [ReportSection] = []
     /// Global variables the configuration names (the variables tracer), with their values.
     public var globals: [Variable] = []
+    /// The Traffic Server version of the target ("Traffic Server 9.2.9"), read from its binary.
+    public var serverVersion: String?
+    /// Traffic Server's configuration records and metrics, "name value" a line, as
+    /// traffic_manager served them; nil when not read (the reason is in `notes`).
+    public var configurationRecords: [String]?
     /// Sentences about whatever degraded the report.
     public var problems: [String] = []
     /// Facts about the capture itself (what took how long), for the Capture Timing section.
