@@ -43,6 +43,9 @@ func storeEntry(_ directory: String, _ name: String, fingerprint: String, time: 
         #expect(fileMode(store.path) == 0o600)
         #expect(try store.reports(since: nil, fingerprint: "aaaa").count == 3)
         #expect(try store.report(matching: "latest")?.textPath == directory + "/b.log")
+        // The Sentry forwarder's hook: what was sent shows in the report's row.
+        try store.recordSentry("event 0123abcd", forReport: directory + "/b.log")
+        #expect(try store.report(matching: "latest")?.sentry == "event 0123abcd")
     }
 
     @Test func aLoopIsDecidedFromFullReportsInTheWindow() throws {

@@ -79,6 +79,14 @@ extension CrashStore {
         return id
     }
 
+    /// Records what was sent to Sentry for the report at `textPath` (an event id, or a status such
+    /// as "queued" or "failed: …"); `invoker list` shows it. For the Sentry forwarder.
+    func recordSentry(_ status: String, forReport textPath: String) throws(StoreError) {
+        try write("record the Sentry status of \(textPath)") { db in
+            try db.execute(sql: "UPDATE report SET sentry = ? WHERE text_path = ?", arguments: [status, textPath])
+        }
+    }
+
     /// The text paths already indexed, to find reports a failed index write missed.
     func indexedPaths() throws(StoreError) -> Set<String> {
         try read("be read") { db in Set(try String.fetchAll(db, sql: "SELECT text_path FROM report")) }
