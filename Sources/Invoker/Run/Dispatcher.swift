@@ -202,13 +202,14 @@ struct Dispatcher {
             tracer.capture(snapshot: snapshot, report: &report, deadline: deadline)
             report.tracerRuns.append(TracerRun(name: tracer.name, seconds: Deadline.now().seconds(since: started),
                                                outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))
+            let checkStart = Deadline.now()
             if tracer is UnwindTracer, let loopGuard,
                loopGuard.isLooping(report: &report, snapshot: snapshot) {
                 let skipped = builtins[(index + 1)...].map(\.name)
                 if !skipped.isEmpty {
                     report.problems.append("Not run, this crash is in a crash loop: \(skipped.joined(separator: ", ")).")
                 }
-                report.notes.append("crash-loop check: \(Deadline.millisecondsSince(started)) ms after the unwinder started")
+                report.notes.append("crash-loop check (fingerprint and store query) in \(Deadline.millisecondsSince(checkStart)) ms")
                 break
             }
         }
