@@ -22,7 +22,7 @@ import Tracers
         #expect(status == 1)
         let problems = output.split(separator: "\n").filter { $0.hasPrefix(bad + ":") }.map { String($0.dropFirst(bad.count)) }
         #expect(Set(problems) == [":1: deadline: must be a positive number of seconds",
-                                  ":2: colour: unknown setting; known: output_dir, formats, deadline, failure_policy, max_output_bytes, retention, early_release, log_layout, tracer, store, notify",
+                                  ":2: colour: unknown setting; known: output_dir, formats, deadline, failure_policy, max_output_bytes, retention, early_release, log_layout, group_threads, tracer, store, notify",
                                   ":5: tracer[1].max_frames: must be an integer from 1 to 4096",
                                   ":9: tracer[2].timeout: must be a positive number of seconds"], "\(output)")
         let good = try writeConfiguration("""
@@ -112,6 +112,8 @@ import Tracers
 
     @Test func emptyFileMeansDefaults() throws {
         #expect(try ConfigurationLoader.parse("", file: "empty.conf") == Configuration())
+        #expect(Configuration().groupThreads)
+        #expect(try ConfigurationLoader.parse("group_threads = false\n", file: "flat.conf").groupThreads == false)
     }
 
     /// Malformed files and the exact sentence each must get.
@@ -140,6 +142,7 @@ import Tracers
         ("[[tracer]]\nuse = \"variables\"\nmax_elemnts = 3\n",
          "bad.conf:3: tracer[1].max_elemnts: not a setting of the variables tracer (did you mean `max_elements`?)"),
         ("[[tracer]]\nuse = \"variables\"\ntimeout = 0\n", "bad.conf:3: tracer[1].timeout: must be a positive number of seconds"),
+        ("deadline = 5\ngroup_threads = \"no\"\n", "bad.conf:2: group_threads: must be true or false"),
         // A misordered chain: the variables tracer reads the unwinder's frames.
         ("[[tracer]]\nuse = \"variables\"\n\n[[tracer]]\nuse = \"unwind\"\n",
          "bad.conf:2: tracer[1].use: the variables tracer reads the frames the unwind tracer finds: put a [[tracer]] with use = \"unwind\" before it"),

@@ -1,5 +1,9 @@
 // CrashLog: reads back the text crash log invoker writes, so tests can assert on thread names and
-// stack shapes (function names, innermost first) rather than on raw text or addresses.
+// stack shapes (function names, innermost first) rather than on raw text or addresses. A group of
+// threads with identical stacks ("256 threads (TIDs 101-356), worker-0..255:") is read as that
+// many threads, each with the group's frames (its tids and names expand member by member).
+
+import Foundation
 
 /// A parsed crash log.
 public struct CrashLog {
@@ -13,14 +17,51 @@ public struct CrashLog {
         public var lines: [String]
     }
 
+    /// A group heading and its frames, as printed.
+    public struct Group {
+        public var count: Int
+        public var tids: [Int32]
+        /// The compressed names, as printed ("[ET_NET 0..83]").
+        public var names: String
+        public var functions: [String]
+        public var lines: [String]
+    }
+
     public let text: String
+    /// Every thread, those of groups included.
     public private(set) var threads: [Thread] = []
+    /// The groups of more than one thread.
+    public private(set) var groups: [Group] = []
 
     public init(_ text: String) {
         self.text = text
         var current: Thread? = nil
+        var group: Group? = nil
+        func finishGroup() {
+            guard let finished = group else { return }
+            groups.append(finished)
+            let names = Self.expandNames(finished.names)
+            for (index, tid) in finished.tids.enumerated() {
+                threads.append(Thread(tid: tid, name: names.count == finished.tids.count ? names[index] : "", isCrashing: false,
+                                      functions: finished.functions, lines: finished.lines))
+            }
+            group = nil
+        }
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if let header = Self.threadHeader(line) {
+            if let header = Self.groupHeader(line) {
+                if let finished = current { threads.append(finished); current = nil }
+                finishGroup()
+                group = header
+            } else if group != nil, line.first?.isNumber == true {
+                let words = line.split(separator: " ", omittingEmptySubsequences: true)
+                if words.count >= 3 {
+                    group!.functions.append(String(words[2]))
+                    group!.lines.append(String(line))
+                }
+            } else if group != nil, line.isEmpty {
+                finishGroup()
+            } else if let header = Self.threadHeader(line) {
+                finishGroup()
                 if let current { threads.append(current) }
                 current = header
             } else if current != nil, line.first?.isNumber == true {
@@ -36,6 +77,47 @@ public struct CrashLog {
             }
         }
         if let current { threads.append(current) }
+        finishGroup()
+    }
+
+    /// "N threads (TIDs 101-103, 110), worker-0..2,9:".
+    static func groupHeader(_ line: Substring) -> Group? {
+        guard line.hasSuffix(":"), let match = try? Regex("^([0-9]+) threads \\(TIDs ([^)]*)\\), (.*):$").wholeMatch(in: line),
+              let count = match.output[1].substring.flatMap({ Int($0) }),
+              let tidText = match.output[2].substring, let names = match.output[3].substring else { return nil }
+        var tids: [Int32] = []
+        for run in tidText.split(separator: ", ") {
+            let ends = run.split(separator: "-").compactMap { Int32($0) }
+            if ends.count == 2, ends[0] <= ends[1] { tids += Array(ends[0]...ends[1]) } else if ends.count == 1 { tids.append(ends[0]) }
+        }
+        return Group(count: count, tids: tids, names: String(names), functions: [], lines: [])
+    }
+
+    /// "worker-0..2,9, main ×2" as [worker-0, worker-1, worker-2, worker-9, main, main]; the
+    /// runs may sit anywhere in a name ("[ET_AIO 0..7:31]").
+    public static func expandNames(_ compressed: String) -> [String] {
+        var names: [String] = []
+        let runList = try? Regex("[0-9]+(?:\\.\\.[0-9]+)?(?:,[0-9]+(?:\\.\\.[0-9]+)?)*")
+        for token in compressed.components(separatedBy: ", ") {
+            if let times = token.range(of: " ×", options: .backwards), let count = Int(token[times.upperBound...]) {
+                names += Array(repeating: String(token[..<times.lowerBound]), count: count)
+                continue
+            }
+            // The runs: the first list of numbers with a range or a comma in it; none, one name.
+            let found = (runList.map { token.matches(of: $0) } ?? []).map(\.range)
+                .first(where: { token[$0].contains(",") || token[$0].contains("..") })
+            guard let found, !token[found].split(whereSeparator: { $0 == "," || $0 == "." }).contains(where: { $0.count > 1 && $0.hasPrefix("0") }) else {
+                names.append(token)
+                continue
+            }
+            let prefix = token[..<found.lowerBound], suffix = token[found.upperBound...]
+            for run in token[found].split(separator: ",") {
+                let ends = run.components(separatedBy: "..").compactMap { Int($0) }
+                let numbers = ends.count == 2 && ends[0] <= ends[1] ? Array(ends[0]...ends[1]) : ends
+                names += numbers.map { "\(prefix)\($0)\(suffix)" }
+            }
+        }
+        return names
     }
 
     /// "Crashing Thread (TID 12, name):" or "Thread (TID 12, name):" (ATS 10's layout), or

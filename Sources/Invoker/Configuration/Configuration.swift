@@ -78,6 +78,9 @@ struct Configuration: Equatable {
     /// The text log's thread layout (log_layout); nil is "auto": the layout of the Traffic
     /// Server that started us (LogLayout.automatic).
     var logLayout: LogLayout? = nil
+    /// In the text log, print threads with identical stacks once, with a count and their tids and
+    /// names (the crashing thread always stands alone and in full).
+    var groupThreads = true
     var tracers: [TracerSpec] = Configuration.defaultTracers
     /// The crash store, crash-loop protection and the store's limits (`[store]`).
     var store = StoreSettings()

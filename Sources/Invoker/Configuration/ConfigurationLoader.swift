@@ -13,7 +13,7 @@ import Tracers
 
 enum ConfigurationLoader {
     static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release",
-                             "log_layout", "tracer", "store", "notify"]
+                             "log_layout", "group_threads", "tracer", "store", "notify"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "cwd"]
     static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -112,6 +112,10 @@ enum ConfigurationLoader {
                 throw fail("log_layout", "must be \"auto\", \"ats9\" or \"ats10\"")
             }
             configuration.logLayout = LogLayout(rawValue: name)
+        }
+        if let value = table["group_threads"] {
+            guard let flag = value.bool else { throw fail("group_threads", "must be true or false") }
+            configuration.groupThreads = flag
         }
         if let value = table["store"] {
             guard let store = value.table else { throw fail("store", "must be a table: write it as [store]") }

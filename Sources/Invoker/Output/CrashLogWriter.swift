@@ -12,6 +12,10 @@ struct CrashLogWriter {
     /// The thread layout; nil (invoker.conf's log_layout = "auto") takes the server's (LogLayout).
     var layout: LogLayout? = nil
 
+    /// Print threads with identical stacks once, with a count (ThreadGrouping); false prints
+    /// every thread in full.
+    var groupThreads = true
+
     /// The System Version line's text (uname: sysname machine version release).
     var systemVersion = CrashLogWriter.currentSystemVersion()
 
@@ -174,7 +178,15 @@ struct CrashLogWriter {
         out += "\n"
     }
 
-    /// The threads in the chosen layout.
+    /// The thread listing alone, as `render()` has it (`invoker show --all-threads`).
+    func renderThreadListing() -> String {
+        var out = ""
+        renderThreads(&out)
+        return out
+    }
+
+    /// The threads in the chosen layout, those with identical stacks printed once
+    /// (ThreadGrouping) unless `groupThreads` is off; the crashing thread always alone.
     private func renderThreads(_ out: inout String) {
         if report.threads.isEmpty {
             out += "Unable to retrieve backtrace: the target's threads could not be stopped (see Capture Problems).\n\n"
@@ -189,8 +201,10 @@ struct CrashLogWriter {
     /// traffic_crashlog 9.x's thread layout: "Thread <tid>, <name>:" for every thread, the
     /// crashing one first (9.x names none), frames numbered "%-4u " (then "0x…").
     private func renderThreadsAsATS9(_ out: inout String) {
-        for thread in report.threads.filter(\.isCrashing) + report.threads.filter({ !$0.isCrashing }) {
-            out += "Thread \(thread.tid), \(thread.name):\n"
+        let groups = ThreadGrouping.printOrder(report.threads, grouped: groupThreads)
+        for group in groups.filter(\.isCrashing) + groups.filter({ !$0.isCrashing }) {
+            let thread = report.threads[group.members[0]]
+            out += group.count > 1 ? ThreadGrouping.header(group, report.threads) + "\n" : "Thread \(thread.tid), \(thread.name):\n"
             renderFrames(thread, indexWidth: 5, &out)
             out += "\n"
         }
@@ -199,7 +213,8 @@ struct CrashLogWriter {
     /// traffic_crashlog's (ATS 10.2+) thread layout: the crashing thread, then the others.
     private func renderThreadsAsATS10(_ out: inout String) {
         var printedHeader = false
-        for thread in report.threads {
+        for group in ThreadGrouping.printOrder(report.threads, grouped: groupThreads) {
+            let thread = report.threads[group.members[0]]
             if thread.isCrashing {
                 out += "Crashing Thread (TID \(thread.tid), \(thread.name)):\n"
             } else {
@@ -207,7 +222,8 @@ struct CrashLogWriter {
                     out += "Other Non-Crashing Threads:\n\n"
                     printedHeader = true
                 }
-                out += "Thread (TID \(thread.tid), \(thread.name)):\n"
+                out += group.count > 1 ? ThreadGrouping.header(group, report.threads) + "\n"
+                    : "Thread (TID \(thread.tid), \(thread.name)):\n"
             }
             renderFrames(thread, indexWidth: 4, &out)
             out += "\n"

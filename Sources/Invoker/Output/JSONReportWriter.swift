@@ -26,6 +26,8 @@ struct JSONReportWriter {
 
     func document() -> Document {
         let fault = report.fault
+        let groups = ThreadGrouping.groups(of: report.threads)
+        let groupIDs = ThreadGrouping.groupIDs(groups, threadCount: report.threads.count)
         return Document(
             schema: Self.schema,
             generator: Generator(name: "invoker", version: helperVersion),
@@ -51,8 +53,8 @@ struct JSONReportWriter {
             occurrence: report.occurrence.map {
                 OccurrenceDTO(state: $0.state.rawValue, groupCount: $0.groupCount, compact: $0.compact, detail: $0.detail)
             },
-            threads: report.threads.map { thread in
-                Thread(tid: thread.tid, name: thread.name, crashed: thread.isCrashing,
+            threads: report.threads.enumerated().map { threadIndex, thread in
+                Thread(tid: thread.tid, name: thread.name, crashed: thread.isCrashing, group: groupIDs[threadIndex],
                        registers: thread.registers.map(registers),
                        frames: thread.frames.map { frame in
                            FrameDTO(index: frame.index, pc: frame.pc.hex, sp: frame.stackPointer.hex,
@@ -65,6 +67,7 @@ struct JSONReportWriter {
                        },
                        unwindStop: thread.unwindStop)
             },
+            threadGroups: groups.map { ThreadGroupDTO($0, report.threads) },
             globals: report.globals.isEmpty ? nil : report.globals.map(VariableDTO.init),
             trafficServerRecords: report.configurationRecords.map { records in
                 Dictionary(records.map { line -> (String, String) in
@@ -108,6 +111,7 @@ struct JSONReportWriter {
         var fault: Fault?
         var occurrence: OccurrenceDTO?
         var threads: [Thread]
+        var threadGroups: [ThreadGroupDTO]
         var globals: [VariableDTO]?
         /// Traffic Server's records and metrics from traffic_manager, name → value.
         var trafficServerRecords: [String: String]? = nil
@@ -179,6 +183,8 @@ struct JSONReportWriter {
         var tid: Int32
         var name: String
         var crashed: Bool
+        /// The id of its entry in `threadGroups`.
+        var group: Int
         var registers: [String: String]?
         var frames: [FrameDTO]
         var unwindStop: String?

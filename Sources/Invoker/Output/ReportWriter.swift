@@ -26,6 +26,8 @@ struct ReportWriter {
     let logger: Logger
     /// The text log's thread layout; nil for the server's (log_layout = "auto").
     var layout: LogLayout? = nil
+    /// Threads with identical stacks printed once in the text log (group_threads).
+    var groupThreads = true
 
     var baseName: String { prefix + "-" + CrashLogWriter.format(time: time, "%Y-%m-%d-%H%M%S") }
 
@@ -34,7 +36,7 @@ struct ReportWriter {
 
     /// Writes the report as it stands, to claim its name; nil if the directory is unusable.
     func writeEarly(_ report: CrashReport) -> ReportLocation? {
-        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout).render()
+        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout, groupThreads: groupThreads).render()
         guard case .success(let path) = AtomicFile.write(text, directory: directory.path, name: baseName + ".log", mode: 0o400)
         else { return nil }
         var location = ReportLocation(textPath: path)
@@ -58,7 +60,7 @@ struct ReportWriter {
     /// Writes the final report (replacing the early one, if any). Returns where, or nil if it had
     /// to fall back to standard error and syslog.
     func writeFinal(_ report: CrashReport, replacing early: ReportLocation?) -> ReportLocation? {
-        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout).render()
+        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout, groupThreads: groupThreads).render()
         let result: Result<String, AtomicFileError>
         if let early {
             result = AtomicFile.replace(early.textPath, with: text, mode: 0o400)

@@ -80,7 +80,8 @@ struct Dispatcher {
         loopGuard.assess(report: &report)
         let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
                                   retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
-                                  time: report.time, logger: logger, layout: configuration.logLayout)
+                                  time: report.time, logger: logger, layout: configuration.logLayout,
+                                  groupThreads: configuration.groupThreads)
         // Early write: the stacks are on disk before any external program runs.
         var location: ReportLocation? = nil
         if !toStandardOutput && !externals.isEmpty {
@@ -95,7 +96,8 @@ struct Dispatcher {
         report.tracerRuns.insert(TracerRun(name: "invoker", seconds: Deadline.now().seconds(since: start),
                                            outcome: "capture finished"), at: 0)
         if toStandardOutput {
-            print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: configuration.logLayout).render(),
+            print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: configuration.logLayout,
+                                 groupThreads: configuration.groupThreads).render(),
                   terminator: "")
             return 0
         }

@@ -4,7 +4,7 @@
  *
  * Usage:
  *   ats-crasher --helper PATH [--payload 9|10.2|master] [--threads N] [--mode MODE]
- *               [--ready-fd FD] [-- EXTRA HELPER ARGS...]
+ *               [--odd NAME] [--ready-fd FD] [-- EXTRA HELPER ARGS...]
  *
  * Start-up (as traffic_server's crash_logger_init): socketpair(AF_UNIX, SOCK_STREAM); fork; the
  * child puts one end on stdin, closes every other descriptor but 0, 1 and 2, and execs the helper
@@ -53,6 +53,10 @@
  *   start_thread -> clone3
  * The main thread crashes only after every worker has reached fixture_worker_level_1 (a pipe
  * handshake, no sleeping).
+ *
+ * --odd NAME: one more thread, named NAME (up to 15 bytes, any characters: "<script>x" tests that
+ * a report's viewer escapes names), blocked with a stack unlike the workers', innermost first:
+ *   read -> fixture_odd_wait -> fixture_odd_main -> start_thread -> clone3
  *
  * --ready-fd FD: once the helper is parked and the workers are ready, the line
  * "ready <pid> <helper-pid>\n" is written to FD.
@@ -203,6 +207,20 @@ __attribute__((noinline)) void *fixture_worker_main(void *argument) {
     return NULL;
 }
 
+__attribute__((noinline)) void fixture_odd_wait(void) {
+    char byte = 0;
+    write_all(worker_ready_pipe[1], &byte, 1);
+    while (read(worker_block_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+}
+
+__attribute__((noinline)) void *fixture_odd_main(void *argument) {
+    (void)argument;
+    fixture_odd_wait();
+    fixture_sink = 1;
+    return NULL;
+}
+
 __attribute__((noinline)) void fixture_crash_segv(void) {
     volatile int *fixture_null = NULL;
     int fixture_value = 42;
@@ -276,10 +294,13 @@ __attribute__((noinline)) void fixture_crash_assert(void) {
     assert(fixture_count == 4 && "the count of widgets");
 }
 
+/* hang mode's pipe, made before "ready" is written: a test that counts the descriptors after
+ * "ready" must not see the count change under it. */
+static int hang_pipe[2] = {-1, -1};
+
 __attribute__((noinline)) void fixture_hang(void) {
-    int hang_pipe[2];
     char byte;
-    if (pipe(hang_pipe) != 0) abort();
+    if (hang_pipe[0] < 0 && pipe(hang_pipe) != 0) abort();
     while (read(hang_pipe[0], &byte, 1) < 0 && errno == EINTR) {
     }
 }
@@ -312,7 +333,7 @@ __attribute__((noinline)) void fixture_crash_outer(void) {
 
 static void usage(void) {
     fprintf(stderr, "usage: ats-crasher --helper PATH [--payload 9|10.2|master] [--threads N] [--mode MODE] "
-                    "[--ready-fd FD] [-- EXTRA HELPER ARGS...]\n");
+                    "[--odd NAME] [--ready-fd FD] [-- EXTRA HELPER ARGS...]\n");
     exit(2);
 }
 
@@ -364,6 +385,7 @@ static void start_helper(const char *helper, char **extra, int extra_count) {
 
 int main(int argc, char **argv) {
     const char *helper = NULL;
+    const char *odd_name = NULL;
     int threads = 3;
     int ready_fd = -1;
     char **extra = NULL;
@@ -381,6 +403,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--mode") == 0) mode = argv[++i];
         else if (strcmp(argv[i], "--ready-fd") == 0) ready_fd = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--odd") == 0) odd_name = argv[++i];
         else usage();
     }
     if (helper == NULL) usage();
@@ -420,11 +443,18 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "worker-%d", i);
         pthread_setname_np(thread, name);
     }
+    if (odd_name != NULL) {
+        pthread_t thread;
+        pthread_create(&thread, NULL, fixture_odd_main, NULL);
+        pthread_setname_np(thread, odd_name);
+        threads++;
+    }
     for (int i = 0; i < threads; i++) {
         char byte;
         while (read(worker_ready_pipe[0], &byte, 1) < 0 && errno == EINTR) {
         }
     }
+    if (strcmp(mode, "hang") == 0 && pipe(hang_pipe) != 0) abort();
     if (ready_fd >= 0) {
         char line[64];
         int length = snprintf(line, sizeof line, "ready %d %d\n", (int)getpid(), (int)helper_pid);
