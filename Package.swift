@@ -15,6 +15,8 @@ let package = Package(
     products: [
         .executable(name: "invoker", targets: ["Invoker"]),
         .library(name: "TracerKit", targets: ["TracerKit"]),
+        // The fault suite's shared library (fault-server --dlopen): built as a .so of its own.
+        .library(name: "fault-library", type: .dynamic, targets: ["fault-library"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -28,6 +30,10 @@ let package = Package(
         // System libraries from Debian: libunwind-dev, libelf-dev, libdw-dev.
         .systemLibrary(name: "CUnwind", path: "Sources/CUnwind"),
         .systemLibrary(name: "CElfutils", path: "Sources/CElfutils"),
+        // Sentry forwarding: zlib1g-dev (gzip), and libcurl4-openssl-dev's headers for libcurl,
+        // which CCurl loads with dlopen only when a report is sent (never in a parked helper).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "CCurl", path: "Sources/CCurl", linkerSettings: [.linkedLibrary("dl")]),
         // The one C shim: variadic syscalls, wait macros, macro-named libunwind entry points.
         .target(
             name: "CInvokerShim",
@@ -58,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "Invoker",
             dependencies: [
-                "TracerKit", "Tracers", "CInvokerShim",
+                "TracerKit", "Tracers", "CInvokerShim", "CCurl", "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
@@ -74,7 +80,12 @@ let package = Package(
         // Its one optimized function (clang ignores per-function optimize attributes).
         .target(name: "ats-crasher-float", path: "Tests/Fixtures/ats-crasher-float",
                 cSettings: [.unsafeFlags(["-O2", "-g", "-fno-omit-frame-pointer"])]),
-        
+        // The fault suite's server: sends any payload bytes, keeps its socket open, has threads
+        // that cannot be stopped or unwound (see its main.c's header).
+        .executableTarget(name: "fault-server", path: "Tests/Fixtures/fault-server", cSettings: fixtureFlags,
+                          linkerSettings: [.linkedLibrary("pthread")]),
+        .target(name: "fault-library", path: "Tests/Fixtures/fault-library", cSettings: fixtureFlags),
+
         // Real child processes for tests, and the "nothing left stopped, traced or zombie" check.
         .target(name: "TestSupport", dependencies: ["TracerKit", "CInvokerShim"], path: "Tests/TestSupport"),
         .executableTarget(name: "cpp-hang", path: "Tests/Fixtures/cpp-hang",
@@ -92,7 +103,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InvokerTests",
-            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher", "cpp-hang",
+            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher", "cpp-hang", "fault-server", "CZlib",
                            .product(name: "GRDB", package: "GRDB.swift")],
             // The text layouts' golden files and a real traffic_crashlog log, read by path.
             exclude: ["Golden"]

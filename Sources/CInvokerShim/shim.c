@@ -48,6 +48,11 @@ pid_t ivk_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
 int ivk_tgkill(pid_t tgid, pid_t tid, int sig) { return (int)syscall(SYS_tgkill, tgid, tid, sig); }
 
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+int ivk_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
 int ivk_getresuid(uid_t *real, uid_t *effective, uid_t *saved) { return getresuid(real, effective, saved); }
 int ivk_getresgid(gid_t *real, gid_t *effective, gid_t *saved) { return getresgid(real, effective, saved); }
 int ivk_setresuid(uid_t real, uid_t effective, uid_t saved) { return setresuid(real, effective, saved); }

@@ -21,8 +21,19 @@ public struct UnwindTracer: Tracer {
             if deadline.hasExpired {
                 threadReport.unwindStop = "not unwound: the deadline passed"
             } else if let start = thread.unwindStart {
-                let stack = unwinder.unwind(from: start, startRecovery: thread.faultRegisters != nil ? .faultContext : .stopped,
+                var stack = unwinder.unwind(from: start, startRecovery: thread.faultRegisters != nil ? .faultContext : .stopped,
                                             maxFrames: maxFrames, deadline: deadline)
+                // Registers from the payload (the server's word) that lead nowhere: unwind from
+                // where the thread is stopped instead, through its signal handler to the fault.
+                if thread.faultRegisters != nil, stack.frames.count <= 1, let stopped = thread.registers,
+                   let why = stack.stopReason ?? stack.frames.first.flatMap({ unwinder.whyCodeEndsTheStack(at: $0.pc) }) {
+                    let real = unwinder.unwind(from: stopped, startRecovery: .stopped, maxFrames: maxFrames, deadline: deadline)
+                    if real.frames.count > stack.frames.count {
+                        report.problems.append("The crash payload's registers for thread \(thread.tid) lead nowhere (pc \(start.rip.hex), sp \(start.rsp.hex): \(why)); its stack was unwound from where it is stopped instead, through its signal handler.")
+                        stack = real
+                        threadReport.registers = stopped
+                    }
+                }
                 threadReport.frames = stack.frames.enumerated().map { index, raw in
                     var frame = Frame(index: index, pc: raw.pc, stackPointer: raw.stackPointer, recovery: raw.recovery,
                                       isSignalFrame: raw.isSignalFrame)
@@ -36,6 +47,7 @@ public struct UnwindTracer: Tracer {
             }
             report.threads.append(threadReport)
         }
+        report.problems += unwinder.moduleProblems
         report.notes.append("unwind: \(snapshot.threads.count) threads, \(frameCount) frames unwound in \(Deadline.millisecondsSince(started)) ms")
     }
 

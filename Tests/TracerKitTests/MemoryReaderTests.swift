@@ -72,4 +72,39 @@ import Testing
         #expect(maps.mapping(containing: 0x7ffd00000000)?.path == "")
         #expect(maps.mapping(containing: 0x1000) == nil)
     }
+
+    /// More ranges than one process_vm_readv takes (IOV_MAX, 1024: one stack per thread of a
+    /// server with more threads) are all copied, and an unreadable range in the middle costs only
+    /// itself.
+    @Test func batchedReadCopiesMoreRangesThanIOVMaxAndSkipsAHole() {
+        let count = 1500
+        let source = UnsafeMutableRawBufferPointer.allocate(byteCount: count * 16, alignment: 16)
+        defer { source.deallocate() }
+        for index in 0..<count * 16 { source[index] = UInt8(truncatingIfNeeded: index / 16) }
+        let base = UInt64(UInt(bitPattern: source.baseAddress!))
+        var ranges: [(address: UInt64, buffer: UnsafeMutableRawBufferPointer)] = (0..<count).map { index in
+            (base + UInt64(index * 16), .allocate(byteCount: 16, alignment: 16))
+        }
+        defer { ranges.forEach { $0.buffer.deallocate() } }
+        ranges[1100].address = 8  // nothing is mapped there
+        let copied = ProcessVMReader(pid: getpid()).read(ranges: ranges)
+        #expect(copied[1100] == 0)
+        #expect(copied.enumerated().allSatisfy { $0.offset == 1100 || $0.element == 16 })
+        #expect(ranges[1499].buffer[0] == UInt8(truncatingIfNeeded: 1499))
+    }
+
+    /// The up-front copy stops at its limit, in the order the ranges are given.
+    @Test func prefetchStopsAtItsLimit() {
+        let count = 8
+        let source = UnsafeMutableRawBufferPointer.allocate(byteCount: count * 8192, alignment: 4096)
+        defer { source.deallocate() }
+        let base = UInt64(UInt(bitPattern: source.baseAddress!))
+        let ranges: [ClosedRange<UInt64>] = (0..<count).map { (index: Int) -> ClosedRange<UInt64> in
+            let start: UInt64 = base + UInt64(index) * 8192
+            return start...(start + 8191)
+        }
+        let cached = CachingMemoryReader(ProcessVMReader(pid: getpid()))
+        #expect(CachingMemoryReader.bytesToCopy(ranges) == count * 8192)
+        #expect(cached.prefetch(ranges, limit: 3 * 8192 + 100) == 3 * 8192)
+    }
 }

@@ -43,6 +43,9 @@ int ivk_set_dumpable(int dumpable);
 pid_t ivk_gettid(void);
 /// Sends `sig` to thread `tid` of process `tgid` (tgkill(2)).
 int ivk_tgkill(pid_t tgid, pid_t tid, int sig);
+/// pidfd_open(2): a descriptor that polls readable once process `pid` has exited; -1 with errno
+/// (ENOSYS before Linux 5.3, ESRCH if it is already gone).
+int ivk_pidfd_open(pid_t pid);
 /// getresuid/getresgid and setresuid/setresgid (glibc declares them only with _GNU_SOURCE);
 /// -1 leaves an id as it is.
 int ivk_getresuid(uid_t *real, uid_t *effective, uid_t *saved);
@@ -127,3 +130,22 @@ int ivk_become_child_subreaper(void);
 
 /// libiberty's Rust demangler (legacy and v0 manglings). Returns a malloc'd string or NULL.
 char *ivk_demangle_rust(const char *mangled);
+
+// MARK: the crash guard (crash_guard.c): a report even when invoker itself crashes
+
+/// Installs the handlers for SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP and SIGSYS (on an
+/// alternate stack for this thread). Until a report is set, a crash only writes one line to the
+/// fallback descriptor.
+void ivk_guard_install(void);
+/// Gives the calling thread an alternate signal stack if it has none (a stack overflow of ours
+/// can still be reported).
+void ivk_guard_protect_this_thread(void);
+/// Publishes the report pre-rendered so far: a crash writes it to `path` (created, 0400, never
+/// through a symlink) or, if that fails or `path` is NULL, to `fallback_fd`.
+void ivk_guard_set_report(const char *bytes, size_t length, const char *path, int fallback_fd);
+/// Withdraws the report (it was written by the normal path).
+void ivk_guard_clear_report(void);
+/// What invoker is doing, for the crash line; `stage` must stay valid (a string literal).
+void ivk_guard_set_stage(const char *stage);
+/// The target's threads held stopped: a crash detaches them first. NULL/0 when none are.
+void ivk_guard_hold(const pid_t *tids, size_t count);

@@ -38,6 +38,7 @@ struct CheckConfigCommand: ParsableCommand {
             }
             print("\(path): OK")
             print("tracers, in order: \(chain.joined(separator: "; "))")
+            if let sentry = configuration.sentry { print(sentry.summary) }
             print("deadline \(configuration.deadline) s, failure policy \(configuration.failurePolicy.rawValue), formats \(configuration.formats.map(\.rawValue).joined(separator: ", "))")
         } catch {
             for problem in Self.allProblems(path: path, first: error) { printToStandardError(problem.description) }

@@ -75,7 +75,7 @@ struct HelperCommand: AsyncParsableCommand {
         guard let helper = makeHelper() else { return }
         let status = switch helper.parkAndWake() {
         case .exit(let status): status
-        case let .capture(pid, fault, regain): await helper.capture(pid: pid, fault: fault, regain: regain)
+        case let .capture(pid, fault, regain, start): await helper.capture(pid: pid, fault: fault, regain: regain, start: start)
         }
         if status != 0 { throw ExitCode(status) }
     }

@@ -16,8 +16,9 @@ struct InvokerCommand: AsyncParsableCommand {
         proxy.config.crash_log_helper), it parks itself with --wait until the server faults, \
         then stops every thread once, runs its tracer chain and writes a crash log.
         """,
-        subcommands: [HelperCommand.self, CheckConfigCommand.self, SnapshotCommand.self, ExecTracerCommand.self, ListCommand.self,
-                      ShowCommand.self, GroupsCommand.self, ResolveCommand.self, StoreCommand.self, NotifyCommand.self],
+        subcommands: [HelperCommand.self, CheckConfigCommand.self, SnapshotCommand.self, ShowCommand.self, SendCommand.self,
+                      ExecTracerCommand.self, ListCommand.self, GroupsCommand.self, ResolveCommand.self, StoreCommand.self,
+                      NotifyCommand.self],
         defaultSubcommand: HelperCommand.self)
 
     /// ArgumentParser's main(), except that the helper parks on the main thread before any

@@ -75,6 +75,12 @@ struct Configuration: Equatable {
     /// With no external tracer in the chain, let the crashed server go as soon as its stacks are
     /// captured and symbolize and write the report afterwards (in a child process).
     var earlyRelease = true
+    /// Seconds the attach waits for the target's threads to stop (within the deadline); a thread
+    /// still running then (uninterruptible sleep) is left out, and the others are captured.
+    var stopTimeout: Double = 2
+    /// Bytes of the threads' stacks copied up front while the target is stopped, in all; stacks
+    /// beyond it are read page by page as the unwinder needs them.
+    var stackCopyLimit: Int = 64 << 20
     /// The text log's thread layout (log_layout); nil is "auto": the layout of the Traffic
     /// Server that started us (LogLayout.automatic).
     var logLayout: LogLayout? = nil
@@ -86,6 +92,8 @@ struct Configuration: Equatable {
     var store = StoreSettings()
     /// Programs run after the final report, outside the server's downtime (`[[notify]]`).
     var notifiers: [NotifierSpec] = []
+    /// The `[sentry]` table: forwarding reports to Sentry (nil: no table; SENTRY_DSN alone also enables it).
+    var sentry: SentrySettings? = nil
 
     /// The chain used when no file configures one.
     static let defaultTracers: [TracerSpec] = [

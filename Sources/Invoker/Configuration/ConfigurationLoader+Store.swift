@@ -43,7 +43,7 @@ extension ConfigurationLoader {
 extension SourceLocator {
     /// The line of `key = …` inside the `[name]` table (or the first `[[name]]` that has it), else
     /// the table's header line.
-    func line(of key: String, inTable name: String) -> Int? {
+    func line(of key: String, inTableOrArray name: String) -> Int? {
         var inside = false
         var header: Int? = nil
         for (number, raw) in lines.enumerated() {

@@ -13,7 +13,7 @@ import Tracers
 
 enum ConfigurationLoader {
     static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release",
-                             "log_layout", "group_threads", "tracer", "store", "notify"]
+                             "log_layout", "group_threads", "stop_timeout", "stack_copy_limit", "tracer", "sentry", "store", "notify"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "cwd"]
     static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -42,7 +42,7 @@ enum ConfigurationLoader {
                                  key: "tracer[\(index + 1)].exec")
             }
             for (index, notifier) in configuration.notifiers.enumerated() {
-                try checkProgram(notifier.command[0], file: path, line: locator.line(of: "exec", inTable: "notify"),
+                try checkProgram(notifier.command[0], file: path, line: locator.line(of: "exec", inTableOrArray: "notify"),
                                  key: "notify[\(index + 1)].exec")
             }
         }
@@ -107,6 +107,18 @@ enum ConfigurationLoader {
             guard let flag = value.bool else { throw fail("early_release", "must be true or false") }
             configuration.earlyRelease = flag
         }
+        if let value = table["stop_timeout"] {
+            guard let timeout = seconds(value), timeout <= 3600 else {
+                throw fail("stop_timeout", "must be a positive number of seconds (at most 3600)")
+            }
+            configuration.stopTimeout = timeout
+        }
+        if let value = table["stack_copy_limit"] {
+            guard let bytes = value.int, bytes >= 0 else {
+                throw fail("stack_copy_limit", "must be a number of bytes (0: copy no stack up front)")
+            }
+            configuration.stackCopyLimit = bytes
+        }
         if let value = table["log_layout"] {
             guard let name = value.string, name == "auto" || LogLayout(rawValue: name) != nil else {
                 throw fail("log_layout", "must be \"auto\", \"ats9\" or \"ats10\"")
@@ -120,7 +132,7 @@ enum ConfigurationLoader {
         if let value = table["store"] {
             guard let store = value.table else { throw fail("store", "must be a table: write it as [store]") }
             configuration.store = try storeSettings(store, fail: { key, message in
-                ConfigurationError(file: file, line: locator.line(of: key, inTable: "store"), key: "store.\(key)", message: message)
+                ConfigurationError(file: file, line: locator.line(of: key, inTableOrArray: "store"), key: "store.\(key)", message: message)
             })
         }
         if let value = table["notify"] {
@@ -128,7 +140,7 @@ enum ConfigurationLoader {
             for (index, element) in array.enumerated() {
                 guard let entry = element.table else { throw fail("notify", "entry \(index + 1) is not a table") }
                 configuration.notifiers.append(try notifier(entry, index: index, fail: { key, message in
-                    ConfigurationError(file: file, line: locator.line(of: key, inTable: "notify"), key: "notify[\(index + 1)].\(key)",
+                    ConfigurationError(file: file, line: locator.line(of: key, inTableOrArray: "notify"), key: "notify[\(index + 1)].\(key)",
                                        message: message)
                 }))
             }
@@ -143,6 +155,7 @@ enum ConfigurationLoader {
             try checkOrder(tracers, fail: fail)
             configuration.tracers = tracers
         }
+        configuration.sentry = try sentry(table["sentry"], text: text, file: file)
         return configuration
     }
 

@@ -34,6 +34,12 @@ struct ReportWriter {
     /// The path the text report will get if nothing else claims it first.
     var plannedTextPath: String { directory.path + "/" + baseName + ".log" }
 
+    /// `plannedTextPath` before a writer exists (the crash guard's report).
+    static func plannedTextPath(directory: LogDirectory, prefix: String, time: Int) -> String {
+        ReportWriter(directory: directory, formats: [], retention: 0, prefix: prefix, time: time,
+                     logger: Logger(label: "invoker")).plannedTextPath
+    }
+
     /// Writes the report as it stands, to claim its name; nil if the directory is unusable.
     func writeEarly(_ report: CrashReport) -> ReportLocation? {
         let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout, groupThreads: groupThreads).render()

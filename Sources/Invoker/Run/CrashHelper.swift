@@ -20,15 +20,16 @@ struct CrashHelper {
     enum Wake {
         /// Nothing to capture (a clean shutdown, or parking failed): exit with this status.
         case exit(Int32)
-        /// Capture `pid`; `fault` is what the server's payload said, if it sent one.
-        case capture(pid: Int32, fault: FaultContext?, regain: RootRegain)
+        /// Capture `pid`; `fault` is what the server's payload said, if it sent one; `start` is
+        /// when the run's deadline began (when the server spoke).
+        case capture(pid: Int32, fault: FaultContext?, regain: RootRegain, start: Deadline)
     }
 
     /// Runs and returns the process exit status.
     func run() async -> Int32 {
         switch parkAndWake() {
         case .exit(let status): status
-        case let .capture(pid, fault, regain): await capture(pid: pid, fault: fault, regain: regain)
+        case let .capture(pid, fault, regain, start): await capture(pid: pid, fault: fault, regain: regain, start: start)
         }
     }
 
@@ -45,6 +46,7 @@ struct CrashHelper {
             dispatcher.logger.warning("\(problem)")
         }
         var fault: FaultContext? = nil
+        var woken: Deadline? = nil
         if wait {
             do {
                 try Handshake.park(parent: parent)
@@ -53,9 +55,18 @@ struct CrashHelper {
                 return .exit(0)
             }
             if readPayload {
+                let event = Handshake.awaitServer(input: .standardInput, parent: parent) {
+                    dispatcher.logger.notice("woken by SIGCONT, but the server (pid \(parent)) is alive and sent nothing: job control, not a crash; waiting for a crash as before")
+                }
+                if event == .parentGone { return .exit(0) }
+                // The run's deadline starts now, when the server speaks, and bounds the read too:
+                // a server that leaves its socket open costs at most a quarter of it (5 s at most).
+                let spoke = Deadline.now()
+                woken = spoke
+                let budget = max(0, min(Self.payloadWait, dispatcher.configuration.deadline / 4))
                 // A payload is a crash even if the server is already gone (it did not wait for
                 // us): the signal and registers it sent are still worth a log.
-                switch Handshake.readPayload(from: .standardInput) {
+                switch Handshake.readPayload(from: .standardInput, deadline: spoke.adding(seconds: budget)) {
                 case .shutdown:
                     return .exit(0)
                 case .crash(let payload):
@@ -66,11 +77,15 @@ struct CrashHelper {
                 return .exit(0)
             }
         }
-        return .capture(pid: pid, fault: fault, regain: TracerPrivileges.regainRootIfPermitted())
+        return .capture(pid: pid, fault: fault, regain: TracerPrivileges.regainRootIfPermitted(),
+                        start: woken ?? Deadline.now())
     }
 
-    /// Runs the chain on the woken-for process.
-    func capture(pid: Int32, fault: FaultContext?, regain: RootRegain) async -> Int32 {
-        await dispatcher.run(pid: pid, fault: fault, mode: .crash, regain: regain)
+    /// Runs the chain on the woken-for process; `start` is when its deadline began.
+    func capture(pid: Int32, fault: FaultContext?, regain: RootRegain, start: Deadline) async -> Int32 {
+        await dispatcher.run(pid: pid, fault: fault, mode: .crash, regain: regain, start: start)
     }
+
+    /// The longest a payload read may take (an ATS server writes about 1 KiB and closes at once).
+    static let payloadWait = 5.0
 }

@@ -7,6 +7,8 @@
 //          ─► early report written (so a hung external tracer cannot cost us the stacks)
 //          ─► external tracers, in order, each bounded ─► final report replaces the early one
 //          ─► [crash: the crash store's index and pruning (ReportIndexer), the server released first]
+//          ─► [Sentry configured: once the server is released, the envelope goes to the outbox, then out]
+//          ─► [crash, [[notify]] configured: invoker notify, exec'd in place of this process]
 //
 // Crash-loop protection (CrashLoopGuard) fingerprints the crash and asks the store how its group
 // stands: during the downtime right after the unwinder when an expensive tracer would follow (a
@@ -44,10 +46,12 @@ struct Dispatcher {
 
     /// Runs the chain on `pid` and returns the exit status for the helper.
     /// `regain` is what the caller already did about our effective uid (CrashHelper does it
-    /// before any thread starts); otherwise it is done before attaching.
-    func run(pid: Int32, fault: FaultContext?, mode: Mode, regain: RootRegain = .notNeeded) async -> Int32 {
-        let start = Deadline.now()
+    /// before any thread starts); otherwise it is done before attaching. `start` is when the run's
+    /// deadline began (for a crash: when the server spoke).
+    func run(pid: Int32, fault: FaultContext?, mode: Mode, regain: RootRegain = .notNeeded,
+             start: Deadline = .now()) async -> Int32 {
         let deadline = start.adding(seconds: configuration.deadline)
+        CrashGuard.install()
         var externals = externalSpecs()
         let loopGuard = CrashLoopGuard(directory: outputDirectory.path, settings: configuration.store,
                                        usesStore: mode == .crash && !toStandardOutput && configuration.store.enabled, logger: logger)
@@ -70,7 +74,15 @@ struct Dispatcher {
             if side == .parent { _exit(0) }
             released = side == .child
         }
+        let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
+                                  retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
+                                  time: report.time, logger: logger, layout: configuration.logLayout,
+                                  groupThreads: configuration.groupThreads)
+        let guardPath = toStandardOutput ? nil : writer.plannedTextPath
         if let snapshot {
+            // The stacks are unwound (not yet named): what a crash of ours while symbolizing leaves.
+            CrashGuard.keep(report, path: guardPath, layout: configuration.logLayout, groupThreads: configuration.groupThreads)
+            CrashGuard.stage("symbolizing the stacks (reading the modules' ELF and DWARF files)")
             for tracer in builtins {
                 tracer.finish(snapshot: snapshot, report: &report, deadline: deadline)
             }
@@ -78,15 +90,13 @@ struct Dispatcher {
         // After the release: with external tracers the server waits for them, so then after those.
         if externals.isEmpty { addTrafficServerDetails(to: &report, deadline: deadline) }
         loopGuard.assess(report: &report)
-        let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
-                                  retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
-                                  time: report.time, logger: logger, layout: configuration.logLayout,
-                                  groupThreads: configuration.groupThreads)
         // Early write: the stacks are on disk before any external program runs.
         var location: ReportLocation? = nil
         if !toStandardOutput && !externals.isEmpty {
             location = writer.writeEarly(report)
         }
+        if location != nil { CrashGuard.withdraw() } else { CrashGuard.keep(report, path: guardPath, layout: configuration.logLayout, groupThreads: configuration.groupThreads) }
+        CrashGuard.stage("running the external tracers and writing the report")
         let values = PlaceholderValues(
             pid: pid, tid: report.fault?.crashingThread ?? pid, signal: report.fault?.signal?.number ?? 0,
             executable: report.executable, outputDirectory: outputDirectory.path,
@@ -96,26 +106,32 @@ struct Dispatcher {
         report.tracerRuns.insert(TracerRun(name: "invoker", seconds: Deadline.now().seconds(since: start),
                                            outcome: "capture finished"), at: 0)
         if toStandardOutput {
+            CrashGuard.withdraw()
             print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: configuration.logLayout,
                                  groupThreads: configuration.groupThreads).render(),
                   terminator: "")
             return 0
         }
-        guard let written = writer.writeFinal(report, replacing: location) else {
-            if released { Self.endChild(1) }
-            return 1
+        let written = writer.writeFinal(report, replacing: location)
+        CrashGuard.withdraw()
+        let status: Int32 = written == nil ? 1 : 0
+        // The store's step forks first when the server still waits for us, so neither it, Sentry
+        // (which then does not fork again) nor the notifiers lengthen the downtime.
+        if mode == .crash, let written, configuration.store.enabled || !configuration.notifiers.isEmpty {
+            released = releaseAndIndex(report, at: written, released: released)
         }
-        if mode == .crash, loopGuard.usesStore || !configuration.notifiers.isEmpty {
-            released = afterFinalWrite(report, at: written, released: released)
+        SentryForwarder.forwardAfterFinalReport(report, kind: writer.prefix, baseName: writer.baseName, directory: outputDirectory.path,
+                                                configuration: configuration, serverPID: pid, logger: logger, exitStatus: status)
+        if mode == .crash, let written, !configuration.notifiers.isEmpty {
+            logger.error("\(NotifyCommand.exec(configuration.notifiers, report: report, location: written, outputDirectory: outputDirectory.path))")
         }
-        if released { Self.endChild(0) }
-        return 0
+        if released { Self.endChild(status) }
+        return status
     }
 
-    /// The crash store's step and the notifiers, outside the server's downtime: when the server
-    /// still waits for us (external tracers ran), fork first so it is let go. The notifiers run in
-    /// `invoker notify`, exec'd in place of this process. Returns whether this is a forked child.
-    private func afterFinalWrite(_ report: CrashReport, at location: ReportLocation, released: Bool) -> Bool {
+    /// The crash store's step, outside the server's downtime: when the server still waits for us
+    /// (external tracers ran), fork first so it is let go. Returns whether this is a forked child.
+    private func releaseAndIndex(_ report: CrashReport, at location: ReportLocation, released: Bool) -> Bool {
         var child = released
         if !released, configuration.earlyRelease {
             let side = EarlyRelease.detachFromServer()
@@ -125,9 +141,6 @@ struct Dispatcher {
         if configuration.store.enabled {
             let indexer = ReportIndexer(directory: outputDirectory.path, settings: configuration.store, logger: logger)
             indexer.index(report, at: location, now: Int(time(nil)))
-        }
-        if !configuration.notifiers.isEmpty {
-            logger.error("\(NotifyCommand.exec(configuration.notifiers, report: report, location: location, outputDirectory: outputDirectory.path))")
         }
         return child
     }
@@ -166,18 +179,24 @@ struct Dispatcher {
         let session: PtraceSession
         let attachStart = Deadline.now()
         do {
-            session = try PtraceSession.attach(pid: pid, deadline: deadline)
+            session = try PtraceSession.attach(pid: pid, deadline: deadline, stopTimeout: configuration.stopTimeout)
         } catch {
             logger.error("\(error.description)")
             report.problems.append(error.description)
             return (report, nil)
         }
-        defer { session.detach() }
+        CrashGuard.hold(session.threads.map(\.tid))
+        defer {
+            session.detach()
+            CrashGuard.hold([])
+        }
         report.notes.append("stopped \(session.threads.count) threads in \(Deadline.millisecondsSince(attachStart)) ms")
         let snapshotStart = Deadline.now()
         let snapshot = ProcessSnapshot.capture(session: session, fault: fault,
-                                               vectorRegisters: builtins.contains { $0 is VariablesTracer })
-        report.notes.append("registers, maps and \(snapshot.copiedStackBytes / 1024) KiB of stacks copied in \(Deadline.millisecondsSince(snapshotStart)) ms")
+                                               vectorRegisters: builtins.contains { $0 is VariablesTracer },
+                                               stackCopyLimit: configuration.stackCopyLimit)
+        report.notes.append("registers, maps and \(snapshot.copiedStackBytes / 1024) KiB of stacks copied in \(Deadline.millisecondsSince(snapshotStart)) ms"
+                            + (snapshot.stackCopyCut.map { " (\($0))" } ?? ""))
         if mode == .live {
             session.detach()
             report.tracerRuns.append(TracerRun(name: "freeze", seconds: Deadline.now().seconds(since: attachStart),
@@ -190,6 +209,10 @@ struct Dispatcher {
         if !session.vanishedThreads.isEmpty {
             report.problems.append("Threads \(session.vanishedThreads.map(String.init).joined(separator: ", ")) exited while the target was being stopped.")
         }
+        // What a crash of ours from here on leaves: the fault, the registers and the process.
+        CrashGuard.keep(report, path: toStandardOutput ? nil : ReportWriter.plannedTextPath(
+            directory: outputDirectory, prefix: mode == .crash ? "crash" : "snapshot", time: report.time),
+            layout: configuration.logLayout, groupThreads: configuration.groupThreads)
         // Classified before the tracers run: the crash-loop check needs the fault kind.
         if let signal = report.fault?.signal {
             let classification = FaultClassifier.classify(
@@ -201,6 +224,8 @@ struct Dispatcher {
         }
         for (index, tracer) in builtins.enumerated() {
             let started = Deadline.now()
+            CrashGuard.stage("capturing with a built-in tracer (unwinding the stacks, reading variables)")
+            CrashGuard.injectFaultIfAsked(before: tracer.name)
             tracer.capture(snapshot: snapshot, report: &report, deadline: deadline)
             report.tracerRuns.append(TracerRun(name: tracer.name, seconds: Deadline.now().seconds(since: started),
                                                outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))

@@ -7,7 +7,10 @@
 //   2. wake:    the server's fatal-signal handler sends SIGCONT, writes the payload to our stdin
 //               and closes it; or the server exits and the parent-death SIGCONT wakes us with
 //               stdin at EOF.
-//   3. readPayload(): read stdin to EOF (bounded), then decide from the bytes.
+//   3. awaitServer(): a SIGCONT alone proves nothing (job control on the server's process group
+//               sends one too): wait until stdin is readable (bytes: a crash; EOF: a shutdown) or
+//               the parent is gone. A wake with neither is a stray SIGCONT: keep waiting.
+//   4. readPayload(): read stdin to EOF (bounded by the run's deadline), then decide from the bytes.
 
 #if canImport(Glibc)
 import Glibc
@@ -22,6 +25,14 @@ public enum WakeReason: Sendable, Equatable {
     /// Stdin reached EOF with nothing written: the server shut down cleanly (or died without
     /// speaking). Write nothing, exit 0.
     case shutdown
+}
+
+/// What ended the wait that follows a wake.
+public enum ServerEvent: Sendable, Equatable {
+    /// Standard input is readable: a payload, or EOF (a shutdown). `readPayload` tells which.
+    case input
+    /// The parent that forked us is gone and said nothing on standard input.
+    case parentGone
 }
 
 /// Errors of the handshake.
@@ -57,6 +68,47 @@ public enum Handshake {
         if raise(SIGSTOP) != 0 {
             throw .systemCall(operation: "raise(SIGSTOP)", errno: Errno(rawValue: errno))
         }
+    }
+
+    /// Waits after a wake until the server speaks: `input` readable (a payload, or EOF) or the
+    /// parent gone. A wake that brings neither within `grace` seconds is a stray SIGCONT (job
+    /// control on the server's process group, not a crash): `onStrayWake` is called once and the
+    /// wait goes on with no time limit, as parked, so the next crash is still captured. A server
+    /// sends SIGCONT before it writes, so a slow write only delays the return, never loses it.
+    public static func awaitServer(input: FileDescriptor, parent: Int32, grace: Double = 1,
+                                   onStrayWake: () -> Void) -> ServerEvent {
+        if waitReadable(input, alsoWatching: -1, milliseconds: Int32(grace * 1000)) { return .input }
+        if getppid() != parent { return .parentGone }
+        onStrayWake()
+        // pidfd_open (Linux 5.3+) polls readable when the parent exits: one wait for both events.
+        // Without it, look at getppid() once a second.
+        let parentFD = ivk_pidfd_open(parent)
+        defer { if parentFD >= 0 { close(parentFD) } }
+        while true {
+            if waitReadable(input, alsoWatching: parentFD, milliseconds: parentFD >= 0 ? -1 : 1000) { return .input }
+            // A server that wrote its payload and died at once left both: the payload wins.
+            if pollOnce(input.rawValue) { return .input }
+            if getppid() != parent || (parentFD >= 0 && pollOnce(parentFD)) { return .parentGone }
+        }
+    }
+
+    /// Whether `input` became readable (data, EOF or an error) within `milliseconds` (-1: no
+    /// limit); false early when `other` (if >= 0) becomes readable first.
+    static func waitReadable(_ input: FileDescriptor, alsoWatching other: Int32, milliseconds: Int32) -> Bool {
+        var fds = [pollfd(fd: input.rawValue, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: other, events: Int16(POLLIN), revents: 0)]
+        while true {
+            let ready = poll(&fds, other >= 0 ? 2 : 1, milliseconds)
+            if ready < 0 && errno == EINTR { continue }
+            // poll failing on our own stdin: let readPayload meet the error and decide.
+            if ready < 0 { return true }
+            return fds[0].revents != 0
+        }
+    }
+
+    static func pollOnce(_ fd: Int32) -> Bool {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&pfd, 1, 0) > 0 && pfd.revents != 0
     }
 
     /// Reads `input` to EOF (at most `limit` bytes; the rest is drained and ignored) and says

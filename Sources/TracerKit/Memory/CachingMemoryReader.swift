@@ -44,16 +44,18 @@ public final class CachingMemoryReader: MemoryReader {
     }
 
     /// Fills the cache for whole ranges at once when the base reader is a `ProcessVMReader`
-    /// (one system call for all of them); otherwise does nothing and pages load on demand.
-    /// Returns the bytes copied.
+    /// (one system call per IOV_MAX ranges); otherwise does nothing and pages load on demand.
+    /// Returns the bytes copied. `ranges` are given in order of importance; at most `limit`
+    /// bytes are copied in all (each range keeps its low end, where a stack pointer is).
     @discardableResult
-    public func prefetch(_ ranges: [ClosedRange<UInt64>]) -> Int {
+    public func prefetch(_ ranges: [ClosedRange<UInt64>], limit: Int = .max) -> Int {
         guard let vm = base as? ProcessVMReader else { return 0 }
         var requests: [(address: UInt64, buffer: UnsafeMutableRawBufferPointer)] = []
-        for range in ranges {
-            let first = range.lowerBound / Self.pageSize, last = range.upperBound / Self.pageSize
-            guard last >= first, last - first < 4096 else { continue }
-            let size = Int(last - first + 1) * Int(Self.pageSize)
+        var budget = limit
+        for (first, pages) in Self.pagesToCopy(ranges) {
+            let size = min(pages * Int(Self.pageSize), budget / Int(Self.pageSize) * Int(Self.pageSize))
+            guard size > 0 else { break }
+            budget -= size
             requests.append((first * Self.pageSize, .allocate(byteCount: size, alignment: 16)))
         }
         defer { requests.forEach { $0.buffer.deallocate() } }
@@ -68,6 +70,20 @@ public final class CachingMemoryReader: MemoryReader {
             }
         }
         return copied.reduce(0, +)
+    }
+
+    /// The first page and the page count of each range (ranges over 16 MiB are skipped).
+    static func pagesToCopy(_ ranges: [ClosedRange<UInt64>]) -> [(first: UInt64, pages: Int)] {
+        ranges.compactMap { range in
+            let first = range.lowerBound / pageSize, last = range.upperBound / pageSize
+            guard last >= first, last - first < 4096 else { return nil }
+            return (first, Int(last - first + 1))
+        }
+    }
+
+    /// Bytes `prefetch` would copy for `ranges` with no limit.
+    public static func bytesToCopy(_ ranges: [ClosedRange<UInt64>]) -> Int {
+        pagesToCopy(ranges).reduce(0) { $0 + $1.pages * Int(pageSize) }
     }
 
     private func page(_ number: UInt64) throws(MemoryReadError) -> [UInt8]? {

@@ -15,8 +15,8 @@ public final class InMemoryReader: MemoryReader {
     public func read(into buffer: UnsafeMutableRawBufferPointer, at address: UInt64) throws(MemoryReadError) {
         var done = 0
         while done < buffer.count {
-            let current = address + UInt64(done)
-            guard let region = regions.first(where: { current >= $0.start && current < $0.start + UInt64($0.bytes.count) }) else {
+            let current = address &+ UInt64(done)
+            guard let region = regions.first(where: { current >= $0.start && current - $0.start < UInt64($0.bytes.count) }) else {
                 throw MemoryReadError(address: current, count: buffer.count, reason: "not mapped")
             }
             let offset = Int(current - region.start)

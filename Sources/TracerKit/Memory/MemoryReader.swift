@@ -74,7 +74,7 @@ extension MemoryReader {
                 return (result, true)
             }
             result.append(contentsOf: chunk)
-            cursor += UInt64(chunk.count)
+            cursor &+= UInt64(chunk.count)
         }
         return result.isEmpty && cursor == address ? nil : (result, false)
     }

@@ -31,24 +31,36 @@ public final class ProcessVMReader: MemoryReader {
             }
             throw MemoryReadError(address: address, count: buffer.count, reason: error.sentence)
         }
-        throw MemoryReadError(address: address + UInt64(got), count: buffer.count,
+        throw MemoryReadError(address: address &+ UInt64(got), count: buffer.count,
                               reason: "only \(got) of \(buffer.count) bytes are mapped and readable")
     }
 
-    /// Copies several ranges with one system call. Each element of the result says how many bytes
-    /// of that range were copied (process_vm_readv stops at the first unreadable byte).
+    /// The most iovecs one process_vm_readv takes (IOV_MAX); more is EINVAL.
+    public static let maxRangesPerCall = 1024
+
+    /// Copies several ranges with as few system calls as possible: IOV_MAX ranges a call, and a
+    /// new call after a range that could not be read whole (process_vm_readv stops at the first
+    /// unreadable byte). Each element of the result says how many bytes of that range were copied.
     public func read(ranges: [(address: UInt64, buffer: UnsafeMutableRawBufferPointer)]) -> [Int] {
-        var locals = ranges.map { iovec(iov_base: $0.buffer.baseAddress, iov_len: $0.buffer.count) }
-        var remotes = ranges.map {
-            iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt($0.address)), iov_len: $0.buffer.count)
+        var copied = [Int](repeating: 0, count: ranges.count)
+        var next = 0
+        while next < ranges.count {
+            let batch = ranges[next..<min(ranges.count, next + Self.maxRangesPerCall)]
+            var locals = batch.map { iovec(iov_base: $0.buffer.baseAddress, iov_len: $0.buffer.count) }
+            var remotes = batch.map {
+                iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt($0.address)), iov_len: $0.buffer.count)
+            }
+            var total = max(0, ivk_process_vm_readv(pid, &locals, UInt(locals.count), &remotes, UInt(remotes.count)))
+            var resume = batch.endIndex
+            for index in batch.indices {
+                copied[index] = min(total, ranges[index].buffer.count)
+                total -= copied[index]
+                // The first range not copied whole ended this call: go on after it.
+                if copied[index] < ranges[index].buffer.count { resume = index + 1; break }
+            }
+            next = resume
         }
-        var total = ivk_process_vm_readv(pid, &locals, UInt(locals.count), &remotes, UInt(remotes.count))
-        if total < 0 { total = 0 }
-        return ranges.map { range in
-            let copied = min(total, range.buffer.count)
-            total -= copied
-            return copied
-        }
+        return copied
     }
 
     private func procMem() throws(MemoryReadError) -> ProcMemReader {
@@ -80,11 +92,11 @@ public final class ProcMemReader: MemoryReader {
     public func read(into buffer: UnsafeMutableRawBufferPointer, at address: UInt64) throws(MemoryReadError) {
         var done = 0
         while done < buffer.count {
-            let got = pread(fd.rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(Int64(bitPattern: address + UInt64(done))))
+            let got = pread(fd.rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(Int64(bitPattern: address &+ UInt64(done))))
             if got > 0 { done += got; continue }
             if got < 0 && errno == EINTR { continue }
             let reason = got == 0 ? "end of address space" : Errno(rawValue: errno).sentence
-            throw MemoryReadError(address: address + UInt64(done), count: buffer.count, reason: reason)
+            throw MemoryReadError(address: address &+ UInt64(done), count: buffer.count, reason: reason)
         }
     }
 }

@@ -27,6 +27,9 @@ public struct ThreadSnapshot: Sendable, Equatable {
 /// A read-only picture of a stopped process.
 public final class ProcessSnapshot {
     public let pid: Int32
+    /// The thread whose /proc entry (maps, memory) stands for the process: `pid` itself, unless
+    /// its main thread has exited (a zombie leader has no memory map) while other threads run.
+    public let addressSpacePid: Int32
     public let executable: String
     public let commandLine: [String]
     /// Threads, the crashing one first. Their names are filled in by `readThreadNames()`.
@@ -35,7 +38,7 @@ public final class ProcessSnapshot {
     /// The loaded modules (libdwfl), reported on first use: opening ELF files is not done while
     /// a live target is frozen.
     public private(set) lazy var modules: ModuleIndex? = {
-        let index = ModuleIndex(pid: pid)
+        let index = ModuleIndex(pid: addressSpacePid)
         if let problem = index?.problem { moduleProblems.append(problem) }
         return index
     }()
@@ -47,14 +50,19 @@ public final class ProcessSnapshot {
     private let captureProblems: [String]
     private var moduleProblems: [String] = []
 
-    /// Bytes of the threads' stacks copied at capture, in the one process_vm_readv.
+    /// Bytes of the threads' stacks copied at capture (one process_vm_readv per IOV_MAX ranges).
     public let copiedStackBytes: Int
+    /// What `stack_copy_limit` cut from that copy, as a phrase for the report; nil if nothing.
+    public let stackCopyCut: String?
+    /// The default cap of the up-front stack copy.
+    public static let defaultStackCopyLimit = 64 << 20
 
     init(pid: Int32, executable: String, commandLine: [String], threads: [ThreadSnapshot],
-         mappings: [MemoryMapping], fault: FaultContext?, memory: any MemoryReader, problems: [String], copiedStackBytes: Int) {
-        self.pid = pid; self.executable = executable; self.commandLine = commandLine; self.threads = threads
+         mappings: [MemoryMapping], fault: FaultContext?, memory: any MemoryReader, problems: [String], copiedStackBytes: Int,
+         stackCopyCut: String? = nil, addressSpacePid: Int32? = nil) {
+        self.pid = pid; self.addressSpacePid = addressSpacePid ?? pid; self.executable = executable; self.commandLine = commandLine; self.threads = threads
         self.mappings = mappings; self.fault = fault; self.memory = memory; self.captureProblems = problems
-        self.copiedStackBytes = copiedStackBytes
+        self.copiedStackBytes = copiedStackBytes; self.stackCopyCut = stackCopyCut
     }
 
     /// The crashing thread, if known.
@@ -68,10 +76,14 @@ public final class ProcessSnapshot {
     /// its registers at the fault when a payload said so. With `vectorRegisters`, each thread's
     /// xmm registers are read too (one more system call a thread; the variables tracer needs them
     /// for floating-point values in the innermost frame).
-    public static func capture(session: PtraceSession, fault: FaultContext?, vectorRegisters: Bool = false) -> ProcessSnapshot {
+    /// `stackCopyLimit` caps the bytes of stacks copied up front (the crashing thread's first);
+    /// what it cut is said in `stackCopyCut`.
+    public static func capture(session: PtraceSession, fault: FaultContext?, vectorRegisters: Bool = false,
+                               stackCopyLimit: Int = defaultStackCopyLimit) -> ProcessSnapshot {
         let pid = session.pid
+        let source = session.threads.contains { $0.tid == pid } ? pid : session.threads.first?.tid ?? pid
         var problems = session.problems
-        let mappings = MemoryMapping.parse(ProcFile.readText("/proc/\(pid)/maps", limit: 16 << 20) ?? "")
+        let mappings = MemoryMapping.parse(ProcFile.readText("/proc/\(source)/maps", limit: 16 << 20) ?? "")
         var threads: [ThreadSnapshot] = []
         for held in session.threads {
             var registers: Registers? = nil
@@ -97,35 +109,55 @@ public final class ProcessSnapshot {
                 problems.append("The crashing thread \(tid) named by the payload was not found among the target's threads.")
             }
         }
-        let reader = CachingMemoryReader(ProcessVMReader(pid: pid))
-        let stackBytes = reader.prefetch(threads.flatMap { thread -> [ClosedRange<UInt64>] in
-            [thread.registers?.rsp, thread.faultRegisters?.rsp].compactMap { sp in
-                guard let sp, sp > 128, let mapping = mappings.mapping(containing: sp) else { return nil }
-                let low = max(mapping.start, sp - 128)
-                let high = min(mapping.end, sp + stackPrefetchBytes) - 1
-                return high > low ? low...high : nil
-            }
-        })
+        let reader = CachingMemoryReader(ProcessVMReader(pid: source))
+        let stackRanges = threads.flatMap { thread in
+            [thread.registers?.rsp, thread.faultRegisters?.rsp].compactMap { sp in sp.flatMap { stackRange(sp: $0, mappings: mappings) } }
+        }
+        let stackBytes = reader.prefetch(stackRanges, limit: stackCopyLimit)
+        let wanted = CachingMemoryReader.bytesToCopy(stackRanges)
+        let cut = wanted > stackCopyLimit
+            ? "stack_copy_limit (\(stackCopyLimit / 1024) KiB) cut the up-front copy of \(threads.count) threads' stacks from \(wanted / 1024) KiB; the rest was read page by page as unwinding needed it"
+            : nil
         // The crashing thread's xmm registers at the fault are where its signal context points
         // (the kernel saved them on that thread's stack, which the prefetch just copied).
         if vectorRegisters, let crashing = threads.firstIndex(where: \.isCrashing),
            let address = threads[crashing].faultRegisters?.floatingPointStateAddress {
-            let size = Int(IVK_XMM_SIZE)
-            if let bytes = try? reader.readBytes(at: address + UInt64(IVK_FXSAVE_XMM_OFFSET), count: Int(IVK_XMM_COUNT) * size) {
-                threads[crashing].faultRegisters?.xmmLow = stride(from: 0, to: bytes.count, by: size).map { offset in
-                    bytes[offset..<offset + 8].reversed().reduce(0) { $0 << 8 | UInt64($1) }
-                }
+            if let xmm = faultXMM(at: address, memory: reader) {
+                threads[crashing].faultRegisters?.xmmLow = xmm
             } else {
                 problems.append("The crashing thread's floating-point registers at the fault could not be read at \(address.hex).")
             }
         }
-        let commandLine = (ProcFile.readBytes("/proc/\(pid)/cmdline", limit: 64 * 1024).map { bytes in
+        let commandLine = (ProcFile.readBytes("/proc/\(source)/cmdline", limit: 64 * 1024).map { bytes in
             bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         }.get ?? []).filter { !$0.isEmpty }
         return ProcessSnapshot(
-            pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? commandLine.first ?? "?",
+            pid: pid, executable: ProcFile.readLink("/proc/\(source)/exe") ?? commandLine.first ?? "?",
             commandLine: commandLine, threads: threads, mappings: mappings,
-            fault: resolvedFault, memory: reader, problems: problems, copiedStackBytes: stackBytes)
+            fault: resolvedFault, memory: reader, problems: problems, copiedStackBytes: stackBytes, stackCopyCut: cut,
+            addressSpacePid: source)
+    }
+
+    /// The part of a stack copied up front for a stack pointer: from just below `sp` (the red
+    /// zone) up to `stackPrefetchBytes` above it, within the mapping that holds it. `sp` may come
+    /// from the payload (untrusted): no arithmetic on it may trap.
+    static func stackRange(sp: UInt64, mappings: [MemoryMapping]) -> ClosedRange<UInt64>? {
+        guard sp > 128, let mapping = mappings.mapping(containing: sp) else { return nil }
+        let low = max(mapping.start, sp - 128)
+        let (above, overflow) = sp.addingReportingOverflow(stackPrefetchBytes)
+        let high = (overflow ? mapping.end : min(mapping.end, above)) &- 1
+        return high > low ? low...high : nil
+    }
+
+    /// The low 8 bytes of xmm0–xmm15 from the fxsave area at `address` (a signal context's
+    /// fpregs: a payload field, so any value), or nil if it cannot be read.
+    static func faultXMM(at address: UInt64, memory: any MemoryReader) -> [UInt64]? {
+        let size = Int(IVK_XMM_SIZE)
+        let (start, overflow) = address.addingReportingOverflow(UInt64(IVK_FXSAVE_XMM_OFFSET))
+        guard !overflow, let bytes = try? memory.readBytes(at: start, count: Int(IVK_XMM_COUNT) * size) else { return nil }
+        return stride(from: 0, to: bytes.count, by: size).map { offset in
+            bytes[offset..<offset + 8].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        }
     }
 
     /// The message glibc left for abort() (an assertion's "file:line: function: Assertion `…'
@@ -134,7 +166,7 @@ public final class ProcessSnapshot {
         guard let symbol = modules?.address(ofSymbol: "__abort_msg", inModule: "libc.so"),
               let message = try? memory.read(UInt64.self, at: symbol), message != 0 else { return nil }
         // struct abort_msg_s { unsigned int size; char msg[]; }
-        return memory.readCString(at: message + 4, limit: 4096)?.trimmingWhitespace()
+        return memory.readCString(at: message &+ 4, limit: 4096)?.trimmingWhitespace()
     }
 
     /// Reads every thread's name (/proc/PID/task/TID/comm). Names need no stop: a live snapshot

@@ -13,8 +13,11 @@ public enum PtraceError: Error, Equatable, CustomStringConvertible {
     case notPermitted(pid: Int32, tid: Int32, errno: Errno, reason: String)
     /// Another ptrace call failed.
     case systemCall(operation: String, tid: Int32, errno: Errno)
-    /// Threads did not stop before the deadline.
-    case timedOut(pid: Int32, stopped: Int, pending: [Int32])
+    /// A seized thread did not stop within the stop budget (`stop_timeout`); `state` and `wchan`
+    /// are what /proc said about it then.
+    case didNotStop(pid: Int32, tid: Int32, name: String, seconds: Double, state: String, wchan: String)
+    /// No thread of the process could be stopped; one sentence per thread.
+    case noThreadStopped(pid: Int32, reasons: [String])
 
     public var description: String {
         switch self {
@@ -24,8 +27,13 @@ public enum PtraceError: Error, Equatable, CustomStringConvertible {
             "Cannot attach to thread \(tid) of process \(pid): \(error.symbolicName) — \(reason)"
         case let .systemCall(operation, tid, error):
             "\(operation) on thread \(tid) failed: \(error.sentence)."
-        case let .timedOut(pid, stopped, pending):
-            "Only \(stopped) threads of process \(pid) stopped before the deadline; threads \(pending.map(String.init).joined(separator: ", ")) did not (uninterruptible sleep?)."
+        case let .didNotStop(pid, tid, name, seconds, state, wchan):
+            "Thread \(tid) (\(name)) of process \(pid) did not stop within \(Double(Int((seconds * 100).rounded())) / 100) s (stop_timeout): "
+                + (state == "D" ? "it is in uninterruptible sleep (state D" : "it is in state \(state) (")
+                + (wchan.isEmpty || wchan == "0" ? ")" : ", waiting in \(wchan))")
+                + "; its stack is not in this report, the other threads were captured."
+        case let .noThreadStopped(pid, reasons):
+            "No thread of process \(pid) could be stopped: " + reasons.joined(separator: " ")
         }
     }
 
@@ -33,7 +41,9 @@ public enum PtraceError: Error, Equatable, CustomStringConvertible {
     /// process of another user.
     static func explainPermission(pid: Int32, tid: Int32) -> String {
         var reasons: [String] = []
-        if let status = ProcFile.readText("/proc/\(pid)/status", limit: 8192),
+        // The thread's own status: one thread of a process can be traced while the others are not.
+        if let status = ProcFile.readText("/proc/\(pid)/task/\(tid)/status", limit: 8192)
+            ?? ProcFile.readText("/proc/\(pid)/status", limit: 8192),
            let tracer = ProcFile.field("TracerPid", in: status), tracer != "0" {
             let name = ProcFile.readText("/proc/\(tracer)/comm", limit: 64)?.trimmingWhitespace() ?? "?"
             reasons.append("process \(tracer) (\(name)) is already tracing it; only one tracer at a time")

@@ -1,14 +1,17 @@
 // PtraceSession: stops every thread of a target exactly once and always lets them go again.
 //
 // Attach: PTRACE_SEIZE each thread listed in /proc/PID/task, then PTRACE_INTERRUPT it; wait for
-// each to report its stop (waitpid __WALL, polled against the deadline so a thread stuck in
+// each to report its stop (waitpid __WALL, polled against the stop budget so a thread stuck in
 // uninterruptible sleep cannot hold us); re-scan /proc/PID/task until a scan finds no thread we
 // have not seized (threads born while we attached). Threads that vanish (ESRCH, or an exit
-// reported by waitpid) are dropped. A thread whose stop turned out to be a signal-delivery stop
+// reported by waitpid) are dropped. A thread that cannot be seized (already under another
+// tracer) or does not stop within the budget is left out, with its own reason in `unstopped`:
+// the others are still captured. A thread whose stop turned out to be a signal-delivery stop
 // gets that signal back on detach.
 //
 // Detach: PTRACE_DETACH every thread still held; also from `deinit`, so no error path can leave
-// the target stopped or traced.
+// the target stopped or traced. A seized thread that never stopped cannot be detached while it
+// runs (ESRCH): it is retried at detach, and the kernel releases it when the helper exits.
 
 #if canImport(Glibc)
 import Glibc
@@ -23,6 +26,15 @@ public struct StoppedThread: Sendable, Equatable {
     public var pendingSignal: Int32
 }
 
+/// A thread a session could not stop, and why.
+public struct UnstoppedThread: Sendable, Equatable {
+    public var tid: Int32
+    /// The whole sentence for the report.
+    public var reason: String
+    /// Whether PTRACE_SEIZE refused it (rather than it not stopping in time).
+    public var wasRefused: Bool
+}
+
 /// A ptrace session over every thread of one process.
 ///
 /// ptrace ties each tracee to the tracing *thread*: attach, read and detach from one thread, with
@@ -33,20 +45,33 @@ public final class PtraceSession {
     public private(set) var threads: [StoppedThread] = []
     /// Threads that existed but vanished while we attached.
     public private(set) var vanishedThreads: [Int32] = []
-    /// Sentences about anything that went wrong but did not stop the attach.
+    /// Threads that exist but could not be stopped, each with its reason (they are not captured).
+    public private(set) var unstopped: [UnstoppedThread] = []
+    /// Sentences about anything that went wrong but did not stop the attach (including one per
+    /// thread of `unstopped`).
     public private(set) var problems: [String] = []
+    /// Seized threads that never stopped: PTRACE_DETACH is retried on them at `detach()`.
+    private var seizedRunning: [Int32] = []
     private var isAttached = true
 
     private init(pid: Int32) { self.pid = pid }
 
     deinit { detach() }
 
-    /// Stops every thread of `pid`. Throws if no thread could be stopped; on any throw, every
-    /// thread already seized has been released.
-    public static func attach(pid: Int32, deadline: Deadline) throws(PtraceError) -> PtraceSession {
+    /// The default of `stopTimeout`: stopping a thread takes microseconds unless it sleeps
+    /// uninterruptibly.
+    public static let defaultStopTimeout = 2.0
+
+    /// Stops every thread of `pid` that can be stopped, waiting at most `stopTimeout` seconds,
+    /// and at most half the time left before `deadline` (the rest is for unwinding what stopped),
+    /// for the threads to stop. Throws if no thread could be stopped; on any throw, every thread
+    /// already seized has been released.
+    public static func attach(pid: Int32, deadline: Deadline,
+                              stopTimeout: Double = defaultStopTimeout) throws(PtraceError) -> PtraceSession {
         let session = PtraceSession(pid: pid)
+        let budget = min(max(0, stopTimeout), deadline.secondsRemaining / 2)
         do {
-            try session.stopAllThreads(deadline: deadline)
+            try session.stopAllThreads(deadline: Deadline.now().adding(seconds: budget), budget: budget)
         } catch {
             session.detach()
             throw error
@@ -54,9 +79,11 @@ public final class PtraceSession {
         return session
     }
 
-    private func stopAllThreads(deadline: Deadline) throws(PtraceError) {
+    private func stopAllThreads(deadline: Deadline, budget: Double) throws(PtraceError) {
         var seized = Set<Int32>()
         var waiting: [Int32] = []
+        // The first thread that could not be seized: thrown if no thread at all could be.
+        var firstRefusal: PtraceError? = nil
         while true {
             let listed = ProcFile.numericEntries(of: "/proc/\(pid)/task")
             let fresh = listed.filter { !seized.contains($0) }
@@ -66,11 +93,21 @@ public final class PtraceSession {
                 if ivk_ptrace_seize(tid, 0) != 0 {
                     let error = Errno(rawValue: errno)
                     if error == .noSuchProcess { vanishedThreads.append(tid); continue }
-                    if error == .notPermitted || error == .permissionDenied {
-                        throw .notPermitted(pid: pid, tid: tid, errno: error,
-                                            reason: PtraceError.explainPermission(pid: pid, tid: tid))
+                    // A thread that has exited but is still listed (a main thread that ended with
+                    // pthread_exit stays a zombie while the others run) refuses with EPERM.
+                    let state = ProcessSnapshot.threadState(pid: pid, tid: tid)
+                    if state == "Z" || state == "X" {
+                        vanishedThreads.append(tid)
+                        problems.append("Thread \(tid) has exited (state \(state), a zombie until its process ends: a main thread that called pthread_exit, or a process exiting); it has no stack to capture.")
+                        continue
                     }
-                    throw .systemCall(operation: "PTRACE_SEIZE", tid: tid, errno: error)
+                    let refusal: PtraceError = error == .notPermitted || error == .permissionDenied
+                        ? .notPermitted(pid: pid, tid: tid, errno: error, reason: PtraceError.explainPermission(pid: pid, tid: tid))
+                        : .systemCall(operation: "PTRACE_SEIZE", tid: tid, errno: error)
+                    firstRefusal = firstRefusal ?? refusal
+                    leaveOut(tid, refused: true,
+                             reason: refusal.description + " Its stack is not in this report; the other threads were captured.")
+                    continue
                 }
                 // Seized: from here on the thread must be detached whatever happens.
                 threads.append(StoppedThread(tid: tid, pendingSignal: 0))
@@ -79,13 +116,25 @@ public final class PtraceSession {
                 }
                 waiting.append(tid)
             }
-            try waitForStops(&waiting, deadline: deadline)
+            waitForStops(&waiting, deadline: deadline, budget: budget)
         }
-        if threads.isEmpty { throw .processGone(pid: pid) }
+        if threads.isEmpty {
+            // Refused as a whole (Yama, another user): the first refusal says why. Otherwise each
+            // thread's own reason.
+            if let firstRefusal, unstopped.allSatisfy(\.wasRefused) { throw firstRefusal }
+            if !unstopped.isEmpty { throw .noThreadStopped(pid: pid, reasons: unstopped.map(\.reason)) }
+            throw .processGone(pid: pid)
+        }
     }
 
-    /// Waits until every thread in `waiting` has reported a ptrace-stop or its exit.
-    private func waitForStops(_ waiting: inout [Int32], deadline: Deadline) throws(PtraceError) {
+    private func leaveOut(_ tid: Int32, refused: Bool = false, reason: String) {
+        unstopped.append(UnstoppedThread(tid: tid, reason: reason, wasRefused: refused))
+        problems.append(reason)
+    }
+
+    /// Waits until every thread in `waiting` has reported a ptrace-stop or its exit, or the
+    /// stop budget (`deadline`) has passed: the threads still running are then left out.
+    private func waitForStops(_ waiting: inout [Int32], deadline: Deadline, budget: Double) {
         var spins = 0
         while !waiting.isEmpty {
             var stillWaiting: [Int32] = []
@@ -116,10 +165,15 @@ public final class PtraceSession {
             waiting = stillWaiting
             if waiting.isEmpty { break }
             if deadline.hasExpired {
-                let pending = waiting
                 // Give up on those: release them now rather than report them as stopped.
-                for tid in pending { release(tid) }
-                problems.append(PtraceError.timedOut(pid: pid, stopped: threads.count, pending: pending).description)
+                for tid in waiting {
+                    release(tid)
+                    let state = ProcessSnapshot.threadState(pid: pid, tid: tid)
+                    let wchan = ProcFile.readText("/proc/\(pid)/task/\(tid)/wchan", limit: 128)?.trimmingWhitespace()
+                    let name = ProcFile.readText("/proc/\(pid)/task/\(tid)/comm", limit: 64)?.trimmingWhitespace()
+                    leaveOut(tid, reason: PtraceError.didNotStop(pid: pid, tid: tid, name: name ?? "?", seconds: budget,
+                                                                state: state, wchan: wchan ?? "").description)
+                }
                 waiting = []
                 break
             }
@@ -133,8 +187,10 @@ public final class PtraceSession {
         vanishedThreads.append(tid)
     }
 
+    /// Lets a seized thread go and forgets it. A thread that is not in a ptrace-stop cannot be
+    /// detached (ESRCH): its detach is retried in `detach()`.
     private func release(_ tid: Int32) {
-        _ = ivk_ptrace_detach(tid, 0)
+        if ivk_ptrace_detach(tid, 0) != 0 && errno == ESRCH { seizedRunning.append(tid) }
         threads.removeAll { $0.tid == tid }
     }
 
@@ -165,6 +221,13 @@ public final class PtraceSession {
         for thread in threads {
             // ESRCH here means the thread already died; nothing left to release.
             _ = ivk_ptrace_detach(thread.tid, thread.pendingSignal)
+        }
+        // Seized threads that did not stop in time may have stopped since (our PTRACE_INTERRUPT
+        // took effect late): detach them now. One still running stays seized until we exit.
+        for tid in seizedRunning {
+            var status: Int32 = 0
+            _ = waitpid(tid, &status, __WALL | WNOHANG)
+            _ = ivk_ptrace_detach(tid, 0)
         }
     }
 }

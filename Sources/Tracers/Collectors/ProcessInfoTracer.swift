@@ -20,7 +20,7 @@ public struct ProcessInfoTracer: Tracer {
     public var maxListedDescriptors: Int
 
     public static let defaultRedactPatterns = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "AUTH",
-                                               "COOKIE", "SESSION", "PRIVATE"]
+                                               "COOKIE", "SESSION", "PRIVATE", "DSN"]
     public static let redacted = "<redacted>"
 
     public init(redactPatterns: [String] = ProcessInfoTracer.defaultRedactPatterns, fullMaps: Bool = false,

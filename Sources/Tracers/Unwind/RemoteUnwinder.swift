@@ -50,11 +50,18 @@ public final class RemoteUnwinder {
     /// of many threads share their pcs).
     private var hasCallFrameInfo: [UInt64: Bool] = [:]
 
+    /// Module path → why its unwind tables were kept from libunwind (nil: checked, sound).
+    private var damagedTables: [String: String?] = [:]
+    /// Sentences for the report: modules whose unwind tables were kept from libunwind.
+    public private(set) var moduleProblems: [String] = []
+    /// "inode path" of a mapping → whether the file at that path now is another file.
+    private var replacedOnDisk: [String: Bool] = [:]
+
     /// Address space → the unwinder that owns it (as the bit pattern of an unretained reference).
     private static let registry = Mutex<[UInt: UInt]>([:])
 
     public init(snapshot: ProcessSnapshot) {
-        pid = snapshot.pid
+        pid = snapshot.addressSpacePid
         memory = snapshot.memory
         mappings = snapshot.mappings
         var accessors = unw_accessors_t()
@@ -118,6 +125,14 @@ public final class RemoteUnwinder {
     private func uptHandle(for ip: UInt64) -> UnsafeMutableRawPointer? {
         guard let mapping = mappings.mapping(containing: ip), mapping.path.hasPrefix("/") else { return nil }
         if let handle = uptHandles[mapping.path] { return handle }
+        if damagedTables[mapping.path] == nil {
+            let problem = UnwindTableCheck.problem(path: mapping.path)
+            damagedTables[mapping.path] = .some(problem)
+            if let problem {
+                moduleProblems.append("\(mapping.path): \(problem); it was not given to libunwind (which abort()s on such tables), so frames in it were followed by frame pointers.")
+            }
+        }
+        if case .some(.some) = damagedTables[mapping.path] { return nil }
         guard let handle = _UPT_create(pid) else { return nil }
         uptHandles[mapping.path] = handle
         return handle
@@ -145,6 +160,43 @@ public final class RemoteUnwinder {
             for (index, value) in xmm.enumerated() { result.values[UInt16(17 + index)] = value }
         }
         return result
+    }
+
+    /// Why a walk that ended at a frame whose pc is `pc` ended early, judged from the memory map:
+    /// code nothing describes (anonymous executable memory: a JIT), a pc outside executable
+    /// memory (a garbage register), a library deleted or replaced on disk since it was loaded
+    /// (its unwind tables are read from the file). Nil for a frame in an intact module: the walk
+    /// reached the outermost frame.
+    func whyCodeEndsTheStack(at pc: UInt64) -> String? {
+        guard let mapping = mappings.mapping(containing: pc) else {
+            return "its last pc \(pc.hex) is in no mapping of the process (a garbage register, or a jump to nowhere)"
+        }
+        let place = mapping.path.isEmpty ? "anonymous memory" : mapping.path
+        if !mapping.isExecutable {
+            return "its last pc \(pc.hex) is in non-executable memory (\(place))"
+        }
+        if mapping.path.isEmpty || mapping.path.hasPrefix("[anon") || mapping.path.hasPrefix("/memfd:") {
+            return "its last pc \(pc.hex) is in an anonymous executable mapping \(mapping.start.hex)-\(mapping.end.hex) (code generated at run time, such as a JIT's) that has no unwind information"
+        }
+        if case .some(.some(let problem)) = damagedTables[mapping.path] {
+            return "its last pc \(pc.hex) is in \(mapping.path): \(problem)"
+        }
+        if mapping.path.hasSuffix(" (deleted)") {
+            return "its last pc \(pc.hex) is in \(mapping.path.dropLast(10)), which was deleted or replaced on disk after it was loaded: its unwind tables could not be read"
+        }
+        if mapping.path.hasPrefix("/") && isReplacedOnDisk(mapping) {
+            return "its last pc \(pc.hex) is in \(mapping.path), which was replaced on disk after it was loaded (another file is at that path now): its unwind tables could not be trusted"
+        }
+        return nil
+    }
+
+    private func isReplacedOnDisk(_ mapping: MemoryMapping) -> Bool {
+        let key = "\(mapping.inode) \(mapping.path)"
+        if let known = replacedOnDisk[key] { return known }
+        var info = stat()
+        let replaced = mapping.inode != 0 && stat(mapping.path, &info) == 0 && UInt64(info.st_ino) != mapping.inode
+        replacedOnDisk[key] = replaced
+        return replaced
     }
 
     private static func linked(_ frames: [RawFrame], stopReason: String?) -> UnwoundStack {
@@ -206,17 +258,18 @@ public final class RemoteUnwinder {
             }
             lastReadFailure = nil
             let step = ivk_unw_step(&cursor)
-            if step == 0 { return Self.linked(frames, stopReason: nil) }
+            if step == 0 { return Self.linked(frames, stopReason: whyCodeEndsTheStack(at: ip)) }
             if step < 0 {
                 if let failure = lastReadFailure {
                     return Self.linked(frames, stopReason: "the caller's frame cannot be read: \(failure)")
                 }
-                return Self.linked(frames, stopReason: "libunwind found no way to the caller: \(String(cString: ivk_unw_strerror(step)))")
+                let why = whyCodeEndsTheStack(at: ip).map { "; \($0)" } ?? ""
+                return Self.linked(frames, stopReason: "libunwind found no way to the caller: \(String(cString: ivk_unw_strerror(step)))\(why)")
             }
             recovery = hasCFI ? .callFrameInfo : .framePointer
             var nextIP: unw_word_t = 0
             _ = ivk_unw_get_reg(&cursor, Int32(UNW_REG_IP.rawValue), &nextIP)
-            if nextIP == 0 { return Self.linked(frames, stopReason: nil) }
+            if nextIP == 0 { return Self.linked(frames, stopReason: whyCodeEndsTheStack(at: ip)) }
         }
     }
 }

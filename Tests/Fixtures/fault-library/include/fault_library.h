@@ -1,0 +1,3 @@
+#pragma once
+/// Blocks reading `fd` (two frames deep in this library).
+void damaged_block(int fd);
