@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "TracerKit", targets: ["TracerKit"]),
         // The fault suite's shared library (fault-server --dlopen): built as a .so of its own.
         .library(name: "fault-library", type: .dynamic, targets: ["fault-library"]),
+        // libinvoker-client.so: the ATS handshake for any program (LD_PRELOAD or -linvoker-client).
+        .library(name: "invoker-client", type: .dynamic, targets: ["InvokerClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -45,6 +47,17 @@ let package = Package(
                 .linkedLibrary("lzma"), .linkedLibrary("dw"), .linkedLibrary("elf"), .linkedLibrary("stdc++"),
                 .linkedLibrary("iberty"),
             ]
+        ),
+        // libinvoker-client: plain C (no Swift runtime), so it can be preloaded into any program.
+        .target(
+            name: "InvokerClient",
+            path: "Sources/InvokerClient",
+            cSettings: [.define("_GNU_SOURCE"), .unsafeFlags(["-fvisibility=hidden", "-O2", "-g"])],
+            // swiftc links every library with the Swift runtime: -nostartfiles drops its image
+            // registration (swiftrt.o), and -static-stdlib names the static runtime, of which
+            // nothing is pulled in (nothing here calls Swift). Left: libc, libm, libstdc++.
+            linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread"),
+                             .unsafeFlags(["-nostartfiles", "-static-stdlib", "-Xlinker", "--as-needed"])]
         ),
         .target(
             name: "TracerKit",
@@ -88,6 +101,9 @@ let package = Package(
 
         // Real child processes for tests, and the "nothing left stopped, traced or zombie" check.
         .target(name: "TestSupport", dependencies: ["TracerKit", "CInvokerShim"], path: "Tests/TestSupport"),
+        // Programs run with libinvoker-client preloaded (see its main.c's header).
+        .executableTarget(name: "client-fixture", path: "Tests/Fixtures/client-fixture", cSettings: fixtureFlags,
+                          linkerSettings: [.linkedLibrary("pthread"), .linkedLibrary("dl")]),
         .executableTarget(name: "cpp-hang", path: "Tests/Fixtures/cpp-hang",
                           cxxSettings: [.unsafeFlags(["-O2", "-g", "-gdwarf-aranges", "-fno-omit-frame-pointer"])],
                           linkerSettings: [.linkedLibrary("pthread")]),
@@ -103,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InvokerTests",
-            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher", "cpp-hang", "fault-server", "CZlib",
+            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher", "cpp-hang", "fault-server", "CZlib", "client-fixture",
                            .product(name: "GRDB", package: "GRDB.swift")],
             // The text layouts' golden files and a real traffic_crashlog log, read by path.
             exclude: ["Golden"]

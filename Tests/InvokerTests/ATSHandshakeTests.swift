@@ -24,13 +24,14 @@ struct CrasherRun {
     let output: String
 
     static func run(payload: String = "9", mode: String, threads: Int = 3, logDirectory: String? = nil,
-                    extra: [String] = [], crasher executable: String = builtProduct("ats-crasher")) throws -> CrasherRun {
+                    extra: [String] = [], environment: [String: String] = [:],
+                    crasher executable: String = builtProduct("ats-crasher")) throws -> CrasherRun {
         let directory = makeTemporaryDirectory()
         adoptOrphans()
         let crasher = try TestProcess(executable, [
             "--helper", builtProduct("invoker"), "--payload", payload, "--threads", String(threads), "--mode", mode,
             "--", "--log-dir", logDirectory ?? directory,
-        ] + extra, outputPath: directory + "/output.txt")
+        ] + extra, environment: environment, outputPath: directory + "/output.txt")
         let status = crasher.waitForExit()
         // A helper outlives its server only when the server died without waiting (die-early);
         // as subreaper we inherit it and wait for it here.

@@ -16,7 +16,7 @@ let packageRoot: String = {
 }()
 
 @Suite(.timeLimit(.minutes(1))) struct DocumentationTests {
-    @Test(arguments: ["man/invoker.8", "man/invoker.conf.5"])
+    @Test(arguments: ["man/invoker.8", "man/invoker.conf.5", "man/libinvoker-client.3"])
     func manPageRendersWithoutWarnings(page: String) throws {
         let directory = makeTemporaryDirectory()
         let groff = try TestProcess("/usr/bin/groff", ["-mandoc", "-ww", "-z", packageRoot + "/" + page],

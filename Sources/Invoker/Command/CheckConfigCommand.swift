@@ -27,7 +27,7 @@ struct CheckConfigCommand: ParsableCommand {
             return
         }
         do {
-            let configuration = try ConfigurationLoader.load(path: path)
+            let configuration = try ConfigurationLoader.load(path: path, strict: true)
             let chain = configuration.tracers.map { spec -> String in
                 switch spec {
                 case .builtin(let builtin): builtin.use

@@ -54,6 +54,10 @@ struct HelperCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-dir"), help: "Write reports here instead of the configured or Traffic Server log directory.")
     var logDirectory: String?
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Serve a program armed by libinvoker-client: snapshot requests, and reports in --log-dir, $INVOKER_LOG_DIR, output_dir or /var/crash/invoker."))
+    var client = false
+
     @Flag(name: [.customShort("v"), .long], help: "Print the version and exit.")
     var version = false
 
@@ -62,6 +66,7 @@ struct HelperCommand: AsyncParsableCommand {
     var unrecognized: [String] = []
 
     func run() async throws {
+        if client { return try await runClient() }
         guard let helper = makeHelper() else { return }
         let status = await helper.run()
         if status != 0 { throw ExitCode(status) }
@@ -72,6 +77,7 @@ struct HelperCommand: AsyncParsableCommand {
     /// helper is parked; see CrashHelper.parkAndWake), then the capture runs.
     @MainActor
     func runParkingFirst() async throws {
+        if client { return try await runClient() }
         guard let helper = makeHelper() else { return }
         let status = switch helper.parkAndWake() {
         case .exit(let status): status
@@ -80,13 +86,27 @@ struct HelperCommand: AsyncParsableCommand {
         if status != 0 { throw ExitCode(status) }
     }
 
+    /// With --client: serve a program armed by libinvoker-client (ClientHelper).
+    @MainActor
+    func runClient() async throws {
+        guard let dispatcher = makeDispatcher() else { return }
+        let status = await ClientHelper(target: target, dispatcher: dispatcher).run()
+        if status != 0 { throw ExitCode(status) }
+    }
+
     /// Sets up logging, the configuration and the dispatcher (synchronously); nil after --version.
     func makeHelper() -> CrashHelper? {
+        makeDispatcher().map { CrashHelper(target: target, wait: wait, readPayload: !noATSCompatibility, dispatcher: $0) }
+    }
+
+    /// Logging, the configuration and the dispatcher; nil after --version.
+    func makeDispatcher() -> Dispatcher? {
         if version {
             print("invoker \(InvokerCommand.version)")
             return nil
         }
         StandardDescriptors.ensureOpen()
+        StandardDescriptors.raiseLimit()
         Diagnostics.bootstrap(syslog: !debug && (syslog || wait), ident: "invoker")
         let logger = Logger(label: "invoker")
         if !unrecognized.isEmpty {
@@ -109,13 +129,19 @@ struct HelperCommand: AsyncParsableCommand {
             configuration = Configuration()
             configurationProblem = error.description
         }
+        for warning in configuration.warnings {
+            logger.error("\(warning)")
+            if syslog || wait { printToStandardError("invoker: \(warning)") }
+        }
         if let pidFile { PidFile.takeOver(pidFile, logger: logger) }
         var dispatcher = Dispatcher(
             configuration: configuration,
-            outputDirectory: LogDirectory.resolve(explicit: logDirectory ?? configuration.outputDirectory,
-                                                  runroot: runroot, environment: environment),
+            outputDirectory: client
+                ? LogDirectory.forClient(explicit: logDirectory, configured: configuration.outputDirectory, environment: environment)
+                : LogDirectory.resolve(explicit: logDirectory ?? configuration.outputDirectory,
+                                       runroot: runroot, environment: environment),
             serverUser: user, hostTriplet: host, toStandardOutput: debug, logger: logger)
         dispatcher.configurationProblem = configurationProblem
-        return CrashHelper(target: target, wait: wait, readPayload: !noATSCompatibility, dispatcher: dispatcher)
+        return dispatcher
     }
 }

@@ -27,6 +27,7 @@ struct SnapshotCommand: AsyncParsableCommand {
 
     func run() async throws {
         StandardDescriptors.ensureOpen()
+        StandardDescriptors.raiseLimit()
         Diagnostics.bootstrap(syslog: false, ident: "invoker")
         let logger = Logger(label: "invoker")
         let environment = LogDirectory.currentEnvironment()

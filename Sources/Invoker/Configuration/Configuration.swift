@@ -29,6 +29,18 @@ struct ExternalTracerSpec: Equatable {
     /// Extra environment variables.
     var environment: [String: String]
     var workingDirectory: String?
+    /// Which of our (the server's) environment it inherits, before `environment` is added.
+    var inheritEnvironment: EnvironmentInheritance = .sanitized
+}
+
+/// `inherit_env` of an external tracer.
+enum EnvironmentInheritance: String, CaseIterable {
+    /// Every variable except those whose name or value is a secret (Redactor); the default.
+    case sanitized
+    /// Every variable, secrets included.
+    case all
+    /// None: only the tracer's `env`.
+    case none
 }
 
 /// One built-in tracer in the chain.
@@ -92,6 +104,8 @@ struct Configuration: Equatable {
     var store = StoreSettings()
     /// Programs run after the final report, outside the server's downtime (`[[notify]]`).
     var notifiers: [NotifierSpec] = []
+    /// What was left out while assembling (a bad command-line tracer), as sentences to log.
+    var warnings: [String] = []
     /// The `[sentry]` table: forwarding reports to Sentry (nil: no table; SENTRY_DSN alone also enables it).
     var sentry: SentrySettings? = nil
 

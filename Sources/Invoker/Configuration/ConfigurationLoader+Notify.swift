@@ -33,8 +33,8 @@ extension ConfigurationLoader {
             spec.name = name
         }
         if let value = entry["timeout"] {
-            guard let seconds = value.double ?? value.int.map(Double.init), seconds > 0, seconds.isFinite else {
-                throw fail("timeout", "must be a positive number of seconds")
+            guard let seconds = value.double ?? value.int.map(Double.init), seconds > 0, seconds <= 86400 else {
+                throw fail("timeout", "must be a positive number of seconds, at most 86400 (one day)")
             }
             spec.timeout = seconds
         }

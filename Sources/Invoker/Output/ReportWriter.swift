@@ -1,6 +1,7 @@
 // ReportWriter: puts reports on disk: PREFIX-%Y-%m-%d-%H%M%S.log (mode 0400) in the output
-// directory, written atomically; an early version before external tracers run, replaced by the
-// final one; old reports pruned to the configured retention. When the directory cannot be
+// directory, written atomically relative to the directory's descriptor (AtomicFile, LogDirectory);
+// an early version before external tracers run, replaced by the final one; old reports pruned to
+// the configured retention (ReportRetention). When the directory cannot be
 // written, the whole report goes to standard error and syslog, so it is never lost silently.
 
 #if canImport(Glibc)
@@ -42,21 +43,26 @@ struct ReportWriter {
 
     /// Writes the report as it stands, to claim its name; nil if the directory is unusable.
     func writeEarly(_ report: CrashReport) -> ReportLocation? {
+        guard case .success(let fd) = directory.open() else { return nil }
+        defer { try? fd.close() }
         let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout, groupThreads: groupThreads).render()
-        guard case .success(let path) = AtomicFile.write(text, directory: directory.path, name: baseName + ".log", mode: 0o400)
+        guard case .success(let name) = AtomicFile.write(text, in: fd, directoryPath: directory.path, name: baseName + ".log", mode: 0o400)
         else { return nil }
-        var location = ReportLocation(textPath: path)
+        var location = ReportLocation(textPath: directory.path + "/" + name)
         if formats.contains(.json), case .success(let json) = AtomicFile.write(
-            jsonText(report), directory: directory.path, name: jsonName(forTextPath: path), mode: 0o400) {
-            location.jsonPath = json
+            jsonText(report), in: fd, directoryPath: directory.path, name: jsonName(forTextName: name), mode: 0o400) {
+            location.jsonPath = directory.path + "/" + json
         }
         return location
     }
 
     /// The JSON report's file name: the text log's, with .json for .log.
-    private func jsonName(forTextPath path: String) -> String {
-        let name = path.split(separator: "/").last.map(String.init) ?? baseName + ".log"
-        return String(name.dropLast(".log".count)) + ".json"
+    private func jsonName(forTextName name: String) -> String {
+        String(name.dropLast(".log".count)) + ".json"
+    }
+
+    private static func fileName(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
     }
 
     private func jsonText(_ report: CrashReport) -> String {
@@ -68,28 +74,37 @@ struct ReportWriter {
     func writeFinal(_ report: CrashReport, replacing early: ReportLocation?) -> ReportLocation? {
         let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout, groupThreads: groupThreads).render()
         let result: Result<String, AtomicFileError>
-        if let early {
-            result = AtomicFile.replace(early.textPath, with: text, mode: 0o400)
-        } else {
-            result = AtomicFile.write(text, directory: directory.path, name: baseName + ".log", mode: 0o400)
+        let opened = directory.open()
+        switch opened {
+        case .failure(let error):
+            result = .failure(AtomicFileError(operation: "open the directory (\(error))", errno: .notDirectory))
+        case .success(let fd):
+            if let early {
+                result = AtomicFile.replace(Self.fileName(early.textPath), in: fd, directoryPath: directory.path, with: text, mode: 0o400)
+            } else {
+                result = AtomicFile.write(text, in: fd, directoryPath: directory.path, name: baseName + ".log", mode: 0o400)
+            }
         }
-        switch result {
-        case .success(let path):
-            var location = ReportLocation(textPath: path)
+        defer { if case .success(let fd) = opened { try? fd.close() } }
+        switch (result, opened) {
+        case (.success(let name), .success(let fd)):
+            var jsonName: String? = nil
             if formats.contains(.json) {
                 let json = jsonText(report)
-                let written = early?.jsonPath.map { AtomicFile.replace($0, with: json, mode: 0o400) }
-                    ?? AtomicFile.write(json, directory: directory.path, name: jsonName(forTextPath: path), mode: 0o400)
+                let written = early?.jsonPath.map { AtomicFile.replace(Self.fileName($0), in: fd, directoryPath: directory.path, with: json, mode: 0o400) }
+                    ?? AtomicFile.write(json, in: fd, directoryPath: directory.path, name: self.jsonName(forTextName: name), mode: 0o400)
                 switch written {
-                case .success(let jsonPath): location.jsonPath = jsonPath
+                case .success(let written): jsonName = written
                 case .failure(let failure): logger.error("cannot write the JSON report: \(failure)")
                 }
             }
+            let path = directory.path + "/" + name
             // A crash log is news for whoever watches syslog; a snapshot someone asked for is not.
             if prefix == "snapshot" { logger.info("wrote snapshot report to \(path)") } else { logger.error("wrote crash log to \(path)") }
-            prune()
-            return location
-        case .failure(let failure):
+            ReportRetention(directory: fd, prefix: prefix, keep: retention).prune(sparing: [name, jsonName].compactMap { $0 })
+            return ReportLocation(textPath: path, jsonPath: jsonName.map { directory.path + "/" + $0 })
+        default:
+            let failure = if case .failure(let failure) = result { failure.description } else { "?" }
             let reason = "cannot write the crash log to \(directory.path): \(failure); the log follows on standard error and in syslog"
             logger.critical("\(reason)")
             FileDescriptor.standardError.writeAllIgnoringErrors("invoker: " + reason + "\n" + text)
@@ -99,18 +114,6 @@ struct ReportWriter {
             return nil
         }
     }
-
-    /// Deletes the oldest PREFIX-*.log files beyond `retention` (0 keeps all). The names sort by
-    /// time, so the oldest come first.
-    func prune() {
-        guard retention > 0 else { return }
-        let names = ProcFile.entries(of: directory.path).filter { $0.hasPrefix(prefix + "-") && $0.hasSuffix(".log") }.sorted()
-        for name in names.dropLast(retention) {
-            unlink(directory.path + "/" + name)
-            unlink(directory.path + "/" + name.dropLast(".log".count) + ".json")
-        }
-    }
-
 }
 
 extension FileDescriptor {
