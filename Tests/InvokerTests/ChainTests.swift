@@ -303,4 +303,27 @@ struct ChainTests {
         reapAllChildren()
         #expect(leftoverProcesses().isEmpty)
     }
+
+    /// `formats` decides which files a crash gives: each format alone writes only its own, and a
+    /// tracer's %r names the report that exists.
+    @Test(arguments: [("json", ".json", ".log"), ("text", ".log", ".json")])
+    func formatsWriteOnlyTheirOwnFiles(format: String, written: String, absent: String) throws {
+        let config = try writeConfiguration("""
+            formats = ["\(format)"]
+            [[tracer]]
+            use = "unwind"
+            [[tracer]]
+            name = "where"
+            exec = ["/bin/ls", "%r"]
+            """)
+        let run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["--config", config])
+        #expect(run.terminatingSignal == SIGSEGV)
+        let files = directoryEntries(run.directory).filter { $0.hasPrefix("crash-") }
+        #expect(files.count == 1 && files.allSatisfy { $0.hasSuffix(written) }, "\(files)")
+        #expect(!files.contains { $0.hasSuffix(absent) })
+        let report = try #require(files.first.flatMap { readFile(run.directory + "/" + $0) })
+        // The tracer ran with the path of the file that was written.
+        #expect(report.contains(run.directory + "/" + files[0]), "\(report.prefix(3000))")
+        #expect(leftoverProcesses().isEmpty)
+    }
 }

@@ -73,7 +73,7 @@ extension NotifyCommand {
     static func exec(_ specs: [NotifierSpec], report: CrashReport, location: ReportLocation, outputDirectory: String) -> String {
         let values = NotifierValues(
             pid: report.pid, tid: report.fault?.crashingThread ?? report.pid, signal: report.fault?.signal?.number ?? 0,
-            executable: report.executable, outputDirectory: outputDirectory, textPath: location.textPath,
+            executable: report.executable, outputDirectory: outputDirectory, textPath: location.textPath ?? "",
             jsonPath: location.jsonPath ?? "", fingerprint: report.fingerprint?.value ?? "",
             occurrence: report.occurrence?.state.rawValue ?? "")
         let encoder = JSONEncoder()

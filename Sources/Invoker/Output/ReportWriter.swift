@@ -11,11 +11,14 @@ import Logging
 import SystemPackage
 import TracerKit
 
-/// Where a report was written.
+/// Where a report was written: each configured format's file, same base name.
 struct ReportLocation {
-    var textPath: String
-    /// The JSON report next to it (same base name), when that format is on.
-    var jsonPath: String?
+    var paths: [ReportFormat: String] = [:]
+
+    var textPath: String? { paths[.text] }
+    var jsonPath: String? { paths[.json] }
+    /// The report a tracer's %r names: the text log, or the JSON report when there is no text log.
+    var reportPath: String? { textPath ?? jsonPath }
 }
 
 struct ReportWriter {
@@ -32,87 +35,104 @@ struct ReportWriter {
 
     var baseName: String { prefix + "-" + CrashLogWriter.format(time: time, "%Y-%m-%d-%H%M%S") }
 
-    /// The path the text report will get if nothing else claims it first.
-    var plannedTextPath: String { directory.path + "/" + baseName + ".log" }
+    /// The configured formats in the order their files are written: the first claims the name.
+    var orderedFormats: [ReportFormat] { ReportFormat.allCases.filter(formats.contains) }
+
+    /// The path the text log will get if nothing else claims it first (the crash guard writes
+    /// its text there whatever the formats: a crash of ours is worth a log).
+    var plannedTextPath: String { directory.path + "/" + baseName + ReportFormat.text.fileExtension }
+
+    /// The path the report a tracer's %r names will get: the first configured format's.
+    var plannedReportPath: String { directory.path + "/" + baseName + (orderedFormats.first ?? .text).fileExtension }
 
     /// `plannedTextPath` before a writer exists (the crash guard's report).
     static func plannedTextPath(directory: LogDirectory, prefix: String, time: Int) -> String {
-        ReportWriter(directory: directory, formats: [], retention: 0, prefix: prefix, time: time,
+        ReportWriter(directory: directory, formats: [.text], retention: 0, prefix: prefix, time: time,
                      logger: Logger(label: "invoker")).plannedTextPath
+    }
+
+    /// The report in one format.
+    func render(_ format: ReportFormat, _ report: CrashReport) -> String {
+        switch format {
+        case .text:
+            CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout, groupThreads: groupThreads).render()
+        case .json:
+            JSONReportWriter(report: report, kind: prefix, helperVersion: InvokerCommand.version).render()
+        }
     }
 
     /// Writes the report as it stands, to claim its name; nil if the directory is unusable.
     func writeEarly(_ report: CrashReport) -> ReportLocation? {
         guard case .success(let fd) = directory.open() else { return nil }
         defer { try? fd.close() }
-        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout, groupThreads: groupThreads).render()
-        guard case .success(let name) = AtomicFile.write(text, in: fd, directoryPath: directory.path, name: baseName + ".log", mode: 0o400)
-        else { return nil }
-        var location = ReportLocation(textPath: directory.path + "/" + name)
-        if formats.contains(.json), case .success(let json) = AtomicFile.write(
-            jsonText(report), in: fd, directoryPath: directory.path, name: jsonName(forTextName: name), mode: 0o400) {
-            location.jsonPath = directory.path + "/" + json
+        var location = ReportLocation()
+        var stem: String? = nil
+        for format in orderedFormats {
+            let name = (stem ?? baseName) + format.fileExtension
+            switch AtomicFile.write(render(format, report), in: fd, directoryPath: directory.path, name: name, mode: 0o400) {
+            case .success(let written):
+                stem = stem ?? String(written.dropLast(format.fileExtension.count))
+                location.paths[format] = directory.path + "/" + written
+            case .failure:
+                if stem == nil { return nil }
+            }
         }
         return location
-    }
-
-    /// The JSON report's file name: the text log's, with .json for .log.
-    private func jsonName(forTextName name: String) -> String {
-        String(name.dropLast(".log".count)) + ".json"
     }
 
     private static func fileName(_ path: String) -> String {
         path.split(separator: "/").last.map(String.init) ?? path
     }
 
-    private func jsonText(_ report: CrashReport) -> String {
-        JSONReportWriter(report: report, kind: prefix, helperVersion: InvokerCommand.version).render()
-    }
-
-    /// Writes the final report (replacing the early one, if any). Returns where, or nil if it had
-    /// to fall back to standard error and syslog.
+    /// Writes the final report (replacing the early one, if any), in every configured format.
+    /// Returns where, or nil if the first format's file could not be written and the report went
+    /// to standard error and syslog instead.
     func writeFinal(_ report: CrashReport, replacing early: ReportLocation?) -> ReportLocation? {
-        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout, groupThreads: groupThreads).render()
-        let result: Result<String, AtomicFileError>
         let opened = directory.open()
+        defer { if case .success(let fd) = opened { try? fd.close() } }
+        var failure = ""
+        var written: [String] = []
+        var location = ReportLocation()
         switch opened {
         case .failure(let error):
-            result = .failure(AtomicFileError(operation: "open the directory (\(error))", errno: .notDirectory))
+            failure = AtomicFileError(operation: "open the directory (\(error))", errno: .notDirectory).description
         case .success(let fd):
-            if let early {
-                result = AtomicFile.replace(Self.fileName(early.textPath), in: fd, directoryPath: directory.path, with: text, mode: 0o400)
-            } else {
-                result = AtomicFile.write(text, in: fd, directoryPath: directory.path, name: baseName + ".log", mode: 0o400)
-            }
-        }
-        defer { if case .success(let fd) = opened { try? fd.close() } }
-        switch (result, opened) {
-        case (.success(let name), .success(let fd)):
-            var jsonName: String? = nil
-            if formats.contains(.json) {
-                let json = jsonText(report)
-                let written = early?.jsonPath.map { AtomicFile.replace(Self.fileName($0), in: fd, directoryPath: directory.path, with: json, mode: 0o400) }
-                    ?? AtomicFile.write(json, in: fd, directoryPath: directory.path, name: self.jsonName(forTextName: name), mode: 0o400)
-                switch written {
-                case .success(let written): jsonName = written
-                case .failure(let failure): logger.error("cannot write the JSON report: \(failure)")
+            var stem: String? = nil
+            for format in orderedFormats {
+                let content = render(format, report)
+                let result = if let earlyPath = early?.paths[format] {
+                    AtomicFile.replace(Self.fileName(earlyPath), in: fd, directoryPath: directory.path, with: content, mode: 0o400)
+                } else {
+                    AtomicFile.write(content, in: fd, directoryPath: directory.path, name: (stem ?? baseName) + format.fileExtension, mode: 0o400)
                 }
+                switch result {
+                case .success(let name):
+                    stem = stem ?? String(name.dropLast(format.fileExtension.count))
+                    written.append(name)
+                    location.paths[format] = directory.path + "/" + name
+                case .failure(let error) where written.isEmpty:
+                    failure = error.description
+                case .failure(let error):
+                    logger.error("cannot write the \(format.rawValue) report: \(error)")
+                }
+                if written.isEmpty { break }
             }
-            let path = directory.path + "/" + name
-            // A crash log is news for whoever watches syslog; a snapshot someone asked for is not.
-            if prefix == "snapshot" { logger.info("wrote snapshot report to \(path)") } else { logger.error("wrote crash log to \(path)") }
-            ReportRetention(directory: fd, prefix: prefix, keep: retention).prune(sparing: [name, jsonName].compactMap { $0 })
-            return ReportLocation(textPath: path, jsonPath: jsonName.map { directory.path + "/" + $0 })
-        default:
-            let failure = if case .failure(let failure) = result { failure.description } else { "?" }
-            let reason = "cannot write the crash log to \(directory.path): \(failure); the log follows on standard error and in syslog"
-            logger.critical("\(reason)")
-            FileDescriptor.standardError.writeAllIgnoringErrors("invoker: " + reason + "\n" + text)
-            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-                logger.critical("\(line)")
+            if let first = written.first {
+                let path = directory.path + "/" + first
+                // A crash log is news for whoever watches syslog; a snapshot someone asked for is not.
+                if prefix == "snapshot" { logger.info("wrote snapshot report to \(path)") } else { logger.error("wrote crash log to \(path)") }
+                ReportRetention(directory: fd, prefix: prefix, keep: retention).prune(sparing: written)
+                return location
             }
-            return nil
         }
+        let text = render(.text, report)
+        let reason = "cannot write the crash log to \(directory.path): \(failure); the log follows on standard error and in syslog"
+        logger.critical("\(reason)")
+        FileDescriptor.standardError.writeAllIgnoringErrors("invoker: " + reason + "\n" + text)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            logger.critical("\(line)")
+        }
+        return nil
     }
 }
 

@@ -107,7 +107,7 @@ struct Dispatcher {
         let values = PlaceholderValues(
             pid: pid, tid: report.fault?.crashingThread ?? pid, signal: report.fault?.signal?.number ?? 0,
             executable: report.executable, outputDirectory: outputDirectory.path,
-            reportPath: location?.textPath ?? (toStandardOutput ? "" : writer.plannedTextPath))
+            reportPath: location?.reportPath ?? (toStandardOutput ? "" : writer.plannedReportPath))
         await runExternals(externals, values: values, report: &report, deadline: deadline)
         if !externals.isEmpty { addTrafficServerDetails(to: &report, deadline: deadline) }
         report.tracerRuns.insert(TracerRun(name: "invoker", seconds: Deadline.now().seconds(since: start),

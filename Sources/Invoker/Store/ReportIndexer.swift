@@ -19,13 +19,13 @@ struct ReportIndexer {
             try store.record(StoreEntry(report: report, location: location), now: now)
             let missed = try catchUp(store, now: now)
             if missed > 0 { logger.notice("indexed \(missed) earlier reports the crash store had missed") }
-            let pruned = try StorePruner.prune(store, settings: settings, now: now, keep: location.textPath)
+            let pruned = try StorePruner.prune(store, settings: settings, now: now, keep: location.reportPath)
             if pruned.reports > 0 {
                 logger.notice("pruned \(pruned.reports) reports (\(pruned.bytes) bytes) to keep the crash store within its limits")
             }
             return nil
         } catch {
-            let sentence = "the report \(location.textPath) was written, but \(error.description)"
+            let sentence = "the report \(location.reportPath ?? "?") was written, but \(error.description)"
             logger.error("\(sentence)")
             return sentence
         }

@@ -46,9 +46,9 @@ struct StoreEntry: Equatable {
         fingerprint = report.fingerprint?.value ?? "fp1:unknown"
         state = report.occurrence?.state.rawValue ?? Occurrence.State.new.rawValue
         compact = report.occurrence?.compact ?? false
-        textPath = location.textPath
+        textPath = location.reportPath ?? ""
         jsonPath = location.jsonPath
-        bytes = Self.size(of: location.textPath) + (location.jsonPath.map(Self.size) ?? 0)
+        bytes = (location.textPath.map(Self.size) ?? 0) + (location.jsonPath.map(Self.size) ?? 0)
     }
 
     init(time: Int, pid: Int32, executable: String, buildID: String?, serverVersion: String?, signal: Int32?,
