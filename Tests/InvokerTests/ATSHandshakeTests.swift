@@ -24,10 +24,11 @@ struct CrasherRun {
     let output: String
 
     static func run(payload: String = "9", mode: String, threads: Int = 3, logDirectory: String? = nil,
-                    extra: [String] = [], environment: [String: String] = [:]) throws -> CrasherRun {
+                    extra: [String] = [], environment: [String: String] = [:],
+                    crasher executable: String = builtProduct("ats-crasher")) throws -> CrasherRun {
         let directory = makeTemporaryDirectory()
         adoptOrphans()
-        let crasher = try TestProcess(builtProduct("ats-crasher"), [
+        let crasher = try TestProcess(executable, [
             "--helper", builtProduct("invoker"), "--payload", payload, "--threads", String(threads), "--mode", mode,
             "--", "--log-dir", logDirectory ?? directory,
         ] + extra, environment: environment, outputPath: directory + "/output.txt")

@@ -22,7 +22,7 @@ import Tracers
         #expect(status == 1)
         let problems = output.split(separator: "\n").filter { $0.hasPrefix(bad + ":") }.map { String($0.dropFirst(bad.count)) }
         #expect(Set(problems) == [":1: deadline: must be a positive number of seconds, at most 86400 (one day)",
-                                  ":2: colour: unknown setting; known: output_dir, formats, deadline, failure_policy, max_output_bytes, retention, early_release, log_layout, group_threads, stop_timeout, stack_copy_limit, tracer, sentry",
+                                  ":2: colour: unknown setting; known: output_dir, formats, deadline, failure_policy, max_output_bytes, retention, early_release, log_layout, group_threads, stop_timeout, stack_copy_limit, tracer, sentry, store, notify",
                                   ":5: tracer[1].max_frames: must be an integer from 1 to 4096",
                                   ":9: tracer[2].timeout: must be a positive number of seconds, at most 86400 (one day)"], "\(output)")
         let good = try writeConfiguration("""
@@ -148,6 +148,12 @@ import Tracers
          "bad.conf:2: tracer[1].use: the variables tracer reads the frames the unwind tracer finds: put a [[tracer]] with use = \"unwind\" before it"),
         ("[[tracer]]\nuse = \"process\"\n[[tracer]]\nuse = \"variables\"\n",
          "bad.conf:4: tracer[2].use: the variables tracer reads the frames the unwind tracer finds"),
+        ("store = 3\n", "bad.conf:1: store: must be a table: write it as [store]"),
+        ("[store]\nloop_report = 3\n", "bad.conf:2: store.loop_report: not a setting of [store] (did you mean `loop_reports`?)"),
+        ("[store]\nenabled = true\nloop_window = 0\n", "bad.conf:3: store.loop_window: must be a number of seconds from 1 to a year"),
+        ("[store]\nmax_store_bytes = -1\n", "bad.conf:2: store.max_store_bytes: must be 0 (no limit) or a positive number of bytes"),
+        ("[[notify]]\nexec = [\"/bin/echo\", \"%x\"]\n", "bad.conf:2: notify[1].exec: unknown placeholder in \"%x\""),
+        ("[[notify]]\nexec = [\"mail\"]\ngroupe = \"adm\"\n", "bad.conf:3: notify[1].groupe: not a setting of a notifier (did you mean `group`?)"),
         // Table headers toml++ would assert on (found by ConfigurationFuzzTests), and an array
         // value on its own line, which is not a header.
         ("[[)racer]]\nuse = \"unwind\"\n", "bad.conf:1: not valid TOML: a table header must start with a key name, not \")\""),
@@ -178,6 +184,20 @@ import Tracers
             (error as? ConfigurationError)?.description.hasPrefix(message) == true
                 || { Issue.record("got: \(error)"); return false }()
         }
+    }
+
+    @Test func storeSettingsLoad() throws {
+        let configuration = try ConfigurationLoader.parse("""
+            [store]
+            enabled = false
+            loop_reports = 5
+            loop_window = 90.5
+            max_store_bytes = 1000000
+            max_age_days = 0
+            """, file: "store.conf")
+        #expect(configuration.store == StoreSettings(enabled: false, loopReports: 5, loopWindow: 90.5, maxStoreBytes: 1_000_000,
+                                                     maxAgeDays: 0))
+        #expect(try ConfigurationLoader.parse("", file: "empty.conf").store == StoreSettings())
     }
 
     @Test func commandLineTracersAppendAndAreCapped() throws {

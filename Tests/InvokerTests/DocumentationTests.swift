@@ -25,7 +25,8 @@ let packageRoot: String = {
         #expect(readFile(directory + "/warnings.txt") == "")
     }
 
-    @Test(arguments: [["help", "helper"], ["snapshot", "--help"], ["check-config", "--help"], ["show", "--help"]])
+    @Test(arguments: [["help", "helper"], ["snapshot", "--help"], ["check-config", "--help"], ["list", "--help"], ["show", "--help"],
+                      ["groups", "--help"], ["resolve", "--help"], ["store", "rebuild", "--help"]])
     func everyOptionIsInTheManual(help: [String]) throws {
         let manual = try #require(readFile(packageRoot + "/man/invoker.8"))
         let (_, output) = try runInvoker(help)
@@ -42,8 +43,8 @@ let packageRoot: String = {
     @Test func everyConfigurationKeyIsDocumentedAndTheExampleIsValid() throws {
         let manual = try #require(readFile(packageRoot + "/man/invoker.conf.5"))
         let example = try #require(readFile(packageRoot + "/invoker.conf.example"))
-        let keys = Set(ConfigurationLoader.globalKeys + ConfigurationLoader.externalKeys + ConfigurationLoader.builtinKeys)
-            .subtracting(["tracer"])
+        let keys = Set(ConfigurationLoader.globalKeys + ConfigurationLoader.externalKeys + ConfigurationLoader.builtinKeys
+                       + ConfigurationLoader.storeKeys + ConfigurationLoader.notifyKeys).subtracting(["tracer"])
         for key in keys {
             #expect(manual.contains("Li \(key)"), "\(key) is not in invoker.conf.5")
             #expect(example.contains(key + " ") || example.contains(key + " ="), "\(key) is not in invoker.conf.example")

@@ -201,7 +201,8 @@ struct HostileInputTests {
         let mine = directoryEntries(directory).filter { $0.hasPrefix("crash-2") && !$0.hasPrefix("crash-2000") && !$0.hasPrefix("crash-2001") }
         #expect(mine.count == 2, "this run's .log and .json: \(directoryEntries(directory)) \(run.output)")
         #expect(Set(directoryEntries(directory)) == Set(mine + ["crash-2000-01-01-000000.log", "crash-2000-01-01-000000.json",
-                                                             ".crash-2001-01-01-000001.log.0123456789abcdef.tmp", "unrelated.log"]))
+                                                             ".crash-2001-01-01-000001.log.0123456789abcdef.tmp", "unrelated.log",
+                                                             ".invoker-store.sqlite"]))
         #expect(leftoverProcesses().isEmpty)
     }
 

@@ -109,6 +109,10 @@ struct Configuration: Equatable {
     /// names (the crashing thread always stands alone and in full).
     var groupThreads = true
     var tracers: [TracerSpec] = Configuration.defaultTracers
+    /// The crash store, crash-loop protection and the store's limits (`[store]`).
+    var store = StoreSettings()
+    /// Programs run after the final report, outside the server's downtime (`[[notify]]`).
+    var notifiers: [NotifierSpec] = []
     /// What was left out while assembling (a bad command-line tracer), as sentences to log.
     var warnings: [String] = []
     /// The `[sentry]` table: forwarding reports to Sentry (nil: no table; SENTRY_DSN alone also enables it).

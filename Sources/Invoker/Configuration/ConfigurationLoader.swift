@@ -14,7 +14,7 @@ import Tracers
 
 enum ConfigurationLoader {
     static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release",
-                             "log_layout", "group_threads", "stop_timeout", "stack_copy_limit", "tracer", "sentry"]
+                             "log_layout", "group_threads", "stop_timeout", "stack_copy_limit", "tracer", "sentry", "store", "notify"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "inherit_env", "cwd"]
     static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -51,6 +51,10 @@ enum ConfigurationLoader {
             if strict, let user = external.user, user != "#-1", UserIdentity.lookUp(user) == nil {
                 throw ConfigurationError(file: path, line: locator.line(of: "user", inTracer: index), key: "tracer[\(index + 1)].user",
                                          message: "no user \(user) in the password database; a tracer never runs as root in its place")
+            }
+            for (index, notifier) in configuration.notifiers.enumerated() {
+                try checkProgram(notifier.command[0], file: path, line: locator.line(of: "exec", inTableOrArray: "notify"),
+                                 key: "notify[\(index + 1)].exec")
             }
         }
         return configuration
@@ -181,6 +185,22 @@ enum ConfigurationLoader {
         if let value = table["group_threads"] {
             guard let flag = value.bool else { throw fail("group_threads", "must be true or false") }
             configuration.groupThreads = flag
+        }
+        if let value = table["store"] {
+            guard let store = value.table else { throw fail("store", "must be a table: write it as [store]") }
+            configuration.store = try storeSettings(store, fail: { key, message in
+                ConfigurationError(file: file, line: locator.line(of: key, inTableOrArray: "store"), key: "store.\(key)", message: message)
+            })
+        }
+        if let value = table["notify"] {
+            guard let array = value.array else { throw fail("notify", "must be an array of tables: write each as [[notify]]") }
+            for (index, element) in array.enumerated() {
+                guard let entry = element.table else { throw fail("notify", "entry \(index + 1) is not a table") }
+                configuration.notifiers.append(try notifier(entry, index: index, fail: { key, message in
+                    ConfigurationError(file: file, line: locator.line(of: key, inTableOrArray: "notify"), key: "notify[\(index + 1)].\(key)",
+                                       message: message)
+                }))
+            }
         }
         if let value = table["tracer"] {
             guard let array = value.array else { throw fail("tracer", "must be an array of tables: write each as [[tracer]]") }

@@ -156,6 +156,15 @@ struct CrashLogWriter {
             for evidence in classification.evidence { out += label("") + "- " + evidence.escapedForLog + "\n" }
         }
         if let version = report.fault?.payloadVersion { out += label("Payload:") + version.rawValue + "\n" }
+        if let fingerprint = report.fingerprint {
+            out += label("Fingerprint:") + fingerprint.value + "\n"
+            if let note = fingerprint.note { out += label("") + "- " + note + "\n" }
+        }
+        if let occurrence = report.occurrence {
+            out += label("Occurrence:") + occurrence.state.rawValue + ", crash \(occurrence.groupCount) of this fingerprint"
+                + (occurrence.compact ? ", compact record" : "") + "\n"
+            if let detail = occurrence.detail { out += label("") + "- " + detail + "\n" }
+        }
     }
 
     /// The 23 gregs of the signal context, four to a line, as traffic_crashlog prints them.

@@ -46,7 +46,12 @@ struct JSONReportWriter {
                       registers: fault.registers.map(registers), serverBacktrace: fault.serverBacktrace,
                       classification: fault.classification.map {
                           Classification(kind: $0.kind.rawValue, summary: $0.summary, evidence: $0.evidence)
-                      })
+                      },
+                      fingerprint: report.fingerprint?.value, fingerprintBasis: report.fingerprint?.basis,
+                      fingerprintNote: report.fingerprint?.note)
+            },
+            occurrence: report.occurrence.map {
+                OccurrenceDTO(state: $0.state.rawValue, groupCount: $0.groupCount, compact: $0.compact, detail: $0.detail)
             },
             threads: report.threads.enumerated().map { threadIndex, thread in
                 Thread(tid: thread.tid, name: thread.name, crashed: thread.isCrashing, group: groupIDs[threadIndex],
@@ -104,6 +109,7 @@ struct JSONReportWriter {
         var host: Host
         var process: Process
         var fault: Fault?
+        var occurrence: OccurrenceDTO?
         var threads: [Thread]
         var threadGroups: [ThreadGroupDTO]
         var globals: [VariableDTO]?
@@ -135,7 +141,11 @@ struct JSONReportWriter {
         var registers: [String: String]?
         var serverBacktrace: String?
         var classification: Classification?
+        var fingerprint: String?
+        var fingerprintBasis: [String]?
+        var fingerprintNote: String?
     }
+    struct OccurrenceDTO: Encodable { var state: String; var groupCount: Int; var compact: Bool; var detail: String? }
     struct Classification: Encodable { var kind: String; var summary: String; var evidence: [String] }
     struct FrameDTO: Encodable {
         var index: Int

@@ -14,9 +14,15 @@ enum ReportReference: Equatable {
     case name(String)
     /// A path to a .json or .log file.
     case path(String)
+    /// A report's id in the crash store (`invoker list`).
+    case id(Int64)
+    /// A fingerprint ("fp1:…", a prefix is enough): its group's latest report, from the crash store.
+    case fingerprint(String)
 
     init(_ argument: String) {
         if argument == "latest" { self = .latest }
+        else if let id = Int64(argument) { self = .id(id) }
+        else if argument.hasPrefix(Fingerprint.rule + ":") { self = .fingerprint(argument) }
         else if argument.contains("/") || argument.hasSuffix(".json") || argument.hasSuffix(".log") { self = .path(argument) }
         else { self = .name(argument) }
     }
@@ -43,6 +49,9 @@ enum ReportReference: Equatable {
         case .path(let path):
             base = path.hasSuffix(".json") ? String(path.dropLast(".json".count))
                 : path.hasSuffix(".log") ? String(path.dropLast(".log".count)) : path
+        case .id, .fingerprint:
+            let indexed = try StoreLookup.report(self, in: directory)
+            base = String(indexed.textPath.dropLast(".log".count))
         }
         guard access(base + ".json", R_OK) == 0 else {
             throw .unreadable(path: base + ".json", reason: String(cString: strerror(errno)))
@@ -69,6 +78,8 @@ enum ShowError: Error, CustomStringConvertible {
     case unreadable(path: String, reason: String)
     case notAReport(path: String, reason: String)
     case noTextLog(jsonPath: String)
+    /// An id or fingerprint the crash store could not answer (no store, no match, several).
+    case notIndexed(reason: String)
     case cannotWrite(path: String, reason: String)
 
     var description: String {
@@ -81,6 +92,8 @@ enum ShowError: Error, CustomStringConvertible {
             "\(path) is not an invoker JSON report: \(reason)"
         case .noTextLog(let jsonPath):
             "there is no text log beside \(jsonPath) (formats without \"text\"?); use --html, or --all-threads for the stacks alone"
+        case .notIndexed(let reason):
+            reason
         case .cannotWrite(let path, let reason):
             "cannot write \(path): \(reason)"
         }

@@ -85,13 +85,14 @@ struct ReportWriter {
     }
 
     /// Writes the final report (replacing the early one, if any), in every configured format.
-    /// Returns false if the first format's file could not be written and the report went to
-    /// standard error and syslog instead.
-    func writeFinal(_ report: CrashReport, replacing early: ReportLocation?) -> Bool {
+    /// Returns where, or nil if the first format's file could not be written and the report went
+    /// to standard error and syslog instead.
+    func writeFinal(_ report: CrashReport, replacing early: ReportLocation?) -> ReportLocation? {
         let opened = directory.open()
         defer { if case .success(let fd) = opened { try? fd.close() } }
         var failure = ""
         var written: [String] = []
+        var location = ReportLocation()
         switch opened {
         case .failure(let error):
             failure = AtomicFileError(operation: "open the directory (\(error))", errno: .notDirectory).description
@@ -108,6 +109,7 @@ struct ReportWriter {
                 case .success(let name):
                     stem = stem ?? String(name.dropLast(format.fileExtension.count))
                     written.append(name)
+                    location.paths[format] = directory.path + "/" + name
                 case .failure(let error) where written.isEmpty:
                     failure = error.description
                 case .failure(let error):
@@ -120,7 +122,7 @@ struct ReportWriter {
                 // A crash log is news for whoever watches syslog; a snapshot someone asked for is not.
                 if prefix == "snapshot" { logger.info("wrote snapshot report to \(path)") } else { logger.error("wrote crash log to \(path)") }
                 ReportRetention(directory: fd, prefix: prefix, keep: retention).prune(sparing: written)
-                return true
+                return location
             }
         }
         let text = render(.text, report)
@@ -130,7 +132,7 @@ struct ReportWriter {
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             logger.critical("\(line)")
         }
-        return false
+        return nil
     }
 }
 

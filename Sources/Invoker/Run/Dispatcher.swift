@@ -6,8 +6,13 @@
 //          ─► built-in tracers' finish (symbolizing: files only)
 //          ─► early report written (so a hung external tracer cannot cost us the stacks)
 //          ─► external tracers, in order, each bounded ─► final report replaces the early one
+//          ─► [crash: the crash store's index and pruning (ReportIndexer), the server released first]
 //          ─► [Sentry configured: once the server is released, the envelope goes to the outbox, then out]
+//          ─► [crash, [[notify]] configured: invoker notify, exec'd in place of this process]
 //
+// Crash-loop protection (CrashLoopGuard) fingerprints the crash and asks the store how its group
+// stands: during the downtime right after the unwinder when an expensive tracer would follow (a
+// loop then skips them, and the external tracers too), else after symbolizing.
 // A live snapshot releases the target right after the snapshot (stacks and registers are copied),
 // so the server is frozen only for the copy; a crash keeps it stopped while the built-ins read it.
 // Everything is bounded by one deadline. The target is released on every path: PtraceSession
@@ -48,18 +53,28 @@ struct Dispatcher {
              start: Deadline = .now(), sections: [ReportSection] = []) async -> Int32 {
         let deadline = start.adding(seconds: configuration.deadline)
         CrashGuard.install()
-        let externals = externalSpecs()
+        var externals = externalSpecs()
+        let loopGuard = CrashLoopGuard(directory: outputDirectory.path, settings: configuration.store,
+                                       usesStore: mode == .crash && !toStandardOutput && configuration.store.enabled, logger: logger)
         let builtins = configuration.tracers.compactMap { spec -> (any Tracer)? in
             if case .builtin(let builtin) = spec { return BuiltinTracers.make(builtin, outputDirectory: outputDirectory.path) }
             return nil
         }
+        let expensive = !externals.isEmpty || builtins.contains { $0 is VariablesTracer }
         var (report, snapshot) = captureWithBuiltins(pid: pid, fault: fault, mode: mode, builtins: builtins,
-                                                     deadline: deadline, regain: regain)
+                                                     deadline: deadline, regain: regain, loopGuard: expensive ? loopGuard : nil)
+        if report.occurrence?.compact == true, !externals.isEmpty {
+            report.problems.append("Not run, this crash is in a crash loop: \(externals.map(\.name).joined(separator: ", ")).")
+            externals = []
+        }
+        var released = false
         report.sections.insert(contentsOf: sections, at: 0)
         // Nothing left needs the server: let it go now and finish the report on our own time.
         if mode == .crash && externals.isEmpty && !toStandardOutput && configuration.earlyRelease {
             report.notes.append("the server was released after \(Deadline.millisecondsSince(start)) ms; the report was completed after that")
-            if EarlyRelease.detachFromServer() == .parent { _exit(ExitStatus.of(report, written: true).rawValue) }
+            let side = EarlyRelease.detachFromServer()
+            if side == .parent { _exit(ExitStatus.of(report, written: true).rawValue) }
+            released = side == .child
         }
         let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
                                   retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
@@ -79,6 +94,7 @@ struct Dispatcher {
         snapshot = nil
         // After the release: with external tracers the server waits for them, so then after those.
         if externals.isEmpty { addTrafficServerDetails(to: &report, deadline: deadline) }
+        loopGuard.assess(report: &report)
         // Early write: the stacks are on disk before any external program runs.
         var location: ReportLocation? = nil
         let redactor = self.redactor
@@ -104,17 +120,50 @@ struct Dispatcher {
                   terminator: "")
             return ExitStatus.of(report, written: true).rawValue
         }
-        let status = ExitStatus.of(report, written: writer.writeFinal(report, replacing: location)).rawValue
+        let written = writer.writeFinal(report, replacing: location)
         CrashGuard.withdraw()
+        let status = ExitStatus.of(report, written: written != nil).rawValue
+        // The store's step forks first when the server still waits for us, so neither it, Sentry
+        // (which then does not fork again) nor the notifiers lengthen the downtime.
+        if mode == .crash, let written, configuration.store.enabled || !configuration.notifiers.isEmpty {
+            released = releaseAndIndex(report, at: written, released: released)
+        }
         SentryForwarder.forwardAfterFinalReport(report, kind: writer.prefix, baseName: writer.baseName, directory: outputDirectory.path,
                                                 configuration: configuration, serverPID: pid, logger: logger, exitStatus: status)
+        if mode == .crash, let written, !configuration.notifiers.isEmpty {
+            logger.error("\(NotifyCommand.exec(configuration.notifiers, report: report, location: written, outputDirectory: outputDirectory.path))")
+        }
+        if released { Self.endChild(status) }
         return status
+    }
+
+    /// The crash store's step, outside the server's downtime: when the server still waits for us
+    /// (external tracers ran), fork first so it is let go. Returns whether this is a forked child.
+    private func releaseAndIndex(_ report: CrashReport, at location: ReportLocation, released: Bool) -> Bool {
+        var child = released
+        if !released, configuration.earlyRelease {
+            let side = EarlyRelease.detachFromServer()
+            if side == .parent { _exit(0) }
+            child = side == .child
+        }
+        if configuration.store.enabled {
+            let indexer = ReportIndexer(directory: outputDirectory.path, settings: configuration.store, logger: logger)
+            indexer.index(report, at: location, now: Int(time(nil)))
+        }
+        return child
+    }
+
+    /// Ends the forked child at once. Only the forking thread lives on in it, so nothing would
+    /// end the process when another thread started since (GRDB's queue starts one) never ends.
+    private static func endChild(_ status: Int32) -> Never {
+        _exit(status)
     }
 
     /// Attaches, snapshots, runs the built-in tracers' capture and releases the target. The
     /// snapshot is nil when the target could not be stopped.
     func captureWithBuiltins(pid: Int32, fault: FaultContext?, mode: Mode, builtins: [any Tracer],
-                             deadline: Deadline, regain earlier: RootRegain = .notNeeded) -> (CrashReport, ProcessSnapshot?) {
+                             deadline: Deadline, regain earlier: RootRegain = .notNeeded,
+                             loopGuard: CrashLoopGuard? = nil) -> (CrashReport, ProcessSnapshot?) {
         var report = CrashReport(pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? "?", commandLine: [],
                                  hostTriplet: hostTriplet, time: Int(time(nil)), fault: fault)
         report.isSnapshot = mode == .live
@@ -174,18 +223,7 @@ struct Dispatcher {
         CrashGuard.keep(report, path: toStandardOutput ? nil : ReportWriter.plannedTextPath(
             directory: outputDirectory, prefix: mode == .crash ? "crash" : "snapshot", time: report.time),
             layout: configuration.logLayout, groupThreads: configuration.groupThreads)
-        for tracer in builtins {
-            let started = Deadline.now()
-            CrashGuard.stage("capturing with a built-in tracer (unwinding the stacks, reading variables)")
-            CrashGuard.injectFaultIfAsked(before: tracer.name)
-            tracer.capture(snapshot: snapshot, report: &report, deadline: deadline)
-            report.tracerRuns.append(TracerRun(name: tracer.name, seconds: Deadline.now().seconds(since: started),
-                                               outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))
-        }
-        // The module list comes from /proc/PID/maps: take it while the target surely exists.
-        let modulesStart = Deadline.now()
-        report.modules = snapshot.modules?.modules ?? []
-        report.notes.append("\(report.modules.count) modules listed in \(Deadline.millisecondsSince(modulesStart)) ms")
+        // Classified before the tracers run: the crash-loop check needs the fault kind.
         if let signal = report.fault?.signal {
             let classification = FaultClassifier.classify(
                 signal: signal, registers: report.fault?.registers, mappings: snapshot.mappings,
@@ -194,6 +232,28 @@ struct Dispatcher {
                     ? ProcFile.readText("/proc/\(signal.senderPID)/comm", limit: 64)?.trimmingWhitespace() : nil)
             report.fault?.classification = classification
         }
+        for (index, tracer) in builtins.enumerated() {
+            let started = Deadline.now()
+            CrashGuard.stage("capturing with a built-in tracer (unwinding the stacks, reading variables)")
+            CrashGuard.injectFaultIfAsked(before: tracer.name)
+            tracer.capture(snapshot: snapshot, report: &report, deadline: deadline)
+            report.tracerRuns.append(TracerRun(name: tracer.name, seconds: Deadline.now().seconds(since: started),
+                                               outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))
+            let checkStart = Deadline.now()
+            if tracer is UnwindTracer, let loopGuard,
+               loopGuard.isLooping(report: &report, snapshot: snapshot) {
+                let skipped = builtins[(index + 1)...].map(\.name)
+                if !skipped.isEmpty {
+                    report.problems.append("Not run, this crash is in a crash loop: \(skipped.joined(separator: ", ")).")
+                }
+                report.notes.append("crash-loop check (fingerprint and store query) in \(Deadline.millisecondsSince(checkStart)) ms")
+                break
+            }
+        }
+        // The module list comes from /proc/PID/maps: take it while the target surely exists.
+        let modulesStart = Deadline.now()
+        report.modules = snapshot.modules?.modules ?? []
+        report.notes.append("\(report.modules.count) modules listed in \(Deadline.millisecondsSince(modulesStart)) ms")
         report.problems += snapshot.problems
         return (report, snapshot)
     }

@@ -181,6 +181,10 @@ public struct CrashReport: Sendable {
     public var problems: [String] = []
     /// Facts about the capture itself (what took how long), for the Capture Timing section.
     public var notes: [String] = []
+    /// Which crash this is (rule fp1), once the crashing thread is symbolized.
+    public var fingerprint: Fingerprint?
+    /// How this crash relates to the ones before it (the crash store), when known.
+    public var occurrence: Occurrence?
 
     public init(pid: Int32, executable: String, commandLine: [String], hostTriplet: String?, time: Int,
                 fault: FaultContext?) {

@@ -1,0 +1,57 @@
+// NotifierSpec: one `[[notify]]` table: a program run after the final report is written and the
+// server released, with the report's paths, fingerprint and occurrence as placeholders.
+
+/// A notifier as configured.
+struct NotifierSpec: Equatable, Codable {
+    var name: String
+    /// argv, with placeholders (%p %t %s %e %o %r %j %f %n %%) still in it.
+    var command: [String]
+    /// Seconds before it is terminated (SIGTERM to its process group, then SIGKILL).
+    var timeout: Double = 30
+    /// Run as this user (name or uid); nil: as invoker runs.
+    var user: String?
+    var environment: [String: String] = [:]
+    /// Give the report files to this group, mode 0440, before it runs: read access without
+    /// making reports world readable.
+    var group: String?
+
+    static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "j", "f", "n", "%"]
+}
+
+/// The values of a notifier's placeholders for one report.
+struct NotifierValues: Codable, Equatable {
+    var pid: Int32
+    var tid: Int32
+    var signal: Int32
+    var executable: String
+    var outputDirectory: String
+    var textPath: String
+    var jsonPath: String
+    var fingerprint: String
+    /// new, repeat, regression or loop.
+    var occurrence: String
+
+    /// `word` with every placeholder replaced (one pass; %% is a literal %).
+    func expand(_ word: String) -> String {
+        var result = ""
+        var iterator = word.makeIterator()
+        while let character = iterator.next() {
+            guard character == "%" else { result.append(character); continue }
+            guard let key = iterator.next() else { result.append("%"); break }
+            switch key {
+            case "p": result += String(pid)
+            case "t": result += String(tid)
+            case "s": result += String(signal)
+            case "e": result += executable
+            case "o": result += outputDirectory
+            case "r": result += textPath
+            case "j": result += jsonPath
+            case "f": result += fingerprint
+            case "n": result += occurrence
+            case "%": result += "%"
+            default: result.append("%"); result.append(key)
+            }
+        }
+        return result
+    }
+}
