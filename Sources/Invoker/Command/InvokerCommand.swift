@@ -17,7 +17,7 @@ struct InvokerCommand: AsyncParsableCommand {
         then stops every thread once, runs its tracer chain and writes a crash log.
         """,
         subcommands: [HelperCommand.self, CheckConfigCommand.self, SnapshotCommand.self, ShowCommand.self, SendCommand.self,
-                      ExecTracerCommand.self],
+                      ExecTracerCommand.self, CoreCommand.self],
         defaultSubcommand: HelperCommand.self)
 
     /// ArgumentParser's main(), except that the helper parks on the main thread before any
