@@ -25,7 +25,7 @@ let packageRoot: String = {
         #expect(readFile(directory + "/warnings.txt") == "")
     }
 
-    @Test(arguments: [["help", "helper"], ["snapshot", "--help"], ["check-config", "--help"], ["show", "--help"]])
+    @Test(arguments: [["help", "helper"], ["snapshot", "--help"], ["check-config", "--help"], ["show", "--help"], ["core", "--help"]])
     func everyOptionIsInTheManual(help: [String]) throws {
         let manual = try #require(readFile(packageRoot + "/man/invoker.8"))
         let (_, output) = try runInvoker(help)

@@ -15,7 +15,7 @@ struct CoreCommand: ParsableCommand {
         abstract: "Write the crash report of a core file.",
         discussion: """
         Reads the core's notes (the signal, every thread's registers, the process name) and \
-        unwinds every thread with elfutils' libdwfl, as `eu-stack --core` does. The report is \
+        unwinds every thread with elfutils' libdwfl, as eu-stack does on a core. The report is \
         named crash-%Y-%m-%d-%H%M%S.log (and .json) after the core file's modification time.
         """)
 
@@ -25,7 +25,7 @@ struct CoreCommand: ParsableCommand {
     @Option(name: .long, help: "The program that dumped it (default: the file the core names).")
     var exe: String?
 
-    @Option(name: .customLong("log-dir"), help: "Write the report into this directory (default: the configured output_directory, else the current directory).")
+    @Option(name: .customLong("log-dir"), help: "Write the report into this directory (default: the configured output_dir, else the current directory).")
     var logDir: String?
 
     @Option(name: .long, help: "The configuration file (default: $INVOKER_CONFIG, else /etc/invoker/invoker.conf).")
@@ -56,7 +56,7 @@ struct CoreCommand: ParsableCommand {
         let time = stat(file, &status) == 0 ? Int(status.st_mtim.tv_sec) : Int(Glibc.time(nil))
         let report = CoreReport.make(from: dump, time: time, readSeconds: Deadline.now().seconds(since: started))
         var directory = LogDirectory(path: logDir ?? configuration.outputDirectory ?? LogDirectory.currentDirectory(),
-                                     source: logDir != nil ? "--log-dir" : configuration.outputDirectory != nil ? "output_directory" : "current directory")
+                                     source: logDir != nil ? "--log-dir" : configuration.outputDirectory != nil ? "output_dir" : "current directory")
         directory.problem = LogDirectory.usabilityProblem(directory)
         if let problem = directory.problem {
             printToStandardError(problem)
