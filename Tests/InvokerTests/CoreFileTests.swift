@@ -102,6 +102,52 @@ struct CoreFileTests {
         #expect(leftoverProcesses().isEmpty, "\(leftoverProcesses())")
     }
 
+    /// `invoker core PID TID 11 1700000000` with the core on a pipe, as kernel.core_pattern
+    /// `|invoker core %P %i %s %t` runs it; the report's JSON, parsed.
+    func pipe(_ core: FixtureCore, extra: [String] = []) throws -> [String: Any] {
+        let output = makeTemporaryDirectory("invoker-core-pipe")
+        let pid = String(core.pid)
+        let script = "core=$1 invoker=$2 output=$3; shift 3; cat \"$core\" | \"$invoker\" core --log-dir \"$output\" \"$@\""
+        let process = try TestProcess("/bin/sh", ["-c", script, "sh", core.path, builtProduct("invoker"), output] + extra + [pid, pid, "11", "1700000000"],
+                                      outputPath: output + ".txt")
+        #expect(process.waitForExit(seconds: 60) == 0, "\(readFile(output + ".txt") ?? "")")
+        let names = directoryEntries(output)
+        let jsonName = try #require(names.first { $0.hasPrefix("crash-") && $0.hasSuffix(".json") }, "\(names)")
+        #expect(!names.contains { $0.hasSuffix(".tmp") }, "the temporary core is removed: \(names)")
+        let data = try #require(readFile(output + "/" + jsonName)).data(using: .utf8)!
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    func functions(_ report: [String: Any]) -> [Int: [String]] {
+        var result: [Int: [String]] = [:]
+        for thread in report["threads"] as? [[String: Any]] ?? [] {
+            result[thread["tid"] as? Int ?? -1] = (thread["frames"] as? [[String: Any]] ?? []).map { $0["function"] as? String ?? "??" }
+        }
+        return result
+    }
+
+    @Test func aCorePipedInAsByTheKernelGivesTheSameStacksAndACapIsSaid() throws {
+        let core = try FixtureCore.make()
+        defer { core.remove() }
+        let oracle = try euStack(arguments: ["--core=" + core.path, "--executable=" + core.executable])
+        let whole = try pipe(core)
+        #expect(whole["time_unix"] as? Int == 1_700_000_000)
+        #expect(Set(functions(whole).keys) == Set(oracle.keys.map(Int.init)) && oracle.count == 3)
+        for (tid, theirs) in oracle {
+            #expect(functions(whole)[Int(tid)] == theirs.map(\.function), "thread \(tid)")
+        }
+        let timing = "\(whole["timing"] ?? "")"
+        #expect(timing.contains("bytes of core read from the pipe"), "\(timing)")
+
+        // Capped at 64 KiB: the notes survive (signal, every thread), the stacks' memory does not.
+        let capped = try pipe(core, extra: ["--max-core-size", "65536"])
+        #expect(Set(functions(capped).keys) == Set(oracle.keys.map(Int.init)))
+        #expect(((capped["fault"] as? [String: Any])?["signal"] as? [String: Any])?["name"] as? String == "SIGSEGV")
+        let problems = "\(capped["problems"] ?? "")"
+        #expect(problems.contains("only the first 65536 were kept (--max-core-size)"), "\(problems)")
+        #expect(leftoverProcesses().isEmpty, "\(leftoverProcesses())")
+    }
+
     @Test func aFileThatIsNotACoreIsRefusedWithTheReason() throws {
         let directory = makeTemporaryDirectory("invoker-core")
         let (status, messages) = try runInvoker(["core", "--file", "/bin/true", "--log-dir", directory])

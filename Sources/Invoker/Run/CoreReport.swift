@@ -9,8 +9,8 @@ import TracerKit
 import Tracers
 
 enum CoreReport {
-    /// The report of `dump`, dated `time` (the core file's modification time: the crash's).
-    static func make(from dump: CoreDump, time: Int, readSeconds: Double) -> CrashReport {
+    /// The report of `dump`, dated `time` (the crash's), read from `source` (default: its path).
+    static func make(from dump: CoreDump, time: Int, readSeconds: Double, source: String? = nil) -> CrashReport {
         let crashing = dump.threads.first { $0.tid == dump.crashingThread }
         var fault = FaultContext(pid: dump.pid, crashingThread: dump.crashingThread, signal: dump.signal,
                                  registers: crashing?.registers)
@@ -30,7 +30,7 @@ enum CoreReport {
                          frames: thread.frames, unwindStop: thread.unwindStop)
         }
         report.problems = dump.problems
-        report.notes.append("read from the core file \(dump.path) (not a live process: no variables, "
+        report.notes.append("read from \(source ?? "the core file " + dump.path) (not a live process: no variables, "
             + "collectors, external tracers, thread names or process status) in \(Int(readSeconds * 1000)) ms")
         report.tracerRuns.append(TracerRun(name: "core", seconds: readSeconds, outcome: "completed"))
         return report
