@@ -142,6 +142,11 @@ int ivk_unw_get_proc_info(unw_cursor_t *cursor, unw_proc_info_t *info) { return 
 int ivk_rename_noreplace(const char *from, const char *to) {
     return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
 }
+int ivk_renameat_noreplace(int fromdir, const char *from, int todir, const char *to) {
+    return renameat2(fromdir, from, todir, to, RENAME_NOREPLACE);
+}
+int ivk_o_path(void) { return O_PATH; }
+int ivk_open_tmpfile(int dirfd, mode_t mode) { return openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode); }
 void ivk_openlog(const char *ident) { openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON); }
 void ivk_syslog(int priority, const char *message) { syslog(priority, "%s", message); }
 

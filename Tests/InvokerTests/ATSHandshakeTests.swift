@@ -24,13 +24,13 @@ struct CrasherRun {
     let output: String
 
     static func run(payload: String = "9", mode: String, threads: Int = 3, logDirectory: String? = nil,
-                    extra: [String] = []) throws -> CrasherRun {
+                    extra: [String] = [], environment: [String: String] = [:]) throws -> CrasherRun {
         let directory = makeTemporaryDirectory()
         adoptOrphans()
         let crasher = try TestProcess(builtProduct("ats-crasher"), [
             "--helper", builtProduct("invoker"), "--payload", payload, "--threads", String(threads), "--mode", mode,
             "--", "--log-dir", logDirectory ?? directory,
-        ] + extra, outputPath: directory + "/output.txt")
+        ] + extra, environment: environment, outputPath: directory + "/output.txt")
         let status = crasher.waitForExit()
         // A helper outlives its server only when the server died without waiting (die-early);
         // as subreaper we inherit it and wait for it here.

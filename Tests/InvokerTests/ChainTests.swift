@@ -33,7 +33,8 @@ func executedPrograms(_ text: String) -> [(command: String, output: [String], st
                 result.append((open.0, open.1, line))
                 current = nil
             } else {
-                current!.1.append(line)
+                // Output lines are indented by two spaces (nothing a program prints starts a line).
+                current!.1.append(line.hasPrefix("  ") ? String(line.dropFirst(2)) : line)
             }
         }
     }
@@ -42,9 +43,9 @@ func executedPrograms(_ text: String) -> [(command: String, output: [String], st
 
 /// Crashes the C fixture (ATS 10.2 payload, segv) under a chain of the unwinder and `tracers`
 /// (TOML `[[tracer]]` tables); its run and its crash log.
-func crashWithUnwindAnd(_ tracers: String) throws -> (run: CrasherRun, log: CrashLog) {
+func crashWithUnwindAnd(_ tracers: String, environment: [String: String] = [:]) throws -> (run: CrasherRun, log: CrashLog) {
     let config = try writeConfiguration("[[tracer]]\nuse = \"unwind\"\n" + tracers)
-    let run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["--config", config])
+    let run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["--config", config], environment: environment)
     return (run, try #require(run.log))
 }
 
@@ -218,9 +219,9 @@ struct ChainTests {
         #expect(sleeper.tracer == 0)
         let (tooMany, message) = try runInvoker(["-p", String(sleeper.pid), "-d"] + Array(repeating: ["-t", "/bin/true"], count: 17).flatMap { $0 })
         #expect(tooMany == 0, "a bad -t list must not stop the helper")
-        #expect(message.contains("17 tracers given; at most 16 are accepted; using the built-in chain instead"))
+        #expect(message.contains("17 tracers given; at most 16 are accepted; the rest are ignored"))
         // The report says so too, where the reader of the log looks.
-        #expect(message.contains("Capture Problems:\n  - command line: --tracer: 17 tracers given; at most 16 are accepted; the built-in chain ran instead.\n"))
+        #expect(message.contains("Capture Problems:\n  - command line: --tracer: 17 tracers given; at most 16 are accepted; the rest are ignored.\n"))
         sleeper.finish()
         #expect(leftoverProcesses().isEmpty)
     }
@@ -256,7 +257,7 @@ struct ChainTests {
         chmod(good, 0o666)
         let (looseStatus, looseOutput) = try runInvoker(["check-config", good])
         #expect(looseStatus == 1)
-        #expect(looseOutput.contains("refusing a configuration writable by group or others while running as root"))
+        #expect(looseOutput.contains("refusing \(good): running as root, a configuration must be owned by root and not writable by group or others (owner uid 0, mode 666)"))
         // A tracer program others can change is refused too, with its line.
         let program = makeTemporaryDirectory() + "/tracer"
         try TrafficServerSandbox.write("#!/bin/sh\necho hi\n", to: program)
@@ -300,6 +301,29 @@ struct ChainTests {
         #expect(target.status == nil)
         target.finish()
         reapAllChildren()
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    /// `formats` decides which files a crash gives: each format alone writes only its own, and a
+    /// tracer's %r names the report that exists.
+    @Test(arguments: [("json", ".json", ".log"), ("text", ".log", ".json")])
+    func formatsWriteOnlyTheirOwnFiles(format: String, written: String, absent: String) throws {
+        let config = try writeConfiguration("""
+            formats = ["\(format)"]
+            [[tracer]]
+            use = "unwind"
+            [[tracer]]
+            name = "where"
+            exec = ["/bin/ls", "%r"]
+            """)
+        let run = try CrasherRun.run(payload: "10.2", mode: "segv", extra: ["--config", config])
+        #expect(run.terminatingSignal == SIGSEGV)
+        let files = directoryEntries(run.directory).filter { $0.hasPrefix("crash-") }
+        #expect(files.count == 1 && files.allSatisfy { $0.hasSuffix(written) }, "\(files)")
+        #expect(!files.contains { $0.hasSuffix(absent) })
+        let report = try #require(files.first.flatMap { readFile(run.directory + "/" + $0) })
+        // The tracer ran with the path of the file that was written.
+        #expect(report.contains(run.directory + "/" + files[0]), "\(report.prefix(3000))")
         #expect(leftoverProcesses().isEmpty)
     }
 }

@@ -37,6 +37,27 @@ struct CommandLineTests {
         #expect(leftoverProcesses().isEmpty)
     }
 
+    /// invoker(8)'s EXIT STATUS: 0 every stack, 1 a report without some stacks, 2 no report file.
+    @Test func exitStatusSaysHowMuchWasCaptured() throws {
+        let target = try TestProcess("/bin/sleep", ["30"])
+        defer { target.finish() }
+        #expect(target.waitUntilSleeping())
+        let directory = makeTemporaryDirectory()
+        #expect(try runInvoker(["snapshot", "--pid", String(target.pid), "--output", directory]).status == 0)
+        // Held by another tracer, its one thread cannot be stopped: a report, without its stack.
+        let holder = try PtraceSession.attach(pid: target.pid, deadline: .after(seconds: 5))
+        let partial = makeTemporaryDirectory()
+        let (status, output) = try runInvoker(["snapshot", "--pid", String(target.pid), "--output", partial])
+        holder.detach()
+        #expect(status == 1, "\(output)")
+        #expect(directoryEntries(partial).contains { $0.hasPrefix("snapshot-") && $0.hasSuffix(".log") })
+        // A directory it cannot write: nothing done.
+        let nothing = try runInvoker(["snapshot", "--pid", String(target.pid), "--output", "/proc/self"])
+        #expect(nothing.status == 2, "\(nothing.output)")
+        target.finish()
+        #expect(leftoverProcesses().isEmpty)
+    }
+
     @Test func helpShowsTheHelpersOptions() throws {
         let (status, output) = try runInvoker(["--help"])
         #expect(status == 0)
@@ -69,7 +90,7 @@ struct CommandLineTests {
         let holder = try PtraceSession.attach(pid: sleeper.pid, deadline: .after(seconds: 5))
         let (status, output) = try runInvoker(["--target", String(sleeper.pid), "--debug"])
         holder.detach()
-        #expect(status == 0)
+        #expect(status == 1, "a report without the stacks is done in part (invoker(8) EXIT STATUS)")
         #expect(output.contains("Cannot attach to thread \(sleeper.pid) of process \(sleeper.pid): EPERM — process"))
         #expect(output.contains("is already tracing it; only one tracer at a time."))
         // The report is still written, with what could be had without the attach.

@@ -140,6 +140,12 @@ int ivk_unw_get_proc_info(unw_cursor_t *cursor, unw_proc_info_t *info);
 
 /// renameat2(RENAME_NOREPLACE): rename without replacing an existing file.
 int ivk_rename_noreplace(const char *from, const char *to);
+/// renameat2(RENAME_NOREPLACE) relative to directory descriptors.
+int ivk_renameat_noreplace(int fromdir, const char *from, int todir, const char *to);
+/// O_PATH (a _GNU_SOURCE flag Swift's Glibc module does not show).
+int ivk_o_path(void);
+/// An unnamed file in the directory `dirfd` (O_TMPFILE | O_WRONLY), to be linked in when complete.
+int ivk_open_tmpfile(int dirfd, mode_t mode);
 /// openlog(ident, LOG_PID|LOG_NDELAY, LOG_DAEMON); `ident` must stay valid.
 void ivk_openlog(const char *ident);
 /// syslog(priority, "%s", message).

@@ -27,7 +27,7 @@ struct CheckConfigCommand: ParsableCommand {
             return
         }
         do {
-            let configuration = try ConfigurationLoader.load(path: path)
+            let configuration = try ConfigurationLoader.load(path: path, strict: true)
             let chain = configuration.tracers.map { spec -> String in
                 switch spec {
                 case .builtin(let builtin): builtin.use
@@ -42,7 +42,7 @@ struct CheckConfigCommand: ParsableCommand {
             print("deadline \(configuration.deadline) s, failure policy \(configuration.failurePolicy.rawValue), formats \(configuration.formats.map(\.rawValue).joined(separator: ", "))")
         } catch {
             for problem in Self.allProblems(path: path, first: error) { printToStandardError(problem.description) }
-            throw ExitCode(1)
+            throw ExitStatus.partial.exitCode
         }
     }
 

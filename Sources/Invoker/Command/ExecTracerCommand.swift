@@ -15,6 +15,13 @@
 //   pipe, the crashed server waiting for both).
 // Here both happen in a process that posix_spawn made and that exec'd us, where glibc's view of
 // its threads is right, immediately before the exec of PROGRAM.
+//
+// Running as root, PROGRAM is checked once more here, right before it runs (TrustedFile: the file
+// and every directory above it root's alone), and executed from the descriptor that was checked
+// (fexecve), so a file swapped in after the check is never the one run. With
+// --environment-from-prefix, the program's environment arrives as INVOKER_TRACER_ENV_NAME=value
+// variables, which mean nothing to the dynamic loader: a tracer's LD_PRELOAD or LD_LIBRARY_PATH
+// then applies to PROGRAM only, never to this root launcher.
 
 #if canImport(Glibc)
 import Glibc
@@ -23,6 +30,7 @@ import ArgumentParser
 import CInvokerShim
 import SystemPackage
 import TracerKit
+import Tracers
 
 struct ExecTracerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,11 +47,18 @@ struct ExecTracerCommand: ParsableCommand {
     @Option(name: .long, help: "The supplementary groups, comma-separated (with --uid; default: none).")
     var groups: String = ""
 
+    @Flag(name: .customLong("environment-from-prefix"),
+          help: "Give PROGRAM exactly the INVOKER_TRACER_ENV_* variables, without the prefix (default: our environment).")
+    var environmentFromPrefix = false
+
+    static var environmentPrefix: String { ExternalTracer.environmentPrefix }
+
     @Argument(parsing: .postTerminator, help: "The program (a path, not searched for) and its arguments, after --.")
     var command: [String] = []
 
-    /// Exit statuses as a shell gives them: 126, could not become the user; 127, could not execute.
-    static let cannotSwitch: Int32 = 126, cannotExecute: Int32 = 127
+    /// Exit statuses as a shell gives them: 126, could not become the user or the program was
+    /// refused; 127, could not execute.
+    static let cannotSwitch: Int32 = 126, cannotExecute: Int32 = 127, refused: Int32 = 126
 
     func validate() throws {
         // No PATH search, as for every tracer: a relative path is relative to the working directory.
@@ -56,6 +71,19 @@ struct ExecTracerCommand: ParsableCommand {
 
     func run() throws {
         Self.resetSignals()
+        let program: FileDescriptor
+        switch TrustedFile.open(command[0]) {
+        case .success(let (fd, _)): program = fd
+        case .failure(.unavailable(_, let error)):
+            printToStandardError("invoker exec-tracer: cannot execute \(command[0]): \(error.sentence)")
+            throw ExitCode(Self.cannotExecute)
+        case .failure(let refusal):
+            printToStandardError("invoker exec-tracer: " + refusal.sentence("a tracer"))
+            throw ExitCode(Self.refused)
+        }
+        // A script is run by its interpreter through /dev/fd/N: that descriptor must stay open.
+        if Self.mayBeScript(program) { _ = fcntl(program.rawValue, F_SETFD, 0) }
+        let environment = environmentFromPrefix ? Self.unprefixed(LogDirectory.currentEnvironment()) : nil
         if let uid, let gid {
             // Started by a helper that still has effective uid trafficserver (real uid 0, under
             // traffic_manager): setgroups and setgid need effective uid 0 back first.
@@ -71,8 +99,29 @@ struct ExecTracerCommand: ParsableCommand {
         // in PROGRAM.
         for signal in [Int32(32), 33] { _ = ivk_reset_signal_to_default(signal) }
         let argv = command.map { strdup($0) } + [nil]
-        execv(command[0], argv)
+        if let environment {
+            let envp = environment.map { strdup($0.key + "=" + $0.value) } + [nil]
+            fexecve(program.rawValue, argv, envp)
+        } else {
+            fexecve(program.rawValue, argv, environ)
+        }
         try fail("cannot execute \(command[0])", Self.cannotExecute)
+    }
+
+    /// The variables passed as PREFIX+NAME=value, as NAME=value.
+    static func unprefixed(_ environment: [String: String]) -> [String: String] {
+        var result: [String: String] = [:]
+        for (key, value) in environment where key.hasPrefix(environmentPrefix) && key.count > environmentPrefix.count {
+            result[String(key.dropFirst(environmentPrefix.count))] = value
+        }
+        return result
+    }
+
+    /// Whether the file starts with "#!" (or cannot be read to tell).
+    static func mayBeScript(_ fd: FileDescriptor) -> Bool {
+        var magic: (UInt8, UInt8) = (0, 0)
+        let count = withUnsafeMutableBytes(of: &magic) { pread(fd.rawValue, $0.baseAddress, 2, 0) }
+        return count != 2 || (magic.0 == UInt8(ascii: "#") && magic.1 == UInt8(ascii: "!"))
     }
 
     /// Every catchable signal to its default action, and none blocked: what a program expects to

@@ -106,6 +106,7 @@ struct HelperCommand: AsyncParsableCommand {
             return nil
         }
         StandardDescriptors.ensureOpen()
+        StandardDescriptors.raiseLimit()
         Diagnostics.bootstrap(syslog: !debug && (syslog || wait), ident: "invoker")
         let logger = Logger(label: "invoker")
         if !unrecognized.isEmpty {
@@ -127,6 +128,10 @@ struct HelperCommand: AsyncParsableCommand {
             if syslog || wait { printToStandardError("invoker: \(error.description); using the built-in chain instead") }
             configuration = Configuration()
             configurationProblem = error.description
+        }
+        for warning in configuration.warnings {
+            logger.error("\(warning)")
+            if syslog || wait { printToStandardError("invoker: \(warning)") }
         }
         if let pidFile { PidFile.takeOver(pidFile, logger: logger) }
         var dispatcher = Dispatcher(

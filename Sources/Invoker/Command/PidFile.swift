@@ -1,10 +1,11 @@
 // PidFile: backtrace-invoker's -P: stop the invoker named in the file (one helper per server),
-// then record ours.
+// then record ours, never writing through a symbolic or hard link.
 
 #if canImport(Glibc)
 import Glibc
 #endif
 import Logging
+import SystemPackage
 import TracerKit
 
 enum PidFile {
@@ -17,13 +18,22 @@ enum PidFile {
                 logger.notice("stopped the previous invoker \(old) named in \(path)")
             }
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        // Never through a link: O_NOFOLLOW refuses a symbolic one; a hard link (a second name of
+        // another file, where fs.protected_hardlinks is 0) is seen by its link count before
+        // anything is truncated, as is a FIFO or a device (O_NONBLOCK: opening one must not block).
+        let fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0o644)
         guard fd >= 0 else {
-            logger.error("cannot write the pid file \(path): \(String(cString: strerror(errno)))")
+            logger.error("cannot write the pid file \(path): \(Errno(rawValue: errno).sentence)")
+            return
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_nlink == 1 else {
+            logger.error("refusing the pid file \(path): it must be a regular file with no other name (links: \(info.st_nlink)); nothing was written")
             return
         }
         let line = "\(getpid())\n"
+        _ = ftruncate(fd, 0)
         _ = line.withCString { write(fd, $0, strlen($0)) }
-        close(fd)
     }
 }

@@ -48,14 +48,14 @@ struct SendCommand: ParsableCommand {
                 commandLineTracers: [], environmentTracer: nil, exec: nil)
         } catch {
             printToStandardError(error.description)
-            throw ExitCode(1)
+            throw ExitStatus.nothing.exitCode
         }
         let directory = LogDirectory.resolve(explicit: logDirectory ?? configuration.outputDirectory, runroot: runroot,
                                              environment: environment).path
         guard let forwarder = SentryForwarder.make(configuration: configuration, reportDirectory: directory,
                                                    environment: environment, logger: logger) else {
             printToStandardError("no Sentry DSN: set dsn in the [sentry] table of invoker.conf, or SENTRY_DSN")
-            throw ExitCode(1)
+            throw ExitStatus.nothing.exitCode
         }
         if list {
             for record in forwarder.outbox.sentRecords() {
@@ -68,13 +68,13 @@ struct SendCommand: ParsableCommand {
             if !report.hasPrefix("/") { report = LogDirectory.currentDirectory() + "/" + report }
             guard case .success(let json) = ProcFile.readBytes(report, limit: 64 << 20) else {
                 printToStandardError("cannot read \(report)")
-                throw ExitCode(1)
+                throw ExitStatus.nothing.exitCode
             }
             let stem = report.hasSuffix(".json") ? String(report.dropLast(".json".count)) : report
             let text: [UInt8]? = if case .success(let bytes) = ProcFile.readBytes(stem + ".log", limit: 64 << 20) { bytes } else { nil }
             let baseName = stem.split(separator: "/").last.map(String.init) ?? "report"
             guard forwarder.enqueue(reportJSON: json, textLog: text, reportPath: stem + ".log", baseName: baseName) != nil else {
-                throw ExitCode(1)
+                throw ExitStatus.nothing.exitCode
             }
         }
         if print {
@@ -110,6 +110,6 @@ struct SendCommand: ParsableCommand {
                 Swift.print("not sent \(name): \(reason); next attempt after \(CrashLogWriter.formatUTC(time: next))")
             }
         }
-        if failed { throw ExitCode(2) }
+        if failed { throw ExitStatus.partial.exitCode }
     }
 }

@@ -49,7 +49,7 @@ struct ShowCommand: ParsableCommand {
             }
         } catch let error as ShowError {
             printToStandardError("invoker: \(error.description)")
-            throw ExitCode(1)
+            throw ExitStatus.nothing.exitCode
         }
     }
 

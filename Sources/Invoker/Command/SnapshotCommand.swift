@@ -27,6 +27,7 @@ struct SnapshotCommand: AsyncParsableCommand {
 
     func run() async throws {
         StandardDescriptors.ensureOpen()
+        StandardDescriptors.raiseLimit()
         Diagnostics.bootstrap(syslog: false, ident: "invoker")
         let logger = Logger(label: "invoker")
         let environment = LogDirectory.currentEnvironment()
@@ -37,14 +38,14 @@ struct SnapshotCommand: AsyncParsableCommand {
                 commandLineTracers: [], environmentTracer: nil, exec: nil)
         } catch {
             printToStandardError(error.description)
-            throw ExitCode(1)
+            throw ExitStatus.nothing.exitCode
         }
         // --output names where this snapshot should go: made if it is not there yet (as mkdir -p).
         if let output, !stdout { Self.makeDirectories(output) }
         let directory = LogDirectory.forSnapshot(explicit: output ?? configuration.outputDirectory)
         if !stdout, let problem = directory.problem {
             printToStandardError(problem)
-            throw ExitCode(1)
+            throw ExitStatus.nothing.exitCode
         }
         let dispatcher = Dispatcher(configuration: configuration, outputDirectory: directory, serverUser: nil,
                                     hostTriplet: nil, toStandardOutput: stdout, logger: logger)

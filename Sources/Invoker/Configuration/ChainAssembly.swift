@@ -15,18 +15,25 @@ enum ChainAssembly {
                               exec: String?) throws(ConfigurationError) -> Configuration {
         var configuration = try file.map { (path) throws(ConfigurationError) in try ConfigurationLoader.load(path: path) }
             ?? Configuration()
-        if commandLineTracers.count > maxCommandLineTracers {
-            throw ConfigurationError(file: "command line", key: "--tracer",
-                                     message: "\(commandLineTracers.count) tracers given; at most \(maxCommandLineTracers) are accepted")
+        // A bad command-line tracer is left out with a warning: it must not cost the file's chain.
+        var given = commandLineTracers
+        if given.count > maxCommandLineTracers {
+            configuration.warnings.append(ConfigurationError(file: "command line", key: "--tracer",
+                message: "\(given.count) tracers given; at most \(maxCommandLineTracers) are accepted; the rest are ignored").description)
+            given = Array(given.prefix(maxCommandLineTracers))
         }
-        let words = commandLineTracers + [environmentTracer].compactMap { $0?.isEmpty == false ? $0 : nil }
+        let words = given + [environmentTracer].compactMap { $0?.isEmpty == false ? $0 : nil }
         for (index, text) in words.enumerated() {
-            let origin = index < commandLineTracers.count ? "--tracer" : "INVOKER_TRACER"
-            let external = try spec(text, origin: origin)
-            if getuid() == 0 {
-                try ConfigurationLoader.checkProgram(external.command[0], file: "command line", line: nil, key: origin)
+            let origin = index < given.count ? "--tracer" : "INVOKER_TRACER"
+            do throws(ConfigurationError) {
+                let external = try spec(text, origin: origin)
+                if TrustedFile.enforced {
+                    try ConfigurationLoader.checkProgram(external.command[0], file: "command line", line: nil, key: origin)
+                }
+                configuration.tracers.append(.external(external))
+            } catch {
+                configuration.warnings.append(error.description + "; this tracer is left out")
             }
-            configuration.tracers.append(.external(external))
         }
         if let exec {
             configuration.tracers.append(.external(ExternalTracerSpec(

@@ -11,10 +11,19 @@ enum FailurePolicy: String, CaseIterable {
     case stop
 }
 
-/// Report formats.
+/// Report formats. Each is one formatter (ReportWriter.render) and a file extension; the text log
+/// comes first, so with it on it claims the report's name, as traffic_crashlog's log does.
 enum ReportFormat: String, CaseIterable {
     case text
     case json
+
+    /// What the report's base name gets in this format.
+    var fileExtension: String {
+        switch self {
+        case .text: ".log"
+        case .json: ".json"
+        }
+    }
 }
 
 /// One external program in the chain.
@@ -29,6 +38,18 @@ struct ExternalTracerSpec: Equatable {
     /// Extra environment variables.
     var environment: [String: String]
     var workingDirectory: String?
+    /// Which of our (the server's) environment it inherits, before `environment` is added.
+    var inheritEnvironment: EnvironmentInheritance = .sanitized
+}
+
+/// `inherit_env` of an external tracer.
+enum EnvironmentInheritance: String, CaseIterable {
+    /// Every variable except those whose name or value is a secret (Redactor); the default.
+    case sanitized
+    /// Every variable, secrets included.
+    case all
+    /// None: only the tracer's `env`.
+    case none
 }
 
 /// One built-in tracer in the chain.
@@ -88,6 +109,8 @@ struct Configuration: Equatable {
     /// names (the crashing thread always stands alone and in full).
     var groupThreads = true
     var tracers: [TracerSpec] = Configuration.defaultTracers
+    /// What was left out while assembling (a bad command-line tracer), as sentences to log.
+    var warnings: [String] = []
     /// The `[sentry]` table: forwarding reports to Sentry (nil: no table; SENTRY_DSN alone also enables it).
     var sentry: SentrySettings? = nil
 

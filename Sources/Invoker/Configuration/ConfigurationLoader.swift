@@ -7,6 +7,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemPackage
 import TOMLKit
 import TracerKit
 import Tracers
@@ -14,7 +15,7 @@ import Tracers
 enum ConfigurationLoader {
     static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release",
                              "log_layout", "group_threads", "stop_timeout", "stack_copy_limit", "tracer", "sentry"]
-    static let externalKeys = ["name", "exec", "timeout", "user", "env", "cwd"]
+    static let externalKeys = ["name", "exec", "timeout", "user", "env", "inherit_env", "cwd"]
     static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
 
@@ -26,27 +27,83 @@ enum ConfigurationLoader {
         return access("/etc/invoker/invoker.conf", F_OK) == 0 ? "/etc/invoker/invoker.conf" : nil
     }
 
-    /// Loads and validates the file at `path`.
-    static func load(path: String) throws(ConfigurationError) -> Configuration {
-        guard case .success(let bytes) = ProcFile.readBytes(path, limit: 1 << 20) else {
-            throw ConfigurationError(file: path, message: "cannot read the file: \(String(cString: strerror(errno)))")
-        }
-        if getuid() == 0 { try checkOwnership(path) }
-        let text = String(decoding: bytes, as: UTF8.self)
+    /// The longest chain a file may configure: every tracer runs inside the server's downtime.
+    static let maxTracers = 64
+
+    /// The largest configuration read; a longer file is refused, never cut.
+    static let maxFileBytes = 1 << 20
+
+    /// Loads and validates the file at `path`. Running as root, the file and every directory above
+    /// it must be root's alone (TrustedFile), and so must each tracer program. `strict` (what
+    /// check-config asks) also refuses what a running helper only reports when the tracer's turn
+    /// comes: a program that does not exist, a `user` with no passwd entry.
+    static func load(path: String, strict: Bool = false) throws(ConfigurationError) -> Configuration {
+        let bytes = try readTrusted(path)
+        let text = try decode(bytes, file: path)
         let configuration = try parse(text, file: path)
-        if getuid() == 0 {
-            let locator = SourceLocator(text: text)
-            for (index, spec) in configuration.tracers.enumerated() {
-                guard case .external(let external) = spec else { continue }
+        let locator = SourceLocator(text: text)
+        for (index, spec) in configuration.tracers.enumerated() {
+            guard case .external(let external) = spec else { continue }
+            if TrustedFile.enforced || strict {
                 try checkProgram(external.command[0], file: path, line: locator.line(of: "exec", inTracer: index),
-                                 key: "tracer[\(index + 1)].exec")
+                                 key: "tracer[\(index + 1)].exec", strict: strict)
+            }
+            if strict, let user = external.user, user != "#-1", UserIdentity.lookUp(user) == nil {
+                throw ConfigurationError(file: path, line: locator.line(of: "user", inTracer: index), key: "tracer[\(index + 1)].user",
+                                         message: "no user \(user) in the password database; a tracer never runs as root in its place")
             }
         }
         return configuration
     }
 
+    /// The file's bytes, read from the descriptor that was checked; refused when over the limit.
+    private static func readTrusted(_ path: String) throws(ConfigurationError) -> [UInt8] {
+        let fd: FileDescriptor
+        switch TrustedFile.open(path) {
+        case .success(let (opened, _)): fd = opened
+        case .failure(.unavailable(_, let error)):
+            throw ConfigurationError(file: path, message: "cannot read the file: \(error.sentence)")
+        case .failure(let refusal):
+            throw ConfigurationError(file: path, message: refusal.sentence("a configuration"))
+        }
+        defer { try? fd.close() }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while bytes.count <= maxFileBytes {
+            let count = (try? chunk.withUnsafeMutableBytes { try fd.read(into: $0, retryOnInterrupt: true) }) ?? -1
+            if count < 0 { throw ConfigurationError(file: path, message: "cannot read the file: \(Errno(rawValue: errno).sentence)") }
+            if count == 0 { return bytes }
+            bytes += chunk[0..<count]
+        }
+        throw ConfigurationError(file: path, message: "the file is larger than \(maxFileBytes >> 20) MiB; refusing it rather than reading part of it")
+    }
+
+    /// UTF-8 text with no NUL byte (TOML's rules), or the line of the first offence.
+    static func decode(_ bytes: [UInt8], file: String) throws(ConfigurationError) -> String {
+        func line(at offset: Int) -> Int { bytes[..<offset].reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) } }
+        if let nul = bytes.firstIndex(of: 0) {
+            throw ConfigurationError(file: file, line: line(at: nul), message: "a NUL byte at offset \(nul); a configuration is text")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            var iterator = bytes.makeIterator(), decoder = UTF8(), offset = 0
+            var bad = 0
+            loop: while true {
+                switch decoder.decode(&iterator) {
+                case .scalarValue(let scalar): offset += UTF8.width(scalar)
+                case .emptyInput: break loop
+                case .error: bad = offset; break loop
+                }
+            }
+            throw ConfigurationError(file: file, line: line(at: bad), message: "not valid UTF-8 near offset \(bad); a configuration is UTF-8 text")
+        }
+        return text
+    }
+
     /// Parses and validates configuration text. `file` names it in messages.
     static func parse(_ text: String, file: String) throws(ConfigurationError) -> Configuration {
+        if let (line, message) = TOMLPreflight.problem(in: text) {
+            throw ConfigurationError(file: file, line: line, message: "not valid TOML: " + message)
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -82,7 +139,7 @@ enum ConfigurationLoader {
             configuration.formats = formats
         }
         if let value = table["deadline"] {
-            guard let deadline = seconds(value) else { throw fail("deadline", "must be a positive number of seconds") }
+            guard let deadline = seconds(value) else { throw fail("deadline", secondsRule) }
             configuration.deadline = deadline
         }
         if let value = table["failure_policy"] {
@@ -92,11 +149,11 @@ enum ConfigurationLoader {
             configuration.failurePolicy = policy
         }
         if let value = table["max_output_bytes"] {
-            guard let bytes = value.int, bytes > 0 else { throw fail("max_output_bytes", "must be a positive integer") }
+            guard let bytes = value.int, (1...maxOutputBytes).contains(bytes) else { throw fail("max_output_bytes", "must be an integer from 1 to \(maxOutputBytes) (256 MiB)") }
             configuration.maxOutputBytes = bytes
         }
         if let value = table["retention"] {
-            guard let count = value.int, count >= 0 else { throw fail("retention", "must be 0 (keep all) or a positive integer") }
+            guard let count = value.int, (0...maxCount).contains(count) else { throw fail("retention", "must be 0 (keep all) or a positive integer up to \(maxCount)") }
             configuration.retention = count
         }
         if let value = table["early_release"] {
@@ -127,6 +184,9 @@ enum ConfigurationLoader {
         }
         if let value = table["tracer"] {
             guard let array = value.array else { throw fail("tracer", "must be an array of tables: write each as [[tracer]]") }
+            if array.count > maxTracers {
+                throw fail("tracer", "\(array.count) tracers; a chain has at most \(maxTracers) (the server waits for all of them)")
+            }
             var tracers: [TracerSpec] = []
             for (index, element) in array.enumerated() {
                 guard let entry = element.table else { throw fail("tracer", "entry \(index + 1) is not a table") }
@@ -178,7 +238,7 @@ enum ConfigurationLoader {
             limit.set(&options, number)
         }
         if let value = entry["timeout"] {
-            guard let timeout = seconds(value) else { throw fail("timeout", "must be a positive number of seconds", index) }
+            guard let timeout = seconds(value) else { throw fail("timeout", secondsRule, index) }
             options.timeout = timeout
         }
         if let value = entry["globals"] {
@@ -224,7 +284,7 @@ enum ConfigurationLoader {
                 spec.variables.maxFrames = spec.maxFrames ?? spec.variables.maxFrames
             }
             if let value = entry["max_descriptors"] {
-                guard let count = value.int, count >= 0 else { throw fail("max_descriptors", "must be a non-negative integer", index) }
+                guard let count = value.int, (0...maxCount).contains(count) else { throw fail("max_descriptors", "must be an integer from 0 to \(maxCount)", index) }
                 spec.maxDescriptors = count
             }
             return .builtin(spec)
@@ -253,7 +313,7 @@ enum ConfigurationLoader {
             spec.name = name
         }
         if let value = entry["timeout"] {
-            guard let timeout = seconds(value) else { throw fail("timeout", "must be a positive number of seconds", index) }
+            guard let timeout = seconds(value) else { throw fail("timeout", secondsRule, index) }
             spec.timeout = timeout
         }
         if let value = entry["user"] {
@@ -269,6 +329,12 @@ enum ConfigurationLoader {
                 spec.environment[key] = text
             }
         }
+        if let value = entry["inherit_env"] {
+            guard let name = value.string, let inheritance = EnvironmentInheritance(rawValue: name) else {
+                throw fail("inherit_env", "must be \"sanitized\" (the default: no secrets), \"all\" or \"none\"", index)
+            }
+            spec.inheritEnvironment = inheritance
+        }
         if let value = entry["cwd"] {
             guard let path = value.string, path.hasPrefix("/") else { throw fail("cwd", "must be an absolute path", index) }
             spec.workingDirectory = path
@@ -276,10 +342,19 @@ enum ConfigurationLoader {
         return .external(spec)
     }
 
-    /// A positive number of seconds from an integer or a float; nil otherwise.
+    /// Every duration (deadline, timeouts) is at most this many seconds (a day): more is a
+    /// mistake, and would overflow the monotonic clock's arithmetic.
+    static let maxSeconds: Double = 86_400
+    static let secondsRule = "must be a positive number of seconds, at most 86400 (one day)"
+    /// The cap of max_output_bytes: a tracer's output is held in memory.
+    static let maxOutputBytes = 256 << 20
+    /// The cap of counts (retention, max_descriptors).
+    static let maxCount = 1_000_000
+
+    /// A positive number of seconds, at most `maxSeconds`, from an integer or a float; nil otherwise.
     private static func seconds(_ value: any TOMLValueConvertible) -> Double? {
         let number = value.double ?? value.int.map(Double.init)
-        guard let number, number > 0, number.isFinite else { return nil }
+        guard let number, number > 0, number <= maxSeconds else { return nil }
         return number
     }
 
@@ -314,59 +389,57 @@ enum ConfigurationLoader {
         return a.isEmpty ? b.count : previous[b.count]
     }
 
-    /// Running as root, a tracer program that another user can change would let them run code as
-    /// root. (A program that does not exist yet is not refused here: the chain reports it when it
-    /// runs, and the rest of the chain still runs.)
-    static func checkProgram(_ program: String, file: String, line: Int?, key: String) throws(ConfigurationError) {
-        var info = stat()
-        guard stat(program, &info) == 0 else { return }
-        if info.st_uid != 0 || info.st_mode & 0o022 != 0 {
-            throw ConfigurationError(file: file, line: line, key: key,
-                                     message: "refusing \(program): running as root, a tracer must be owned by root and not writable by group or others (owner uid \(info.st_uid), mode \(String(info.st_mode & 0o777, radix: 8)))")
-        }
-    }
-
-    /// Running as root, a configuration anyone else can change would let them run code as root.
-    static func checkOwnership(_ path: String) throws(ConfigurationError) {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return }
-        if info.st_uid != 0 {
-            throw ConfigurationError(file: path, message: "refusing a configuration owned by uid \(info.st_uid) while running as root; chown it to root")
-        }
-        if info.st_mode & 0o022 != 0 {
-            throw ConfigurationError(file: path, message: "refusing a configuration writable by group or others while running as root (mode \(String(info.st_mode & 0o777, radix: 8))); chmod go-w it")
+    /// Running as root, a tracer program that another user can change (or a directory above it)
+    /// would let them run code as root. A program that does not exist yet is refused only when
+    /// `strict` (check-config); a running helper reports it when the tracer's turn comes, and
+    /// checks again then.
+    static func checkProgram(_ program: String, file: String, line: Int?, key: String, strict: Bool = false) throws(ConfigurationError) {
+        switch TrustedFile.check(program) {
+        case nil: return
+        case .unavailable(_, let error)?:
+            if strict { throw ConfigurationError(file: file, line: line, key: key, message: "cannot use \(program): \(error.sentence)") }
+        case let refusal?:
+            throw ConfigurationError(file: file, line: line, key: key, message: refusal.sentence("a tracer"))
         }
     }
 }
 
 /// Finds the line of `key = …` in the top level or in the N-th [[tracer]] section of a TOML text,
-/// for messages only (the values themselves come from TOMLKit).
+/// for messages only (the values themselves come from TOMLKit). The text is indexed once, so a
+/// lookup costs no more than a dictionary access, however many tracers there are.
 struct SourceLocator {
+    /// The text's lines (for lookups in other tables, such as [sentry]).
     let lines: [Substring]
+    /// Per section (nil: top level; n: the n-th [[tracer]]), the first line of each key.
+    private var keyLines: [Int?: [String: Int]] = [:]
+    /// The line of each [[tracer]] header.
+    private var sectionLines: [Int: Int] = [:]
 
-    init(text: String) { lines = text.split(separator: "\n", omittingEmptySubsequences: false) }
-
-    func line(of key: String, inTracer tracer: Int?) -> Int? {
-        var section: Int? = nil  // nil: top level; n: n-th [[tracer]]
+    init(text: String) {
+        var section: Int? = nil
+        var inOtherTable = false
         var tracerCount = -1
-        var sectionStart: Int? = tracer == nil ? 1 : nil
+        lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         for (number, raw) in lines.enumerated() {
             let line = raw.trimmingWhitespace()
             if line.hasPrefix("[[") && line.hasSuffix("]]") {
-                if line.dropFirst(2).dropLast(2).trimmingWhitespace() == "tracer" {
+                inOtherTable = line.dropFirst(2).dropLast(2).trimmingWhitespace() != "tracer"
+                if !inOtherTable {
                     tracerCount += 1
                     section = tracerCount
-                    if tracer == tracerCount { sectionStart = number + 1 }
-                } else {
-                    section = -1
+                    sectionLines[tracerCount] = number + 1
                 }
                 continue
             }
-            if line.hasPrefix("[") { section = -1; continue }
-            guard section == tracer else { continue }
-            let assignment = line.split(separator: "=", maxSplits: 1).first?.trimmingWhitespace()
-            if assignment == key || assignment == "\"\(key)\"" { return number + 1 }
+            if line.hasPrefix("[") { inOtherTable = true; continue }
+            guard !inOtherTable, let assignment = line.split(separator: "=", maxSplits: 1).first?.trimmingWhitespace() else { continue }
+            let key = assignment.hasPrefix("\"") && assignment.hasSuffix("\"") && assignment.count >= 2
+                ? String(assignment.dropFirst().dropLast()) : assignment
+            if keyLines[section, default: [:]][key] == nil { keyLines[section, default: [:]][key] = number + 1 }
         }
-        return sectionStart
+    }
+
+    func line(of key: String, inTracer tracer: Int?) -> Int? {
+        keyLines[tracer]?[key] ?? (tracer == nil ? 1 : sectionLines[tracer!])
     }
 }

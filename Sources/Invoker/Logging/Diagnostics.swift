@@ -36,6 +36,26 @@ enum StandardDescriptors {
             }
         }
     }
+
+    /// The descriptors a report needs: symbolizing opens every module's file, the writers their
+    /// files and the directory. A server started with a low RLIMIT_NOFILE (we inherit it) must not
+    /// cost its report: the soft limit goes to the hard one, and as root both to at least this.
+    static let minimumDescriptorLimit: rlim_t = 1024
+
+    /// Raises RLIMIT_NOFILE as far as allowed (ours only: the server's limits are untouched).
+    static func raiseLimit() {
+        var limit = rlimit()
+        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return }
+        let wanted = max(limit.rlim_cur, minimumDescriptorLimit)
+        if limit.rlim_max < wanted {
+            var raised = rlimit(rlim_cur: wanted, rlim_max: wanted)
+            if setrlimit(RLIMIT_NOFILE_VALUE, &raised) == 0 { return }
+        }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(RLIMIT_NOFILE_VALUE, &limit)
+    }
+
+    private static var RLIMIT_NOFILE_VALUE: __rlimit_resource_t { __rlimit_resource_t(RLIMIT_NOFILE.rawValue) }
 }
 
 /// Writes one line to standard error (for command-line errors, before or without logging).

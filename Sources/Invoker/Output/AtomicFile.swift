@@ -1,6 +1,12 @@
-// AtomicFile: writes a report so that a reader sees either nothing or the whole file: a temporary
-// file created exclusively (never following a symbolic link), written, synced, then renamed into
-// place without replacing anything already there.
+// AtomicFile: writes a report so that a reader sees either nothing or the whole file, in a
+// directory given as an open descriptor (LogDirectory.open: no symbolic link on its path), so
+// nothing the directory's owner renames or links can redirect it.
+//
+// The file is created unnamed (O_TMPFILE), written, synced, then linked in under its final name
+// with linkat, which never replaces an existing name; where the filesystem has no O_TMPFILE, a
+// temporary name with 64 random bits (created O_EXCL|O_NOFOLLOW) is renamed with
+// RENAME_NOREPLACE instead. Neither leaves a name anyone can guess in advance, and the final name
+// cannot run out: after NAME and NAME-1…NAME-9 come names with 64 random bits.
 
 #if canImport(Glibc)
 import Glibc
@@ -9,55 +15,128 @@ import CInvokerShim
 import SystemPackage
 
 enum AtomicFile {
-    /// Writes `text` to DIRECTORY/NAME with `mode`. If NAME exists (two crashes in one second), a
-    /// numeric suffix is added before the extension. Returns the final path, or the failure as a
-    /// sentence.
-    static func write(_ text: String, directory: String, name: String, mode: mode_t) -> Result<String, AtomicFileError> {
-        let temporary = "\(directory)/.\(name).\(getpid()).tmp"
-        if let failure = writeTemporary(text, to: temporary, mode: mode) { return .failure(failure) }
+    /// Where temporary files of ours start and end: `.NAME.RANDOM.tmp` (pruned when stale).
+    static let temporarySuffix = ".tmp"
+
+    /// Writes `text` as a new file `name` in `directory` (its path: `directoryPath`, for
+    /// messages) with `mode`; if the name is taken, another (see above). Returns the name used.
+    static func write(_ text: String, in directory: FileDescriptor, directoryPath: String, name: String,
+                      mode: mode_t) -> Result<String, AtomicFileError> {
         let (stem, ext) = split(name)
-        for attempt in 0..<100 {
-            let candidate = attempt == 0 ? "\(directory)/\(name)" : "\(directory)/\(stem)-\(attempt)\(ext)"
-            if ivk_rename_noreplace(temporary, candidate) == 0 { return .success(candidate) }
+        var candidates = [name] + (1...9).map { "\(stem)-\($0)\(ext)" }
+        for _ in 0..<64 { candidates.append("\(stem)-\(randomHex())\(ext)") }
+
+        if let fd = try? unnamedFile(in: directory, mode: mode) {
+            defer { try? fd.close() }
+            if let failure = fill(fd, with: text, path: directoryPath + "/" + name) { return .failure(failure) }
+            // linkat(2) of /proc/self/fd/N: AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH.
+            let source = "/proc/self/fd/\(fd.rawValue)"
+            for candidate in candidates {
+                if linkat(AT_FDCWD, source, directory.rawValue, candidate, AT_SYMLINK_FOLLOW) == 0 { return .success(candidate) }
+                if errno != EEXIST { break }  // no /proc, or another reason: try the named way
+            }
+        }
+        let temporary: String
+        switch namedTemporary(text, in: directory, directoryPath: directoryPath, name: name, mode: mode) {
+        case .success(let value): temporary = value
+        case .failure(let failure): return .failure(failure)
+        }
+        for candidate in candidates {
+            if ivk_renameat_noreplace(directory.rawValue, temporary, directory.rawValue, candidate) == 0 { return .success(candidate) }
             if errno != EEXIST {
-                let error = AtomicFileError(operation: "rename to \(candidate)", errno: Errno(rawValue: errno))
-                unlink(temporary)
+                let error = AtomicFileError(operation: "rename to \(directoryPath)/\(candidate)", errno: Errno(rawValue: errno))
+                unlinkat(directory.rawValue, temporary, 0)
                 return .failure(error)
             }
         }
-        unlink(temporary)
+        unlinkat(directory.rawValue, temporary, 0)
         return .failure(AtomicFileError(operation: "find a free name for \(name)", errno: .fileExists))
     }
 
-    /// Atomically replaces our own file at `path` (written earlier in this run) with `text`.
-    static func replace(_ path: String, with text: String, mode: mode_t) -> Result<String, AtomicFileError> {
-        let slash = path.lastIndex(of: "/") ?? path.startIndex
-        let directory = String(path[..<slash]), name = String(path[path.index(after: slash)...])
-        let temporary = "\(directory)/.\(name).\(getpid()).final.tmp"
-        if let failure = writeTemporary(text, to: temporary, mode: mode) { return .failure(failure) }
-        guard rename(temporary, path) == 0 else {
-            let error = AtomicFileError(operation: "rename \(temporary) to \(path)", errno: Errno(rawValue: errno))
-            unlink(temporary)
+    /// Atomically replaces our own file `name` (written earlier in this run) with `text`.
+    static func replace(_ name: String, in directory: FileDescriptor, directoryPath: String, with text: String,
+                        mode: mode_t) -> Result<String, AtomicFileError> {
+        let temporary: String
+        switch namedTemporary(text, in: directory, directoryPath: directoryPath, name: name, mode: mode) {
+        case .success(let value): temporary = value
+        case .failure(let failure): return .failure(failure)
+        }
+        guard renameat(directory.rawValue, temporary, directory.rawValue, name) == 0 else {
+            let error = AtomicFileError(operation: "rename \(temporary) to \(directoryPath)/\(name)", errno: Errno(rawValue: errno))
+            unlinkat(directory.rawValue, temporary, 0)
             return .failure(error)
         }
-        return .success(path)
+        return .success(name)
     }
 
-    /// Creates `temporary` exclusively (never through a symbolic link), writes and syncs it.
-    private static func writeTemporary(_ text: String, to temporary: String, mode: mode_t) -> AtomicFileError? {
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
-        guard fd >= 0 else { return AtomicFileError(operation: "create \(temporary)", errno: Errno(rawValue: errno)) }
-        var failure: AtomicFileError? = nil
+    /// `write(_:in:directoryPath:name:mode:)` for a directory given by path (opened as it is:
+    /// report directories go through LogDirectory.open, which refuses symbolic links). Returns
+    /// the final path.
+    static func write(_ text: String, directory: String, name: String, mode: mode_t) -> Result<String, AtomicFileError> {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(AtomicFileError(operation: "open \(directory)", errno: Errno(rawValue: errno))) }
+        let opened = FileDescriptor(rawValue: fd)
+        defer { try? opened.close() }
+        return write(text, in: opened, directoryPath: directory, name: name, mode: mode).map { directory + "/" + $0 }
+    }
+
+    /// Atomically replaces (or creates) the file at `path`, a path a user gave (`invoker show -o`).
+    static func replace(_ path: String, with text: String, mode: mode_t) -> Result<String, AtomicFileError> {
+        let slash = path.lastIndex(of: "/")
+        let directoryPath = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let fd = open(directoryPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(AtomicFileError(operation: "open \(directoryPath)", errno: Errno(rawValue: errno))) }
+        let directory = FileDescriptor(rawValue: fd)
+        defer { try? directory.close() }
+        return replace(name, in: directory, directoryPath: directoryPath, with: text, mode: mode).map { _ in path }
+    }
+
+    /// An unnamed file in `directory` (O_TMPFILE), or nil where the filesystem has none.
+    private static func unnamedFile(in directory: FileDescriptor, mode: mode_t) throws -> FileDescriptor {
+        let fd = ivk_open_tmpfile(directory.rawValue, mode)
+        guard fd >= 0 else { throw Errno(rawValue: errno) }
+        return FileDescriptor(rawValue: fd)
+    }
+
+    /// `.NAME.RANDOM.tmp`, created exclusively (never through a symbolic link), written and synced.
+    private static func namedTemporary(_ text: String, in directory: FileDescriptor, directoryPath: String, name: String,
+                                       mode: mode_t) -> Result<String, AtomicFileError> {
+        for _ in 0..<16 {
+            let temporary = ".\(name).\(randomHex())\(temporarySuffix)"
+            let fd = openat(directory.rawValue, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+            if fd < 0 && errno == EEXIST { continue }
+            guard fd >= 0 else {
+                return .failure(AtomicFileError(operation: "create \(directoryPath)/\(temporary)", errno: Errno(rawValue: errno)))
+            }
+            let file = FileDescriptor(rawValue: fd)
+            let failure = fill(file, with: text, path: directoryPath + "/" + temporary)
+            try? file.close()
+            if let failure {
+                unlinkat(directory.rawValue, temporary, 0)
+                return .failure(failure)
+            }
+            return .success(temporary)
+        }
+        return .failure(AtomicFileError(operation: "create a temporary file for \(name)", errno: .fileExists))
+    }
+
+    /// Writes and syncs.
+    private static func fill(_ fd: FileDescriptor, with text: String, path: String) -> AtomicFileError? {
         var bytes = Array(text.utf8)
         do {
-            try bytes.withUnsafeMutableBytes { _ = try FileDescriptor(rawValue: fd).writeAll(UnsafeRawBufferPointer($0)) }
-            if fsync(fd) != 0 { failure = AtomicFileError(operation: "fsync \(temporary)", errno: Errno(rawValue: errno)) }
+            try bytes.withUnsafeMutableBytes { _ = try fd.writeAll(UnsafeRawBufferPointer($0)) }
         } catch {
-            failure = AtomicFileError(operation: "write \(temporary)", errno: (error as? Errno) ?? .ioError)
+            return AtomicFileError(operation: "write \(path)", errno: (error as? Errno) ?? .ioError)
         }
-        close(fd)
-        if failure != nil { unlink(temporary) }
-        return failure
+        if fsync(fd.rawValue) != 0 { return AtomicFileError(operation: "fsync \(path)", errno: Errno(rawValue: errno)) }
+        return nil
+    }
+
+    /// 16 hex digits from the system's random source.
+    static func randomHex() -> String {
+        let digits = String(UInt64.random(in: .min ... .max), radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 
     private static func split(_ name: String) -> (String, String) {

@@ -46,6 +46,9 @@ struct CrashLogWriter {
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// What each line of an external tracer's output starts with.
+    static let outputIndent = "  "
+
     /// "Linux x86_64 #1 SMP … 6.1.0-18-amd64", in traffic_crashlog's order.
     static func currentSystemVersion() -> String {
         var uts = utsname()
@@ -63,17 +66,17 @@ struct CrashLogWriter {
         func line(_ text: String = "") { out += text + "\n" }
         func section(_ title: String, _ body: String?) {
             line("\(title):")
-            out += body.map { $0.hasSuffix("\n") || $0.isEmpty ? $0 : $0 + "\n" } ?? "(unavailable)\n"
+            out += body.map { $0.escapedLines() } ?? "(unavailable)\n"
             line()
         }
 
         let name = report.processName ?? report.executable.split(separator: "/").last.map(String.init) ?? "?"
-        line(Self.label("Process:") + "\(name) [\(report.pid)]")
-        line(Self.label("File:") + report.executable)
-        let helper = "invoker \(helperVersion)" + (report.hostTriplet.map { " (\($0))" } ?? "")
+        line(Self.label("Process:") + "\(name.escapedForLog) [\(report.pid)]")
+        line(Self.label("File:") + report.executable.escapedForLog)
+        let helper = "invoker \(helperVersion)" + (report.hostTriplet.map { " (\($0.escapedForLog))" } ?? "")
         // traffic_crashlog's Version line is the server's; ours gets a line of its own, after
         // traffic_crashlog's five, so the header's first lines stay as its readers know them.
-        line(Self.label("Version:") + (report.serverVersion ?? helper))
+        line(Self.label("Version:") + (report.serverVersion?.escapedForLog ?? helper))
         line(Self.label("System Version:") + systemVersion)
         line(Self.label("Date:") + Self.format(time: report.time, "%a, %d %b %Y %T %z"))
         if report.serverVersion != nil { line(Self.label("Helper Version:") + helper) }
@@ -90,30 +93,31 @@ struct CrashLogWriter {
         if let records = report.configurationRecords {
             // traffic_crashlog's last section under traffic_manager.
             line("Traffic Server Configuration Records:")
-            for record in records { line(record) }
+            for record in records { line(record.escapedForLog) }
             line()
         }
         // External tracers, in traffic_crashlog's --exec layout (ATS 10), then how each ended.
         for run in report.tracerRuns where run.command != nil {
-            line("Executing Program `\(run.command!.joined(separator: " "))`:")
+            // The program's output is indented: nothing it prints can start a line of ours.
+            line("Executing Program `\(run.command!.joined(separator: " ").escapedForLog)`:")
             if let output = run.output, !output.isEmpty {
-                out += output.hasSuffix("\n") ? output : output + "\n"
+                out += output.escapedLines(indent: Self.outputIndent)
             }
-            line("[\(run.name): \(run.outcome), after \(String(format: run.seconds)) s]")
+            line("[\(run.name.escapedForLog): \(run.outcome.escapedForLog), after \(String(format: run.seconds)) s]")
             line()
         }
         for section in report.sections { renderSection(section, &out) }
         renderModules(&out)
         if !report.problems.isEmpty {
             line("Capture Problems:")
-            for problem in report.problems { line("  - \(problem)") }
+            for problem in report.problems { line("  - \(problem.escapedForLog)") }
             line()
         }
         line("Capture Timing:")
         for run in report.tracerRuns where run.command == nil {
-            line("  \(run.name): \(String(format: run.seconds)) s, \(run.outcome)")
+            line("  \(run.name.escapedForLog): \(String(format: run.seconds)) s, \(run.outcome.escapedForLog)")
         }
-        for note in report.notes { line("  \(note)") }
+        for note in report.notes { line("  \(note.escapedForLog)") }
         return out
     }
 
@@ -148,8 +152,8 @@ struct CrashLogWriter {
         }
         out += label("Signal:") + "\(signal.name), \(signal.codeDescription)\n"
         if let classification = report.fault?.classification {
-            out += label("Fault:") + classification.summary + "\n"
-            for evidence in classification.evidence { out += label("") + "- " + evidence + "\n" }
+            out += label("Fault:") + classification.summary.escapedForLog + "\n"
+            for evidence in classification.evidence { out += label("") + "- " + evidence.escapedForLog + "\n" }
         }
         if let version = report.fault?.payloadVersion { out += label("Payload:") + version.rawValue + "\n" }
     }
@@ -195,7 +199,8 @@ struct CrashLogWriter {
         let groups = ThreadGrouping.printOrder(report.threads, grouped: groupThreads)
         for group in groups.filter(\.isCrashing) + groups.filter({ !$0.isCrashing }) {
             let thread = report.threads[group.members[0]]
-            out += group.count > 1 ? ThreadGrouping.header(group, report.threads) + "\n" : "Thread \(thread.tid), \(thread.name):\n"
+            out += group.count > 1 ? ThreadGrouping.header(group, report.threads).escapedForLog + "\n"
+                : "Thread \(thread.tid), \(thread.name.escapedForLog):\n"
             renderFrames(thread, indexWidth: 5, &out)
             out += "\n"
         }
@@ -207,14 +212,14 @@ struct CrashLogWriter {
         for group in ThreadGrouping.printOrder(report.threads, grouped: groupThreads) {
             let thread = report.threads[group.members[0]]
             if thread.isCrashing {
-                out += "Crashing Thread (TID \(thread.tid), \(thread.name)):\n"
+                out += "Crashing Thread (TID \(thread.tid), \(thread.name.escapedForLog)):\n"
             } else {
                 if !printedHeader {
                     out += "Other Non-Crashing Threads:\n\n"
                     printedHeader = true
                 }
-                out += group.count > 1 ? ThreadGrouping.header(group, report.threads) + "\n"
-                    : "Thread (TID \(thread.tid), \(thread.name)):\n"
+                out += group.count > 1 ? ThreadGrouping.header(group, report.threads).escapedForLog + "\n"
+                    : "Thread (TID \(thread.tid), \(thread.name.escapedForLog)):\n"
             }
             renderFrames(thread, indexWidth: 4, &out)
             out += "\n"
@@ -238,20 +243,21 @@ struct CrashLogWriter {
             if let module = frame.module {
                 text += " in \(module)" + (frame.function == nil ? "+0x" + hex(frame.moduleOffset ?? 0) : "")
             }
-            out += text + "\n"
+            out += text.escapedForLog + "\n"
             for variable in frame.variables { renderVariable(variable, &out) }
         }
-        if let stop = thread.unwindStop { out += "  [stack ends: \(stop)]\n" }
+        if let stop = thread.unwindStop { out += "  [stack ends: \(stop.escapedForLog)]\n" }
     }
 
     /// "      name = value -> pointee  [note]  (parameter, type)", as under a frame.
     private func renderVariable(_ variable: Variable, indent: String = "      ", _ out: inout String) {
-        out += indent + variable.name + " = " + (variable.value ?? "<\(variable.note ?? "unavailable")>")
-        if let pointee = variable.pointee { out += " -> " + pointee }
-        if variable.value != nil, let note = variable.note { out += "  [\(note)]" }
+        var text = variable.name + " = " + (variable.value ?? "<\(variable.note ?? "unavailable")>")
+        if let pointee = variable.pointee { text += " -> " + pointee }
+        if variable.value != nil, let note = variable.note { text += "  [\(note)]" }
         let kind = variable.kind == "parameter" ? "parameter, " : ""
         let module = variable.kind == "global" ? variable.scope.map { ", in \($0)" } ?? "" : ""
-        out += "  (\(kind)\(variable.type)\(module))\n"
+        text += "  (\(kind)\(variable.type)\(module))"
+        out += indent + text.escapedForLog + "\n"
     }
 
     /// The globals the variables tracer was asked for.
@@ -264,9 +270,9 @@ struct CrashLogWriter {
 
     /// A section's fields as aligned "key: value" lines, groups indented, lists one item a line.
     private func renderSection(_ section: ReportSection, _ out: inout String) {
-        out += section.title + ":\n"
+        out += section.title.escapedForLog + ":\n"
         renderFields(section.fields, indent: 2, &out)
-        for problem in section.problems { out += "  (\(problem))\n" }
+        for problem in section.problems { out += "  (\(problem.escapedForLog))\n" }
         out += "\n"
     }
 
@@ -274,15 +280,15 @@ struct CrashLogWriter {
         let pad = String(repeating: " ", count: indent)
         for field in fields {
             let label = (pad + field.key + ":").padding(to: 30)
-            let flag = field.flag.map { "  [\($0)]" } ?? ""
+            let flag = field.flag.map { "  [\($0.escapedForLog)]" } ?? ""
             switch field.value {
-            case .text(let text): out += label + text + flag + "\n"
+            case .text(let text): out += label + text.escapedForLog + flag + "\n"
             case .integer(let number): out += label + String(number) + flag + "\n"
             case .number(let number): out += label + String(number) + flag + "\n"
             case .flag(let value): out += label + (value ? "yes" : "no") + flag + "\n"
             case .list(let items):
                 out += pad + field.key + ":" + flag + (items.isEmpty ? " (none)" : "") + "\n"
-                for item in items { out += pad + "  " + item + "\n" }
+                for item in items { out += pad + "  " + item.escapedForLog + "\n" }
             case .group(let inner):
                 out += pad + field.key + ":" + flag + "\n"
                 renderFields(inner, indent: indent + 2, &out)
@@ -294,7 +300,7 @@ struct CrashLogWriter {
         guard !report.modules.isEmpty else { return }
         out += "Loaded Modules:\n"
         for module in report.modules {
-            out += "  \(hex(module.start, width: 16))-\(hex(module.end, width: 16)) \(module.buildID ?? "-".padding(to: 40)) \(module.path)\n"
+            out += "  \(hex(module.start, width: 16))-\(hex(module.end, width: 16)) \(module.buildID ?? "-".padding(to: 40)) \(module.path.escapedForLog)\n"
         }
         out += "\n"
     }

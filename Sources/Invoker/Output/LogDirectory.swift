@@ -8,9 +8,16 @@
 //   6. else the current directory.
 // Relative paths resolve against TS_ROOT (or /) as ATS resolves them against its prefix.
 
+//
+// Reports are written relative to a descriptor of the directory opened one component at a time
+// with O_NOFOLLOW (`open()`): a symbolic link anywhere on the path is refused, so whoever owns a
+// directory on the way cannot point the reports into another one.
+
 #if canImport(Glibc)
 import Glibc
 #endif
+import CInvokerShim
+import SystemPackage
 import TracerKit
 
 struct LogDirectory {
@@ -48,7 +55,35 @@ struct LogDirectory {
         return chosen
     }
 
+    /// Opens the directory for writing relative to it: every component with O_NOFOLLOW, so a
+    /// symbolic link anywhere on the path is refused. Returns the descriptor or a sentence.
+    func open() -> Result<FileDescriptor, LogDirectoryError> {
+        let components = path.split(separator: "/").map(String.init)
+        var current = Glibc.open(path.hasPrefix("/") ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard current >= 0 else { return .failure(LogDirectoryError(path: path, reason: .cannotOpen(path, Errno(rawValue: errno)))) }
+        var walked = path.hasPrefix("/") ? "" : "."
+        let steps = components.filter { $0 != "." }
+        for (index, component) in steps.enumerated() {
+            walked += "/" + component
+            // On the way: O_PATH (search permission is enough); the directory itself: readable.
+            let access = index == steps.count - 1 ? O_RDONLY : ivk_o_path()
+            let next = openat(current, component, access | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let code = errno
+            close(current)
+            guard next >= 0 else {
+                var info = stat()
+                let isLink = code == ELOOP || code == ENOTDIR && lstat(walked, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK
+                return .failure(LogDirectoryError(path: path, reason: isLink ? .symbolicLink(walked) : .cannotOpen(walked, Errno(rawValue: code))))
+            }
+            current = next
+        }
+        return .success(FileDescriptor(rawValue: current))
+    }
+
     static func usabilityProblem(_ chosen: LogDirectory) -> String? {
+        if case .failure(let error) = chosen.open(), case .symbolicLink = error.reason {
+            return "\(error) (from \(chosen.source)); a report would go to standard error and syslog."
+        }
         if !isDirectory(chosen.path) {
             return "The report directory \(chosen.path) (from \(chosen.source)) does not exist; a report would go to standard error and syslog."
         }
@@ -108,5 +143,24 @@ struct LogDirectory {
             cursor += 1
         }
         return result
+    }
+}
+
+/// Why the report directory could not be opened.
+struct LogDirectoryError: Error, CustomStringConvertible {
+    enum Reason {
+        case symbolicLink(String)
+        case cannotOpen(String, Errno)
+    }
+    var path: String
+    var reason: Reason
+
+    var description: String {
+        switch reason {
+        case .symbolicLink(let component):
+            "The report directory \(path) has a symbolic link on its path (\(component)); reports are never written through one: configure the real path"
+        case .cannotOpen(let component, let errno):
+            "cannot open the report directory \(path) (at \(component)): \(errno.sentence)"
+        }
     }
 }

@@ -1,6 +1,7 @@
 // ReportWriter: puts reports on disk: PREFIX-%Y-%m-%d-%H%M%S.log (mode 0400) in the output
-// directory, written atomically; an early version before external tracers run, replaced by the
-// final one; old reports pruned to the configured retention. When the directory cannot be
+// directory, written atomically relative to the directory's descriptor (AtomicFile, LogDirectory);
+// an early version before external tracers run, replaced by the final one; old reports pruned to
+// the configured retention (ReportRetention). When the directory cannot be
 // written, the whole report goes to standard error and syslog, so it is never lost silently.
 
 #if canImport(Glibc)
@@ -10,11 +11,14 @@ import Logging
 import SystemPackage
 import TracerKit
 
-/// Where a report was written.
+/// Where a report was written: each configured format's file, same base name.
 struct ReportLocation {
-    var textPath: String
-    /// The JSON report next to it (same base name), when that format is on.
-    var jsonPath: String?
+    var paths: [ReportFormat: String] = [:]
+
+    var textPath: String? { paths[.text] }
+    var jsonPath: String? { paths[.json] }
+    /// The report a tracer's %r names: the text log, or the JSON report when there is no text log.
+    var reportPath: String? { textPath ?? jsonPath }
 }
 
 struct ReportWriter {
@@ -31,82 +35,103 @@ struct ReportWriter {
 
     var baseName: String { prefix + "-" + CrashLogWriter.format(time: time, "%Y-%m-%d-%H%M%S") }
 
-    /// The path the text report will get if nothing else claims it first.
-    var plannedTextPath: String { directory.path + "/" + baseName + ".log" }
+    /// The configured formats in the order their files are written: the first claims the name.
+    var orderedFormats: [ReportFormat] { ReportFormat.allCases.filter(formats.contains) }
+
+    /// The path the text log will get if nothing else claims it first (the crash guard writes
+    /// its text there whatever the formats: a crash of ours is worth a log).
+    var plannedTextPath: String { directory.path + "/" + baseName + ReportFormat.text.fileExtension }
+
+    /// The path the report a tracer's %r names will get: the first configured format's.
+    var plannedReportPath: String { directory.path + "/" + baseName + (orderedFormats.first ?? .text).fileExtension }
 
     /// `plannedTextPath` before a writer exists (the crash guard's report).
     static func plannedTextPath(directory: LogDirectory, prefix: String, time: Int) -> String {
-        ReportWriter(directory: directory, formats: [], retention: 0, prefix: prefix, time: time,
+        ReportWriter(directory: directory, formats: [.text], retention: 0, prefix: prefix, time: time,
                      logger: Logger(label: "invoker")).plannedTextPath
+    }
+
+    /// The report in one format.
+    func render(_ format: ReportFormat, _ report: CrashReport) -> String {
+        switch format {
+        case .text:
+            CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout, groupThreads: groupThreads).render()
+        case .json:
+            JSONReportWriter(report: report, kind: prefix, helperVersion: InvokerCommand.version).render()
+        }
     }
 
     /// Writes the report as it stands, to claim its name; nil if the directory is unusable.
     func writeEarly(_ report: CrashReport) -> ReportLocation? {
-        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout, groupThreads: groupThreads).render()
-        guard case .success(let path) = AtomicFile.write(text, directory: directory.path, name: baseName + ".log", mode: 0o400)
-        else { return nil }
-        var location = ReportLocation(textPath: path)
-        if formats.contains(.json), case .success(let json) = AtomicFile.write(
-            jsonText(report), directory: directory.path, name: jsonName(forTextPath: path), mode: 0o400) {
-            location.jsonPath = json
+        guard case .success(let fd) = directory.open() else { return nil }
+        defer { try? fd.close() }
+        var location = ReportLocation()
+        var stem: String? = nil
+        for format in orderedFormats {
+            let name = (stem ?? baseName) + format.fileExtension
+            switch AtomicFile.write(render(format, report), in: fd, directoryPath: directory.path, name: name, mode: 0o400) {
+            case .success(let written):
+                stem = stem ?? String(written.dropLast(format.fileExtension.count))
+                location.paths[format] = directory.path + "/" + written
+            case .failure:
+                if stem == nil { return nil }
+            }
         }
         return location
     }
 
-    /// The JSON report's file name: the text log's, with .json for .log.
-    private func jsonName(forTextPath path: String) -> String {
-        let name = path.split(separator: "/").last.map(String.init) ?? baseName + ".log"
-        return String(name.dropLast(".log".count)) + ".json"
+    private static func fileName(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
     }
 
-    private func jsonText(_ report: CrashReport) -> String {
-        JSONReportWriter(report: report, kind: prefix, helperVersion: InvokerCommand.version).render()
-    }
-
-    /// Writes the final report (replacing the early one, if any). Returns false if it had to fall
-    /// back to standard error and syslog.
+    /// Writes the final report (replacing the early one, if any), in every configured format.
+    /// Returns false if the first format's file could not be written and the report went to
+    /// standard error and syslog instead.
     func writeFinal(_ report: CrashReport, replacing early: ReportLocation?) -> Bool {
-        let text = CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout, groupThreads: groupThreads).render()
-        let result: Result<String, AtomicFileError>
-        if let early {
-            result = AtomicFile.replace(early.textPath, with: text, mode: 0o400)
-        } else {
-            result = AtomicFile.write(text, directory: directory.path, name: baseName + ".log", mode: 0o400)
-        }
-        switch result {
-        case .success(let path):
-            if formats.contains(.json) {
-                let json = jsonText(report)
-                let written = early?.jsonPath.map { AtomicFile.replace($0, with: json, mode: 0o400) }
-                    ?? AtomicFile.write(json, directory: directory.path, name: jsonName(forTextPath: path), mode: 0o400)
-                if case .failure(let failure) = written { logger.error("cannot write the JSON report: \(failure)") }
+        let opened = directory.open()
+        defer { if case .success(let fd) = opened { try? fd.close() } }
+        var failure = ""
+        var written: [String] = []
+        switch opened {
+        case .failure(let error):
+            failure = AtomicFileError(operation: "open the directory (\(error))", errno: .notDirectory).description
+        case .success(let fd):
+            var stem: String? = nil
+            for format in orderedFormats {
+                let content = render(format, report)
+                let result = if let earlyPath = early?.paths[format] {
+                    AtomicFile.replace(Self.fileName(earlyPath), in: fd, directoryPath: directory.path, with: content, mode: 0o400)
+                } else {
+                    AtomicFile.write(content, in: fd, directoryPath: directory.path, name: (stem ?? baseName) + format.fileExtension, mode: 0o400)
+                }
+                switch result {
+                case .success(let name):
+                    stem = stem ?? String(name.dropLast(format.fileExtension.count))
+                    written.append(name)
+                case .failure(let error) where written.isEmpty:
+                    failure = error.description
+                case .failure(let error):
+                    logger.error("cannot write the \(format.rawValue) report: \(error)")
+                }
+                if written.isEmpty { break }
             }
-            // A crash log is news for whoever watches syslog; a snapshot someone asked for is not.
-            if prefix == "snapshot" { logger.info("wrote snapshot report to \(path)") } else { logger.error("wrote crash log to \(path)") }
-            prune()
-            return true
-        case .failure(let failure):
-            let reason = "cannot write the crash log to \(directory.path): \(failure); the log follows on standard error and in syslog"
-            logger.critical("\(reason)")
-            FileDescriptor.standardError.writeAllIgnoringErrors("invoker: " + reason + "\n" + text)
-            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-                logger.critical("\(line)")
+            if let first = written.first {
+                let path = directory.path + "/" + first
+                // A crash log is news for whoever watches syslog; a snapshot someone asked for is not.
+                if prefix == "snapshot" { logger.info("wrote snapshot report to \(path)") } else { logger.error("wrote crash log to \(path)") }
+                ReportRetention(directory: fd, prefix: prefix, keep: retention).prune(sparing: written)
+                return true
             }
-            return false
         }
-    }
-
-    /// Deletes the oldest PREFIX-*.log files beyond `retention` (0 keeps all). The names sort by
-    /// time, so the oldest come first.
-    func prune() {
-        guard retention > 0 else { return }
-        let names = ProcFile.entries(of: directory.path).filter { $0.hasPrefix(prefix + "-") && $0.hasSuffix(".log") }.sorted()
-        for name in names.dropLast(retention) {
-            unlink(directory.path + "/" + name)
-            unlink(directory.path + "/" + name.dropLast(".log".count) + ".json")
+        let text = render(.text, report)
+        let reason = "cannot write the crash log to \(directory.path): \(failure); the log follows on standard error and in syslog"
+        logger.critical("\(reason)")
+        FileDescriptor.standardError.writeAllIgnoringErrors("invoker: " + reason + "\n" + text)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            logger.critical("\(line)")
         }
+        return false
     }
-
 }
 
 extension FileDescriptor {

@@ -59,7 +59,7 @@ struct Dispatcher {
         // Nothing left needs the server: let it go now and finish the report on our own time.
         if mode == .crash && externals.isEmpty && !toStandardOutput && configuration.earlyRelease {
             report.notes.append("the server was released after \(Deadline.millisecondsSince(start)) ms; the report was completed after that")
-            if EarlyRelease.detachFromServer() == .parent { _exit(0) }
+            if EarlyRelease.detachFromServer() == .parent { _exit(ExitStatus.of(report, written: true).rawValue) }
         }
         let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
                                   retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
@@ -74,10 +74,15 @@ struct Dispatcher {
                 tracer.finish(snapshot: snapshot, report: &report, deadline: deadline)
             }
         }
+        // Done with the snapshot: its module index holds every module's file open, and the
+        // writers need descriptors of their own (a server started with RLIMIT_NOFILE 12 has few).
+        snapshot = nil
         // After the release: with external tracers the server waits for them, so then after those.
         if externals.isEmpty { addTrafficServerDetails(to: &report, deadline: deadline) }
         // Early write: the stacks are on disk before any external program runs.
         var location: ReportLocation? = nil
+        let redactor = self.redactor
+        report.redact(with: redactor)
         if !toStandardOutput && !externals.isEmpty {
             location = writer.writeEarly(report)
         }
@@ -86,19 +91,20 @@ struct Dispatcher {
         let values = PlaceholderValues(
             pid: pid, tid: report.fault?.crashingThread ?? pid, signal: report.fault?.signal?.number ?? 0,
             executable: report.executable, outputDirectory: outputDirectory.path,
-            reportPath: location?.textPath ?? (toStandardOutput ? "" : writer.plannedTextPath))
+            reportPath: location?.reportPath ?? (toStandardOutput ? "" : writer.plannedReportPath))
         await runExternals(externals, values: values, report: &report, deadline: deadline)
         if !externals.isEmpty { addTrafficServerDetails(to: &report, deadline: deadline) }
         report.tracerRuns.insert(TracerRun(name: "invoker", seconds: Deadline.now().seconds(since: start),
                                            outcome: "capture finished"), at: 0)
+        report.redact(with: redactor)
         if toStandardOutput {
             CrashGuard.withdraw()
             print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: configuration.logLayout,
                                  groupThreads: configuration.groupThreads).render(),
                   terminator: "")
-            return 0
+            return ExitStatus.of(report, written: true).rawValue
         }
-        let status: Int32 = writer.writeFinal(report, replacing: location) ? 0 : 1
+        let status = ExitStatus.of(report, written: writer.writeFinal(report, replacing: location)).rawValue
         CrashGuard.withdraw()
         SentryForwarder.forwardAfterFinalReport(report, kind: writer.prefix, baseName: writer.baseName, directory: outputDirectory.path,
                                                 configuration: configuration, serverPID: pid, logger: logger, exitStatus: status)
@@ -112,6 +118,8 @@ struct Dispatcher {
         var report = CrashReport(pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? "?", commandLine: [],
                                  hostTriplet: hostTriplet, time: Int(time(nil)), fault: fault)
         report.isSnapshot = mode == .live
+        // What was left out of the chain at start-up (a bad -t) is said where the reader looks.
+        report.problems += configuration.warnings.map { $0 + "." }
         if let configurationProblem {
             report.problems.append("\(configurationProblem); the built-in chain ran instead.")
         }
@@ -229,8 +237,16 @@ struct Dispatcher {
             if let user = spec.user ?? serverUser, user != "#-1", getuid() == 0 {
                 identity = UserIdentity.lookUp(user)
                 if identity == nil {
-                    report.problems.append("Tracer \(spec.name): user \(user) does not exist; it ran as \(String(cString: getpwuid(getuid()).pointee.pw_name)).")
+                    // Never root in its place: a user that does not exist is not a reason to run as root.
+                    let origin = spec.user == nil ? " (the user Traffic Server passed with --user)" : ""
+                    skip(spec, "not run: user \(user)\(origin) does not exist, and a tracer never runs as root in its place", into: &report)
+                    continue
                 }
+            }
+            // Checked once more just before it runs (exec-tracer checks again and runs what it checked).
+            if TrustedFile.enforced, let refusal = TrustedFile.check(values.expand(spec.command[0])), !refusal.isUnavailable {
+                skip(spec, "not run: " + refusal.sentence("a tracer"), into: &report)
+                continue
             }
             if let identity, identity.uid != 0, !warnedNotDumpable,
                let reason = Self.whyUserCannotTrace(values.pid, uid: identity.uid) {
@@ -238,7 +254,7 @@ struct Dispatcher {
                 report.problems.append("External tracers run as \(identity.name)\(spec.user == nil ? " (the user Traffic Server passed with --user)" : ""), but \(reason), so a tool that attaches to it (gdb, gcore, eu-stack) cannot as that user: set user = \"root\" on such tracers in invoker.conf.")
             }
             let tracer = ExternalTracer(name: spec.name, command: spec.command.map(values.expand), timeout: spec.timeout,
-                                        identity: identity, environment: spec.environment,
+                                        identity: identity, environment: environment(for: spec),
                                         workingDirectory: spec.workingDirectory, outputLimit: configuration.maxOutputBytes,
                                         launcher: Self.tracerLauncher)
             let run = await tracer.run(deadline: deadline)
@@ -259,6 +275,34 @@ struct Dispatcher {
 }
 
 extension Dispatcher {
+    /// A tracer that is not run, said in the report and the log.
+    private func skip(_ spec: ExternalTracerSpec, _ outcome: String, into report: inout CrashReport) {
+        logger.error("tracer \(spec.name): \(outcome)")
+        report.problems.append("Tracer \(spec.name) \(outcome).")
+        report.tracerRuns.append(TracerRun(name: spec.name, command: spec.command, seconds: 0, outcome: outcome))
+    }
+
+    /// The tracer's whole environment: ours (the server's) as `inherit_env` says, then its `env`.
+    func environment(for spec: ExternalTracerSpec) -> [String: String] {
+        let ours = LogDirectory.currentEnvironment()
+        var result: [String: String]
+        switch spec.inheritEnvironment {
+        case .all: result = ours
+        case .sanitized: result = redactor.sanitizedEnvironment(ours)
+        case .none: result = [:]
+        }
+        result.merge(spec.environment) { $1 }
+        return result
+    }
+
+    /// The redaction rules of this configuration: the defaults plus every process tracer's `redact`.
+    var redactor: Redactor {
+        Redactor(extraNamePatterns: configuration.tracers.flatMap { spec -> [String] in
+            if case .builtin(let builtin) = spec { return builtin.redact }
+            return []
+        })
+    }
+
     /// External tracers start through our own `exec-tracer` subcommand (ExecTracerCommand):
     /// default signals, the user switch; /proc/self/exe is our binary even if it was replaced
     /// since we started.

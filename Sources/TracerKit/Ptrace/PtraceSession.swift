@@ -205,7 +205,6 @@ public final class PtraceSession {
         return Registers(regs)
     }
 
-    /// Releases every thread. Idempotent; also called from `deinit`.
     /// The low 8 bytes of xmm0–xmm15 of a stopped thread (PTRACE_GETFPREGS).
     public func xmmLow(of tid: Int32) throws(PtraceError) -> [UInt64] {
         var values = [UInt64](repeating: 0, count: Int(IVK_XMM_COUNT))
@@ -215,6 +214,7 @@ public final class PtraceSession {
         return values
     }
 
+    /// Releases every thread. Idempotent; also called from `deinit`.
     public func detach() {
         guard isAttached else { return }
         isAttached = false

@@ -29,9 +29,13 @@ public struct Deadline: Sendable, Comparable {
     public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
 
     /// This deadline moved `seconds` later (or earlier, if negative).
+    /// Saturates: a huge or non-finite number of seconds gives `never` (or the clock's zero),
+    /// never a trap.
     public func adding(seconds: Double) -> Deadline {
-        let delta = Int64(seconds * 1e9)
-        return Deadline(nanoseconds: UInt64(max(0, Int64(nanoseconds) + delta)))
+        guard !seconds.isNaN else { return self }
+        guard abs(seconds) < 1e9 else { return seconds > 0 ? .never : Deadline(nanoseconds: 0) }
+        let target = Int64(nanoseconds) + Int64(seconds * 1e9)
+        return Deadline(nanoseconds: UInt64(min(max(0, target), Int64(Deadline.never.nanoseconds))))
     }
 
     /// Whether the deadline has passed.

@@ -11,18 +11,25 @@ package enum ProcFile {
     /// Reads at most `limit` bytes of the file at `path`. Returns the bytes, or the `Errno` of the
     /// open or read that failed.
     package static func readBytes(_ path: String, limit: Int = 1 << 20) -> Result<[UInt8], Errno> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { return .failure(Errno(rawValue: errno)) }
-        defer { close(fd) }
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .noFollow], retryOnInterrupt: true)
+        } catch {
+            return .failure(error as? Errno ?? .ioError)
+        }
+        defer { try? fd.close() }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: min(limit, 64 * 1024))
         while bytes.count < limit {
             let want = min(chunk.count, limit - bytes.count)
-            let result = retryingOnInterrupt { chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, want) } }
-            switch result {
-            case .failure(let error): return bytes.isEmpty ? .failure(error) : .success(bytes)
-            case .success(0): return .success(bytes)
-            case .success(let got): bytes.append(contentsOf: chunk[0..<got])
+            do {
+                let got = try chunk.withUnsafeMutableBytes {
+                    try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), retryOnInterrupt: true)
+                }
+                if got == 0 { return .success(bytes) }
+                bytes.append(contentsOf: chunk[0..<got])
+            } catch {
+                return bytes.isEmpty ? .failure(error as? Errno ?? .ioError) : .success(bytes)
             }
         }
         return .success(bytes)

@@ -1,21 +1,10 @@
-// SystemCall: the one place that retries interrupted system calls and turns errno into `Errno`.
+// SystemCall: errno as an operator reads it, and the pause of bounded polling loops. (Retrying
+// interrupted calls is swift-system's: FileDescriptor's `retryOnInterrupt`.)
 
 #if canImport(Glibc)
 import Glibc
 #endif
 import SystemPackage
-
-/// Runs `body` until it does not fail with EINTR. `body` returns -1 and sets errno on failure,
-/// like the C calls it wraps. Returns the result, or the `Errno` of the failure.
-@inline(__always)
-package func retryingOnInterrupt<T: FixedWidthInteger>(_ body: () -> T) -> Result<T, Errno> {
-    while true {
-        let result = body()
-        if result != -1 { return .success(result) }
-        let error = Errno(rawValue: errno)
-        if error != .interrupted { return .failure(error) }
-    }
-}
 
 /// Sleeps for about `microseconds`; used only by bounded polling loops that also check a deadline.
 package func pause(microseconds: Int) {

@@ -2,7 +2,8 @@
 // limits: command line, executable, working directory, threads, the limits it is close to (open
 // files, threads, address space: flagged at 90 %), open descriptors by kind, memory map summary
 // (or every mapping), OOM score, I/O and scheduler counters, namespaces, and the environment with
-// the values of secret-looking variables redacted.
+// the values of secret-looking variables redacted
+// (by name and by value shape: Redactor).
 
 #if canImport(Glibc)
 import Glibc
@@ -19,9 +20,8 @@ public struct ProcessInfoTracer: Tracer {
     /// At most this many descriptors are listed one by one.
     public var maxListedDescriptors: Int
 
-    public static let defaultRedactPatterns = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "AUTH",
-                                               "COOKIE", "SESSION", "PRIVATE", "DSN"]
-    public static let redacted = "<redacted>"
+    public static let defaultRedactPatterns = Redactor.defaultNamePatterns
+    public static let redacted = Redactor.marker
 
     public init(redactPatterns: [String] = ProcessInfoTracer.defaultRedactPatterns, fullMaps: Bool = false,
                 maxListedDescriptors: Int = 64) {
@@ -32,7 +32,7 @@ public struct ProcessInfoTracer: Tracer {
         let pid = snapshot.pid
         let proc = "/proc/\(pid)"
         var builder = SectionBuilder(id: "process", title: "Process Details")
-        builder.add("command_line", .list(snapshot.commandLine))
+        builder.add("command_line", .list(Redactor(extraNamePatterns: redactPatterns).redactArguments(snapshot.commandLine)))
         builder.add("executable", .text(snapshot.executable))
         builder.add("cwd", ProcFile.readLink(proc + "/cwd").map { .text($0) })
         let status = builder.read(proc + "/status").map(SectionBuilder.numbers) ?? [:]
@@ -136,12 +136,8 @@ public struct ProcessInfoTracer: Tracer {
             builder.note("environment: cannot read \(proc)/environ")
             return
         }
-        let patterns = redactPatterns.map { $0.uppercased() }
-        let entries = bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.map { entry -> String in
-            guard let equals = entry.firstIndex(of: "=") else { return entry }
-            let key = entry[..<equals].uppercased()
-            return patterns.contains(where: { key.contains($0) }) ? entry[..<equals] + "=" + Self.redacted : entry
-        }
+        let redactor = Redactor(extraNamePatterns: redactPatterns)
+        let entries = bytes.split(separator: 0).map { redactor.redactEnvironmentEntry(String(decoding: $0, as: UTF8.self)) }
         builder.add("environment", .list(entries))
     }
 }

@@ -20,6 +20,7 @@ public struct ExternalTracer: Sendable {
     public var timeout: Double
     /// Run as this uid/gid (with that user's groups), when set.
     public var identity: UserIdentity?
+    /// The program's whole environment (nothing else is inherited).
     public var environment: [String: String]
     public var workingDirectory: String?
     public var outputLimit: Int
@@ -47,7 +48,17 @@ public struct ExternalTracer: Sendable {
         let user = switchTo.map { identity in
             ["--uid", String(identity.uid), "--gid", String(identity.gid), "--groups", identity.groups.map(String.init).joined(separator: ",")]
         } ?? []
-        return .success([launcher, "exec-tracer"] + user + ["--"] + command)
+        return .success([launcher, "exec-tracer", "--environment-from-prefix"] + user + ["--"] + command)
+    }
+
+    /// The launcher receives the program's environment under this prefix (see ExecTracerCommand),
+    /// so that LD_PRELOAD and the like reach the program only, never the launcher running as root.
+    public static let environmentPrefix = "INVOKER_TRACER_ENV_"
+
+    /// What the spawned process gets: the environment itself without a launcher, else prefixed.
+    func spawnedEnvironment() -> [String: String] {
+        guard launcher != nil else { return environment }
+        return Dictionary(uniqueKeysWithValues: environment.map { (Self.environmentPrefix + $0.key, $0.value) })
     }
 
     struct SwitchError: Error { var user: String }
@@ -77,8 +88,10 @@ public struct ExternalTracer: Sendable {
             run.outcome = "could not run \(command[0]) as \(error.user): no program to switch users with was given"
             return run
         }
-        let environment = Environment.inherit.updating(
-            Dictionary(uniqueKeysWithValues: self.environment.map { (Environment.Key(stringLiteral: $0.key), Optional($0.value)) }))
+        let environment = Environment.custom(
+            Dictionary(uniqueKeysWithValues: spawnedEnvironment().map { (Environment.Key(stringLiteral: $0.key), $0.value) }))
+        // The process group to end with the tracer: whatever it started must not outlive it (as root).
+        let processGroup = ProcessGroupRecord()
         let directory = workingDirectory.map { FilePath($0) }
 
         let outcome: Result<TerminationStatus, SubprocessError>? = await withTaskGroup(
@@ -91,6 +104,7 @@ public struct ExternalTracer: Sendable {
                         environment: environment, workingDirectory: directory, platformOptions: options,
                         input: .none, output: .sequence, error: .combinedWithOutput
                     ) { execution in
+                        processGroup.record(execution.processIdentifier.value)
                         for try await chunk in execution.standardOutput {
                             chunk.withUnsafeBytes { collector.append($0) }
                         }
@@ -110,6 +124,9 @@ public struct ExternalTracer: Sendable {
             group.cancelAll()
             return first
         }
+        // Its own process group (processGroupID 0) has its pid as id; what is left in it is killed.
+        let leftover = processGroup.id
+        let leftoverKilled = leftover > 0 && kill(-leftover, SIGKILL) == 0
         run.seconds = Deadline.now().seconds(since: started)
         run.output = collector.text
         switch outcome {
@@ -124,6 +141,7 @@ public struct ExternalTracer: Sendable {
             run.outcome = "failed: killed by \(SignalInfo.name(of: signal)) (\(SignalInfo.description(of: signal)))"
         }
         if collector.truncated { run.outcome += "; output cut at \(outputLimit) bytes" }
+        if leftoverKilled { run.outcome += "; processes it left in its process group were killed" }
         return run
     }
 
@@ -160,6 +178,13 @@ public struct UserIdentity: Sendable, Equatable {
         let found = getgrouplist(name, gid, &list, &count) < 0 ? [gid] : Array(list.prefix(Int(count)))
         return UserIdentity(name: name, uid: entry.pointee.pw_uid, gid: gid, groups: found)
     }
+}
+
+/// The process group of the running tracer (its pid: it leads its own group), set once it starts.
+final class ProcessGroupRecord: Sendable {
+    private let state = Mutex<pid_t>(0)
+    func record(_ pid: pid_t) { state.withLock { $0 = pid } }
+    var id: pid_t { state.withLock { $0 } }
 }
 
 /// Collects output up to a cap and keeps draining past it, so the program never blocks on a full

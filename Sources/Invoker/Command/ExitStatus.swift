@@ -1,0 +1,32 @@
+// ExitStatus: what every invoker command's exit status means, decided here and nowhere else (as
+// eu-stack's EXIT_OK / EXIT_ERROR / EXIT_BAD / EXIT_USAGE): 0 all done, 1 done in part, 2 nothing
+// done, 64 a command line it cannot use (swift-argument-parser's own status for that).
+// invoker(8) EXIT STATUS documents them.
+
+import ArgumentParser
+import TracerKit
+
+enum ExitStatus: Int32 {
+    /// The report was written with every thread's stack; a configuration is valid; the command did
+    /// what it was asked (or there was nothing to report: a clean shutdown).
+    case ok = 0
+    /// Done in part: a report was written, but without some or all of the stacks (a thread or the
+    /// whole process could not be stopped, the deadline passed); or a command found problems
+    /// (`check-config`'s invalid file, a report `show` cannot read, an envelope `send` could not
+    /// deliver).
+    case partial = 1
+    /// Nothing done: no report file could be written (it went to standard error and syslog), or
+    /// the command could not start its work (its own configuration or output directory unusable).
+    case nothing = 2
+    /// A command line it cannot use.
+    case usage = 64
+
+    /// The status of a run whose report is `report`, written to a file or not.
+    static func of(_ report: CrashReport, written: Bool) -> ExitStatus {
+        guard written else { return .nothing }
+        return report.threads.isEmpty || report.threads.contains { $0.frames.isEmpty } ? .partial : .ok
+    }
+
+    /// The error that ends a command with this status (ArgumentParser prints nothing for it).
+    var exitCode: ExitCode { ExitCode(rawValue) }
+}
