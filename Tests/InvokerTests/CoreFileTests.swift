@@ -31,8 +31,12 @@ struct FixtureCore {
     static func make() throws -> FixtureCore {
         let directory = makeTemporaryDirectory("invoker-core")
         let executable = builtProduct("core-crasher")
-        // posix_spawn cannot set limits: the shell raises RLIMIT_CORE, then becomes the fixture.
-        let process = try TestProcess("/bin/sh", ["-c", "cd \"$1\" && ulimit -c unlimited && exec \"$2\"", "sh", directory, executable],
+        // posix_spawn cannot set limits: the shell raises RLIMIT_CORE, then becomes the fixture,
+        // started by a short relative name so its secret argument fits in NT_PRPSINFO's 80 bytes.
+        mkdir(directory + "/bin", 0o755)
+        symlink(executable, directory + "/bin/core-crasher")
+        let process = try TestProcess("/bin/sh", ["-c", "cd \"$1\" && ulimit -c unlimited && exec bin/core-crasher --token s3cret-value",
+                                                  "sh", directory],
                                       environment: ["SWIFT_BACKTRACE": "enable=no"])
         let status = process.waitForExit(seconds: 60)
         #expect(status & 0x7f == SIGSEGV, "the fixture should die of SIGSEGV, wait status \(status)")
@@ -99,6 +103,10 @@ struct CoreFileTests {
         let text = readFile(output + "/" + textName) ?? ""
         #expect(text.contains("Crashing Thread (TID \(core.pid), core-crasher):\n0   0x"))
         #expect(text.contains("read from the core file \(core.path)"))
+        // The command line from NT_PRPSINFO, its secret redacted as in every report.
+        let process = try #require(report["process"] as? [String: Any])
+        #expect("\(process)".contains("bin/core-crasher") && "\(process)".contains("--token"), "\(process)")
+        #expect(!text.contains("s3cret-value") && !"\(report)".contains("s3cret-value"))
         #expect(leftoverProcesses().isEmpty, "\(leftoverProcesses())")
     }
 

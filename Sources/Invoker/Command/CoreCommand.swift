@@ -80,6 +80,9 @@ struct CoreCommand: ParsableCommand {
         } else {
             report = try readPiped(directory: directory.path, started: started, logger: logger)
         }
+        // The command line (NT_PRPSINFO) can carry a secret: the same redaction as every report.
+        report.redact(with: Dispatcher(configuration: configuration, outputDirectory: directory, serverUser: nil,
+                                       hostTriplet: nil, toStandardOutput: false, logger: logger).redactor)
         let writer = ReportWriter(directory: directory, formats: configuration.formats, retention: configuration.retention,
                                   prefix: "crash", time: report.time, logger: logger, layout: configuration.logLayout,
                                   groupThreads: configuration.groupThreads)
