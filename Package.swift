@@ -35,17 +35,29 @@ let package = Package(
         // which CCurl loads with dlopen only when a report is sent (never in a parked helper).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CCurl", path: "Sources/CCurl", linkerSettings: [.linkedLibrary("dl")]),
-        // The one C shim: variadic syscalls, wait macros, macro-named libunwind entry points.
+        // C shims, one per concern, each linking only what it calls: syscalls, payload layouts,
+        // the crash guard and libdwfl's process callbacks (TracerKit's); libunwind's macro-named
+        // entry points and the demanglers (the unwinder's and the symbolizer's, in Tracers).
         .target(
             name: "CInvokerShim",
-            dependencies: ["CUnwind", "CElfutils"],
+            dependencies: ["CElfutils"],
             path: "Sources/CInvokerShim",
             cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("dw"), .linkedLibrary("elf")]
+        ),
+        .target(
+            name: "CUnwindShim",
+            dependencies: ["CUnwind"],
+            path: "Sources/CUnwindShim",
             linkerSettings: [
                 .linkedLibrary("unwind-ptrace"), .linkedLibrary("unwind-generic"), .linkedLibrary("unwind"),
-                .linkedLibrary("lzma"), .linkedLibrary("dw"), .linkedLibrary("elf"), .linkedLibrary("stdc++"),
-                .linkedLibrary("iberty"),
+                .linkedLibrary("lzma"),
             ]
+        ),
+        .target(
+            name: "CDemangleShim",
+            path: "Sources/CDemangleShim",
+            linkerSettings: [.linkedLibrary("stdc++"), .linkedLibrary("iberty")]
         ),
         // libinvoker-client: plain C (no Swift runtime), so it can be preloaded into any program.
         .target(
@@ -68,7 +80,7 @@ let package = Package(
         .target(
             name: "Tracers",
             dependencies: [
-                "TracerKit", "CInvokerShim", "CUnwind", "CElfutils",
+                "TracerKit", "CInvokerShim", "CUnwindShim", "CDemangleShim", "CUnwind", "CElfutils",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]

@@ -92,22 +92,6 @@ long ivk_ptrace_get_xmm_low(pid_t tid, uint64_t xmm_low[IVK_XMM_COUNT]) {
     return 0;
 }
 
-unw_addr_space_t ivk_unw_create_addr_space(unw_accessors_t *accessors) {
-    return unw_create_addr_space(accessors, 0);
-}
-void ivk_unw_destroy_addr_space(unw_addr_space_t space) { unw_destroy_addr_space(space); }
-int ivk_unw_set_caching_policy(unw_addr_space_t space, unw_caching_policy_t policy) {
-    return unw_set_caching_policy(space, policy);
-}
-int ivk_unw_init_remote(unw_cursor_t *cursor, unw_addr_space_t space, void *arg) {
-    return unw_init_remote(cursor, space, arg);
-}
-int ivk_unw_step(unw_cursor_t *cursor) { return unw_step(cursor); }
-int ivk_unw_get_reg(unw_cursor_t *cursor, int reg, unw_word_t *value) {
-    return unw_get_reg(cursor, reg, value);
-}
-int ivk_unw_is_signal_frame(unw_cursor_t *cursor) { return unw_is_signal_frame(cursor); }
-const char *ivk_unw_strerror(int code) { return unw_strerror(code); }
 
 static char *debuginfo_path = NULL;
 static const Dwfl_Callbacks process_callbacks = {
@@ -118,13 +102,6 @@ static const Dwfl_Callbacks process_callbacks = {
 
 Dwfl *ivk_dwfl_begin_for_process(void) { return dwfl_begin(&process_callbacks); }
 
-extern char *__cxa_demangle(const char *mangled, char *buffer, size_t *length, int *status);
-
-char *ivk_demangle_cxx(const char *mangled) {
-    int status = 0;
-    char *result = __cxa_demangle(mangled, NULL, NULL, &status);
-    return status == 0 ? result : NULL;
-}
 
 ssize_t ivk_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long local_count,
                              const struct iovec *remote, unsigned long remote_count) {
@@ -133,7 +110,6 @@ ssize_t ivk_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long
 
 const char *ivk_signal_abbreviation(int sig) { return sigabbrev_np(sig); }
 
-int ivk_unw_get_proc_info(unw_cursor_t *cursor, unw_proc_info_t *info) { return unw_get_proc_info(cursor, info); }
 
 #include <stdio.h>
 #include <syslog.h>
@@ -152,6 +128,3 @@ void ivk_syslog(int priority, const char *message) { syslog(priority, "%s", mess
 
 int ivk_become_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
-#include <libiberty/demangle.h>
-
-char *ivk_demangle_rust(const char *mangled) { return rust_demangle(mangled, DMGL_PARAMS | DMGL_ANSI); }

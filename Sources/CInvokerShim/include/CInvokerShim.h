@@ -1,7 +1,8 @@
 // CInvokerShim: the one small C shim of invoker. It exposes, under an `ivk_` prefix, what Swift
 // cannot import directly: variadic calls (ptrace, prctl, syscall), the W* wait-status macros,
-// gettid, the layout of the crash payload's siginfo_t/ucontext_t, libunwind's macro-named entry
-// points, and the C++ demangler.
+// gettid, the layout of the crash payload's siginfo_t/ucontext_t, the crash guard, and libdwfl's
+// callbacks for a live process. It links libdw and libelf only: libunwind's entry points are in
+// CUnwindShim, the demanglers in CDemangleShim (the targets that need them link them).
 #pragma once
 
 #include <stddef.h>
@@ -10,7 +11,6 @@
 #include <sys/user.h>
 #include <sys/uio.h>
 #include <signal.h>
-#include <libunwind-ptrace.h>
 #include <elfutils/libdwfl.h>
 
 // MARK: ptrace (variadic in glibc)
@@ -83,16 +83,6 @@ enum { IVK_FXSAVE_XMM_OFFSET = 160, IVK_XMM_SIZE = 16, IVK_XMM_COUNT = 16 };
 /// PTRACE_GETFPREGS of a stopped thread; copies the low 8 bytes of xmm0..xmm15 to `xmm_low`.
 long ivk_ptrace_get_xmm_low(pid_t tid, uint64_t xmm_low[IVK_XMM_COUNT]);
 
-// MARK: libunwind (its API names are macros that expand to _Ux86_64_*)
-
-unw_addr_space_t ivk_unw_create_addr_space(unw_accessors_t *accessors);
-void ivk_unw_destroy_addr_space(unw_addr_space_t space);
-int ivk_unw_set_caching_policy(unw_addr_space_t space, unw_caching_policy_t policy);
-int ivk_unw_init_remote(unw_cursor_t *cursor, unw_addr_space_t space, void *arg);
-int ivk_unw_step(unw_cursor_t *cursor);
-int ivk_unw_get_reg(unw_cursor_t *cursor, int reg, unw_word_t *value);
-int ivk_unw_is_signal_frame(unw_cursor_t *cursor);
-const char *ivk_unw_strerror(int code);
 
 // MARK: elfutils
 
@@ -121,11 +111,6 @@ struct ivk_core_prpsinfo {
 /// Decodes an NT_PRPSINFO descriptor (struct elf_prpsinfo); -1 if it is too short.
 int ivk_core_prpsinfo(const void *desc, size_t size, struct ivk_core_prpsinfo *out);
 
-// MARK: demangling
-
-/// The C++ runtime's demangler (__cxa_demangle). Returns a malloc'd string or NULL.
-char *ivk_demangle_cxx(const char *mangled);
-
 // MARK: GNU extensions (need _GNU_SOURCE, which Swift's Glibc module is not built with)
 
 ssize_t ivk_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long local_count,
@@ -133,8 +118,6 @@ ssize_t ivk_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long
 /// "SEGV" for SIGSEGV (sigabbrev_np), or NULL.
 const char *ivk_signal_abbreviation(int sig);
 
-/// unw_get_proc_info for the cursor's current frame: 0 if call-frame information covers it.
-int ivk_unw_get_proc_info(unw_cursor_t *cursor, unw_proc_info_t *info);
 
 // MARK: files and logging
 
@@ -155,8 +138,6 @@ void ivk_syslog(int priority, const char *message);
 /// wait for a helper whose server died first).
 int ivk_become_child_subreaper(void);
 
-/// libiberty's Rust demangler (legacy and v0 manglings). Returns a malloc'd string or NULL.
-char *ivk_demangle_rust(const char *mangled);
 
 // MARK: the crash guard (crash_guard.c): a report even when invoker itself crashes
 

@@ -6,6 +6,7 @@
 import Glibc
 #endif
 import CInvokerShim
+import CDemangleShim
 
 /// Demangles symbol names.
 public enum Demangler {

@@ -11,6 +11,7 @@
 import Glibc
 #endif
 import CInvokerShim
+import CUnwindShim
 import CUnwind
 import Synchronization
 import TracerKit
