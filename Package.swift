@@ -116,6 +116,9 @@ let package = Package(
         // Programs run with libinvoker-client preloaded (see its main.c's header).
         .executableTarget(name: "client-fixture", path: "Tests/Fixtures/client-fixture", cSettings: fixtureFlags,
                           linkerSettings: [.linkedLibrary("pthread"), .linkedLibrary("dl")]),
+        // Dies of SIGSEGV with known stacks and no handler: the kernel's core (see its main.c).
+        .executableTarget(name: "core-crasher", path: "Tests/Fixtures/core-crasher", cSettings: fixtureFlags,
+                          linkerSettings: [.linkedLibrary("pthread")]),
         .executableTarget(name: "cpp-hang", path: "Tests/Fixtures/cpp-hang",
                           cxxSettings: [.unsafeFlags(["-O2", "-g", "-gdwarf-aranges", "-fno-omit-frame-pointer"])],
                           linkerSettings: [.linkedLibrary("pthread")]),
@@ -131,7 +134,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InvokerTests",
-            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher", "cpp-hang", "fault-server", "CZlib", "client-fixture",
+            dependencies: ["TracerKit", "Invoker", "TestSupport", "ats-crasher", "cpp-hang", "fault-server", "CZlib", "client-fixture", "core-crasher",
                            .product(name: "GRDB", package: "GRDB.swift")],
             // The text layouts' golden files and a real traffic_crashlog log, read by path.
             exclude: ["Golden"]

@@ -18,9 +18,12 @@ struct OracleFrame: Equatable, CustomStringConvertible {
 }
 
 /// eu-stack -s -i -p PID, per thread.
-func euStack(_ pid: Int32) throws -> [Int32: [OracleFrame]] {
+func euStack(_ pid: Int32) throws -> [Int32: [OracleFrame]] { try euStack(arguments: ["-p", String(pid)]) }
+
+/// eu-stack -s -i with `arguments` (-p PID, or --core=CORE --executable=EXE), per thread.
+func euStack(arguments: [String]) throws -> [Int32: [OracleFrame]] {
     let directory = makeTemporaryDirectory()
-    let process = try TestProcess("/usr/bin/eu-stack", ["-s", "-i", "-p", String(pid)], outputPath: directory + "/out.txt")
+    let process = try TestProcess("/usr/bin/eu-stack", ["-s", "-i"] + arguments, outputPath: directory + "/out.txt")
     _ = process.waitForExit()
     var threads: [Int32: [OracleFrame]] = [:]
     var current: Int32? = nil

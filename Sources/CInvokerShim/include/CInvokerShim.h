@@ -90,6 +90,26 @@ long ivk_ptrace_get_xmm_low(pid_t tid, uint64_t xmm_low[IVK_XMM_COUNT]);
 /// found by build-id and debuglink). The callbacks table is static.
 Dwfl *ivk_dwfl_begin_for_process(void);
 
+// MARK: core files (core.c)
+
+/// A libdwfl session for a core file: modules found by build-id (dwfl_build_id_find_elf).
+Dwfl *ivk_dwfl_begin_for_core(void);
+/// One thread's NT_PRSTATUS note: its id, the signal it was handling, its registers.
+struct ivk_core_prstatus {
+    int32_t tid;
+    int32_t signal;
+    struct user_regs_struct regs;
+};
+/// Decodes an NT_PRSTATUS descriptor (struct elf_prstatus); -1 if it is too short.
+int ivk_core_prstatus(const void *desc, size_t size, struct ivk_core_prstatus *out);
+/// The process's NT_PRPSINFO note: pid, name (comm) and the start of its command line.
+struct ivk_core_prpsinfo {
+    int32_t pid;
+    char name[17];
+    char arguments[81];
+};
+/// Decodes an NT_PRPSINFO descriptor (struct elf_prpsinfo); -1 if it is too short.
+int ivk_core_prpsinfo(const void *desc, size_t size, struct ivk_core_prpsinfo *out);
 
 // MARK: GNU extensions (need _GNU_SOURCE, which Swift's Glibc module is not built with)
 

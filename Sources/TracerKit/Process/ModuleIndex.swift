@@ -47,6 +47,14 @@ public final class ModuleIndex {
         modules = collectModules()
     }
 
+    /// Takes over `dwfl`, a session whose modules are already reported (a core file's), and
+    /// ends it in `deinit`.
+    package init(reportedSession handle: OpaquePointer, executablePath: String?) {
+        dwfl = handle
+        self.executablePath = executablePath
+        modules = collectModules()
+    }
+
     deinit { dwfl_end(dwfl) }
 
     /// The address of the symbol `name` in the first module whose path contains `moduleName`

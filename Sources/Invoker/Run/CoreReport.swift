@@ -1,0 +1,38 @@
+// CoreReport: the crash report of a core file: the same model a live crash fills (threads,
+// frames, fault and its classification, modules), from what CoreFileReader read, with a note
+// that it came from a core, so a reader knows why the live-only sections are missing.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import TracerKit
+import Tracers
+
+enum CoreReport {
+    /// The report of `dump`, dated `time` (the crash's), read from `source` (default: its path).
+    static func make(from dump: CoreDump, time: Int, readSeconds: Double, source: String? = nil) -> CrashReport {
+        let crashing = dump.threads.first { $0.tid == dump.crashingThread }
+        var fault = FaultContext(pid: dump.pid, crashingThread: dump.crashingThread, signal: dump.signal,
+                                 registers: crashing?.registers)
+        if let signal = dump.signal {
+            fault.classification = FaultClassifier.classify(signal: signal, registers: crashing?.registers, mappings: [],
+                                                           abortMessage: nil, targetPID: dump.pid)
+        }
+        let commandLine = dump.arguments.map { $0.split(separator: " ").map(String.init) } ?? []
+        var report = CrashReport(pid: dump.pid, executable: dump.executable ?? dump.processName ?? "?",
+                                 commandLine: commandLine, hostTriplet: nil, time: time, fault: fault)
+        report.processName = dump.processName
+        report.modules = dump.modules
+        report.threads = dump.threads.map { thread in
+            // A core does not keep thread names (comm): the main thread gets the process's.
+            ThreadReport(tid: thread.tid, name: thread.tid == dump.pid ? (dump.processName ?? "") : "",
+                         isCrashing: thread.tid == dump.crashingThread, registers: thread.registers,
+                         frames: thread.frames, unwindStop: thread.unwindStop)
+        }
+        report.problems = dump.problems
+        report.notes.append("read from \(source ?? "the core file " + dump.path) (not a live process: no variables, "
+            + "collectors, external tracers, thread names or process status) in \(Int(readSeconds * 1000)) ms")
+        report.tracerRuns.append(TracerRun(name: "core", seconds: readSeconds, outcome: "completed"))
+        return report
+    }
+}

@@ -1,0 +1,233 @@
+// CoreFileReader: a report's worth of facts from an ELF core file on disk, with elfutils doing
+// all the ELF work: libelf walks the notes (NT_PRPSINFO for the process, NT_PRSTATUS for each
+// thread's id and registers, NT_SIGINFO for the fatal signal), libdwfl reports the modules the
+// core maps (dwfl_core_file_report), attaches to its threads (dwfl_core_file_attach) and unwinds
+// each one (dwfl_thread_getframes), as `eu-stack --core` does; the symbolizer names the frames.
+// Everything is read and symbolized inside `read`, so what it returns holds values only.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CElfutils
+import CInvokerShim
+import TracerKit
+
+/// One thread of a core file: its id, registers and symbolized stack.
+public struct CoreThread: Sendable {
+    public var tid: Int32
+    /// The signal the thread was handling when the core was written (NT_PRSTATUS pr_cursig).
+    public var signal: Int32
+    public var registers: Registers
+    public var frames: [Frame]
+    /// Why the stack ends where it does, when unwinding stopped on an error.
+    public var unwindStop: String?
+}
+
+/// What a core file says about the process that dumped it.
+public struct CoreDump: Sendable {
+    public var path: String
+    public var pid: Int32
+    /// The process name (NT_PRPSINFO pr_fname, at most 15 characters, as /proc/PID/comm).
+    public var processName: String?
+    /// The start of the command line (NT_PRPSINFO pr_psargs, at most 80 characters).
+    public var arguments: String?
+    /// The executable: the one given, else the module the core names after the process.
+    public var executable: String?
+    /// The fatal signal (NT_SIGINFO), if the core has one.
+    public var signal: SignalInfo?
+    /// The thread that dumped the core (the first NT_PRSTATUS note, the one the signal hit).
+    public var crashingThread: Int32?
+    /// Every thread, in the core's order (the crashing thread first).
+    public var threads: [CoreThread]
+    public var modules: [LoadedModule]
+    /// Sentences about whatever could not be read.
+    public var problems: [String]
+}
+
+/// Why a core file could not be read at all.
+public enum CoreFileError: Error, CustomStringConvertible, Equatable {
+    case cannotOpen(path: String, reason: String)
+    case notACore(path: String, reason: String)
+    case cannotReport(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason): "Cannot open the core file \(path): \(reason)."
+        case .notACore(let path, let reason): "\(path) is not an ELF core file: \(reason)."
+        case .cannotReport(let path, let reason): "Cannot read the modules and threads of the core file \(path): \(reason)."
+        }
+    }
+}
+
+public enum CoreFileReader {
+    /// Frames unwound per thread at most (a runaway recursion stops here).
+    public static let frameLimit = 256
+
+    /// Reads the core file at `path`; `executable` names the program when the core's own file
+    /// names cannot be trusted or found (a program moved or rebuilt since).
+    public static func read(path: String, executable: String?) throws(CoreFileError) -> CoreDump {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        _ = elf_version(UInt32(EV_CURRENT))
+        guard let elf = elf_begin(descriptor, ELF_C_READ_MMAP, nil) else {
+            throw .notACore(path: path, reason: String(cString: elf_errmsg(-1)))
+        }
+        defer { elf_end(elf) }
+        var header = GElf_Ehdr()
+        guard gelf_getehdr(elf, &header) != nil, header.e_type == UInt16(ET_CORE) else {
+            throw .notACore(path: path, reason: "its ELF type is not ET_CORE")
+        }
+        var dump = CoreDump(path: path, pid: 0, threads: [], modules: [], problems: [])
+        var statuses: [ivk_core_prstatus] = []
+        readNotes(elf) { type, descriptor, size in
+            switch Int32(type) {
+            case NT_PRPSINFO:
+                var info = ivk_core_prpsinfo()
+                guard ivk_core_prpsinfo(descriptor, size, &info) == 0 else { return }
+                dump.pid = info.pid
+                dump.processName = withUnsafeBytes(of: info.name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                let arguments = withUnsafeBytes(of: info.arguments) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                dump.arguments = arguments.trimmingTrailingSpaces()
+            case NT_PRSTATUS:
+                var status = ivk_core_prstatus()
+                if ivk_core_prstatus(descriptor, size, &status) == 0 { statuses.append(status) }
+            case Self.siginfoNoteType:
+                guard size >= Int(IVK_SIGINFO_SIZE) else { return }
+                var raw = ivk_siginfo()
+                ivk_decode_siginfo(descriptor, &raw)
+                dump.signal = SignalInfo(raw)
+            default:
+                break
+            }
+        }
+        dump.crashingThread = statuses.first?.tid
+        if dump.signal == nil, let first = statuses.first, first.signal > 0 {
+            dump.signal = SignalInfo(number: first.signal)
+            dump.problems.append("The core has no NT_SIGINFO note: only the signal number is known, not its code or address.")
+        }
+
+        guard let dwfl = ivk_dwfl_begin_for_core() else {
+            throw .cannotReport(path: path, reason: String(cString: dwfl_errmsg(-1)))
+        }
+        let reported = dwfl_core_file_report(dwfl, elf, executable)
+        dwfl_report_end(dwfl, nil, nil)
+        guard reported >= 0 else {
+            let reason = String(cString: dwfl_errmsg(-1))
+            dwfl_end(dwfl)
+            throw .cannotReport(path: path, reason: reason)
+        }
+        // The index ends the session; it must do so before elf_end (deferred above) runs.
+        var stacks: [Int32: ThreadStack] = [:]
+        do {
+            let index = ModuleIndex(reportedSession: dwfl, executablePath: executable)
+            dump.modules = index.modules
+            dump.executable = executable ?? mainExecutable(of: index.modules, processName: dump.processName)
+            let attached = dwfl_core_file_attach(dwfl, elf)
+            if attached < 0 {
+                dump.problems.append("Cannot unwind the core's threads: \(String(cString: dwfl_errmsg(-1))).")
+            } else {
+                stacks = unwindThreads(dwfl)
+            }
+            let symbolizer = Symbolizer(modules: index)
+            for status in statuses {
+                let stack = stacks[status.tid] ?? ThreadStack(frames: [], stop: "libdwfl did not find this thread in the core")
+                var frames = stack.frames
+                if let first = frames.indices.first {
+                    frames[first].recovery = status.tid == dump.crashingThread ? .faultContext : .stopped
+                }
+                dump.threads.append(CoreThread(tid: status.tid, signal: status.signal, registers: Registers(status.regs),
+                                               frames: symbolizer.symbolize(frames), unwindStop: stack.stop))
+            }
+        }
+        if statuses.isEmpty { dump.problems.append("The core has no NT_PRSTATUS note: no thread's registers are known.") }
+        return dump
+    }
+
+    /// NT_SIGINFO ("SIGI"), which Debian's <elf.h> defines but Swift does not import as a constant.
+    static let siginfoNoteType: Int32 = 0x5349_4749
+
+    /// Calls `body` with the type, descriptor and descriptor size of each "CORE" note.
+    static func readNotes(_ elf: OpaquePointer, _ body: (UInt32, UnsafeRawPointer, Int) -> Void) {
+        var count = 0
+        guard elf_getphdrnum(elf, &count) == 0 else { return }
+        for index in 0..<count {
+            var header = GElf_Phdr()
+            guard gelf_getphdr(elf, Int32(index), &header) != nil, header.p_type == UInt32(PT_NOTE) else { continue }
+            guard let data = elf_getdata_rawchunk(elf, Int64(header.p_offset), Int(header.p_filesz), ELF_T_NHDR),
+                  let base = data.pointee.d_buf else { continue }
+            var offset = 0
+            while true {
+                var note = GElf_Nhdr()
+                var nameOffset = 0, descriptorOffset = 0
+                let next = gelf_getnote(data, offset, &note, &nameOffset, &descriptorOffset)
+                guard next > 0 else { break }
+                let name = String(cString: base.advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
+                if name == "CORE" || name == "LINUX" {
+                    body(note.n_type, UnsafeRawPointer(base.advanced(by: descriptorOffset)), Int(note.n_descsz))
+                }
+                offset = next
+            }
+        }
+    }
+
+    /// The module the process was started from: the one whose file name begins with the process
+    /// name (the kernel truncates comm to 15 characters), else the first.
+    static func mainExecutable(of modules: [LoadedModule], processName: String?) -> String? {
+        if let processName, !processName.isEmpty,
+           let match = modules.first(where: { ($0.path.split(separator: "/").last.map(String.init) ?? "").hasPrefix(processName) }) {
+            return match.path
+        }
+        return nil
+    }
+
+    struct ThreadStack {
+        var frames: [Frame]
+        var stop: String?
+    }
+
+    /// Every thread's physical frames (pc and stack pointer), by tid.
+    static func unwindThreads(_ dwfl: OpaquePointer) -> [Int32: ThreadStack] {
+        final class Box { var stacks: [Int32: ThreadStack] = [:]; var current: [Frame] = [] }
+        let box = Box()
+        _ = withExtendedLifetime(box) {
+            dwfl_getthreads(dwfl, { thread, argument in
+                let box = Unmanaged<Box>.fromOpaque(argument!).takeUnretainedValue()
+                box.current = []
+                let result = dwfl_thread_getframes(thread!, { state, argument in
+                    let box = Unmanaged<Box>.fromOpaque(argument!).takeUnretainedValue()
+                    var pc: Dwarf_Addr = 0
+                    var isActivation = false
+                    guard dwfl_frame_pc(state!, &pc, &isActivation) else { return Int32(DWARF_CB_ABORT) }
+                    var stackPointer: Dwarf_Word = 0
+                    _ = dwfl_frame_reg(state!, 7, &stackPointer)
+                    let index = box.current.count
+                    // A frame above 0 whose pc is exact follows a signal trampoline.
+                    if index > 0, isActivation { box.current[index - 1].isSignalFrame = true }
+                    box.current.append(Frame(index: index, pc: pc, stackPointer: stackPointer,
+                                             recovery: index == 0 ? .stopped : .callFrameInfo))
+                    return box.current.count >= CoreFileReader.frameLimit ? Int32(DWARF_CB_ABORT) : Int32(DWARF_CB_OK)
+                }, argument)
+                var stop: String? = nil
+                if result == -1 {
+                    let message = String(cString: dwfl_errmsg(-1))
+                    // "no error" is how libdwfl says the outermost frame was reached.
+                    if !message.isEmpty, message != "no error" { stop = "libdwfl: " + message }
+                } else if box.current.count >= CoreFileReader.frameLimit {
+                    stop = "the stack is deeper than \(CoreFileReader.frameLimit) frames"
+                }
+                box.stacks[dwfl_thread_tid(thread!)] = ThreadStack(frames: box.current, stop: stop)
+                return Int32(DWARF_CB_OK)
+            }, Unmanaged.passUnretained(box).toOpaque())
+        }
+        return box.stacks
+    }
+}
+
+extension String {
+    fileprivate func trimmingTrailingSpaces() -> String {
+        var text = self
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+}
