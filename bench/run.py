@@ -101,7 +101,9 @@ def main():
     for which in ("crashing", "all"):
         configs[which] = os.path.join(variables_dir, f"{which}.conf")
         with open(configs[which], "w") as out:
-            out.write(f'[[tracer]]\nuse = "unwind"\n[[tracer]]\nuse = "variables"\nthreads = "{which}"\n'
+            # The same crash again and again is a crash loop to the crash store, which would skip
+            # the variables tracer after the third: the store is off for these runs.
+            out.write(f'[store]\nenabled = false\n\n[[tracer]]\nuse = "unwind"\n[[tracer]]\nuse = "variables"\nthreads = "{which}"\n'
                       f'max_frames = 64\ntimeout = 10\n')
     variables_helpers = {
         "invoker variables": (os.path.join(bin_dir, "invoker"), ["--log-dir", variables_dir, "--config", configs["crashing"]]),

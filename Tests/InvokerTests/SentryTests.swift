@@ -133,6 +133,9 @@ struct SentryTests {
         #expect(record.sentryEventID == "0123456789abcdef0123456789abcdef" && record.status == 200)
         #expect(record.report == run.directory + "/" + log)
         #expect(fileMode(box.sentDirectory + "/" + record.name + ".json") == 0o600)
+        // And `invoker list` shows Sentry's event id beside the crash (the crash store's row).
+        let listed = try runInvoker(["list", "--log-dir", run.directory])
+        #expect(listed.status == 0 && listed.output.contains("event 0123456789abcdef0123456789abcdef"), "\(listed.output)")
         #expect(leftoverProcesses().isEmpty)
     }
 

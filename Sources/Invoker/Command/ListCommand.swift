@@ -85,6 +85,5 @@ struct ListCommand: ParsableCommand {
         parts.tm_isdst = -1
         guard (1...12).contains(values[1]), (1...31).contains(values[2]), values[3] < 24, values[4] < 60, values[5] < 61 else { return nil }
         return Int(mktime(&parts))
-        return nil
     }
 }

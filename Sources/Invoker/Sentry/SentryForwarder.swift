@@ -138,6 +138,7 @@ struct SentryForwarder {
                 let record = SentRecord(name: entry.name, eventID: entry.eventID, sentryEventID: response.eventID,
                                         report: entry.report, sent: now, status: response.status, url: dsn.envelopeURL)
                 try? outbox.markSent(entry, record: record)
+                noteInStore(record)
                 logger.notice("sent \(entry.report ?? entry.name) to Sentry: event \(response.eventID ?? entry.eventID)")
                 outcomes.append(DeliveryOutcome(entry: entry, result: .sent(record)))
             } catch {
