@@ -1,6 +1,8 @@
 // NotifierSpec: one `[[notify]]` table: a program run after the final report is written and the
 // server released, with the report's paths, fingerprint and occurrence as placeholders.
 
+import Tracers
+
 /// A notifier as configured.
 struct NotifierSpec: Equatable, Codable {
     var name: String
@@ -31,27 +33,12 @@ struct NotifierValues: Codable, Equatable {
     /// new, repeat, regression or loop.
     var occurrence: String
 
-    /// `word` with every placeholder replaced (one pass; %% is a literal %).
+    /// `word` with every placeholder replaced: the tracers' (PlaceholderValues, %r the text
+    /// report) and %j %f %n.
     func expand(_ word: String) -> String {
-        var result = ""
-        var iterator = word.makeIterator()
-        while let character = iterator.next() {
-            guard character == "%" else { result.append(character); continue }
-            guard let key = iterator.next() else { result.append("%"); break }
-            switch key {
-            case "p": result += String(pid)
-            case "t": result += String(tid)
-            case "s": result += String(signal)
-            case "e": result += executable
-            case "o": result += outputDirectory
-            case "r": result += textPath
-            case "j": result += jsonPath
-            case "f": result += fingerprint
-            case "n": result += occurrence
-            case "%": result += "%"
-            default: result.append("%"); result.append(key)
-            }
-        }
-        return result
+        var values = PlaceholderValues(pid: pid, tid: tid, signal: signal, executable: executable,
+                                       outputDirectory: outputDirectory, reportPath: textPath)
+        values.extra = ["j": jsonPath, "f": fingerprint, "n": occurrence]
+        return values.expand(word)
     }
 }

@@ -12,6 +12,8 @@ public struct PlaceholderValues: Sendable, Equatable {
     public var executable: String
     public var outputDirectory: String
     public var reportPath: String
+    /// Further placeholders of a caller's own (a notifier's %j %f %n), by their letter.
+    public var extra: [Character: String] = [:]
 
     public init(pid: Int32, tid: Int32, signal: Int32, executable: String, outputDirectory: String, reportPath: String) {
         self.pid = pid; self.tid = tid; self.signal = signal; self.executable = executable
@@ -34,7 +36,8 @@ public struct PlaceholderValues: Sendable, Equatable {
             case "o": result += outputDirectory
             case "r": result += reportPath
             case "%": result += "%"
-            default: result.append("%"); result.append(key)
+            default:
+                if let value = extra[key] { result += value } else { result.append("%"); result.append(key) }
             }
         }
         return result
