@@ -7,6 +7,7 @@
 // Limits (frames per stack, variables, the event's size) are applied in +Limits.
 
 import FoundationEssentials
+import TracerKit
 import Tracers
 
 /// What the mapping leaves out to stay within Relay's limits.
@@ -24,13 +25,10 @@ struct SentryEventMapper {
     let settings: SentrySettings
     /// invoker's version (the event's sdk).
     let clientVersion: String
-    /// Names (parts of, case-insensitive) of variables, arguments and settings whose values are secret.
-    var redactPatterns = SentryEventMapper.defaultRedactPatterns
+    /// The reports' redaction (names and value shapes), applied again to what leaves the machine.
+    var redactor = Redactor()
 
-    /// The report redaction's patterns (ProcessInfoTracer's, SENTRY_DSN's among them). When the
-    /// shared redactor being written for the reports lands, the event should use it too.
-    static let defaultRedactPatterns = ProcessInfoTracer.defaultRedactPatterns
-    static let redacted = ProcessInfoTracer.redacted
+    static let redacted = Redactor.marker
     /// Variables per frame and characters per value kept in `vars`.
     static let maxVariablesPerFrame = 50
     static let maxValueCharacters = 512
@@ -197,27 +195,10 @@ struct SentryEventMapper {
         return text
     }
 
-    func isSecret(_ name: String) -> Bool {
-        let upper = name.uppercased()
-        return redactPatterns.contains { upper.contains($0.uppercased()) }
-    }
+    func isSecret(_ name: String) -> Bool { redactor.isSecretName(name) }
 
-    /// The command line with secret-looking values hidden: `NAME=value`, `--name=value` and the
-    /// word after `--name`.
-    func redactedCommandLine(_ words: [String]) -> [String] {
-        var result: [String] = []
-        var hideNext = false
-        for word in words {
-            if hideNext { result.append(Self.redacted); hideNext = false; continue }
-            if let equals = word.firstIndex(of: "="), isSecret(String(word[..<equals])) {
-                result.append(word[...equals] + Self.redacted)
-            } else {
-                if word.hasPrefix("-"), isSecret(word) { hideNext = true }
-                result.append(word)
-            }
-        }
-        return result
-    }
+    /// The command line with secret-looking values hidden, as in the reports.
+    func redactedCommandLine(_ words: [String]) -> [String] { redactor.redactArguments(words) }
 
     /// Our frame recovery as Sentry's frame trust.
     static func trust(_ recovery: String) -> String {
