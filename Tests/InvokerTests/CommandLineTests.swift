@@ -58,6 +58,15 @@ struct CommandLineTests {
         #expect(leftoverProcesses().isEmpty)
     }
 
+    /// Every one-shot command refuses a bad configuration the same way: its sentence, status 2.
+    @Test(arguments: [["snapshot", "--pid", "1"], ["send"], ["list"], ["core", "--file", "/nonexistent"]])
+    func aBadConfigurationEndsACommandWithItsSentence(command: [String]) throws {
+        let config = try writeConfiguration("deadlin = 5\n")
+        let (status, output) = try runInvoker(command + ["--config", config])
+        #expect(status == 2, "\(output)")
+        #expect(output.contains("invoker: \(config):1: deadlin: unknown setting (did you mean `deadline`?)"), "\(output)")
+    }
+
     @Test func helpShowsTheHelpersOptions() throws {
         let (status, output) = try runInvoker(["--help"])
         #expect(status == 0)

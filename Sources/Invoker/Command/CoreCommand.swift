@@ -53,15 +53,7 @@ struct CoreCommand: ParsableCommand {
         StandardDescriptors.ensureOpen()
         Diagnostics.bootstrap(syslog: file == nil, ident: "invoker")
         let logger = Logger(label: "invoker")
-        let configuration: Configuration
-        do {
-            configuration = try ChainAssembly.configuration(
-                file: ConfigurationLoader.locate(explicit: config, environment: LogDirectory.currentEnvironment()),
-                commandLineTracers: [], environmentTracer: nil, exec: nil)
-        } catch {
-            printToStandardError(error.description)
-            throw ExitStatus.nothing.exitCode
-        }
+        let configuration = try ChainAssembly.forCommand(explicit: config)
         var directory = LogDirectory(path: logDir ?? configuration.outputDirectory ?? LogDirectory.currentDirectory(),
                                      source: logDir != nil ? "--log-dir" : configuration.outputDirectory != nil ? "output_dir" : "current directory")
         directory.problem = LogDirectory.usabilityProblem(directory)

@@ -41,15 +41,7 @@ struct SendCommand: ParsableCommand {
         Diagnostics.bootstrap(syslog: false, ident: "invoker")
         let logger = Logger(label: "invoker")
         let environment = LogDirectory.currentEnvironment()
-        let configuration: Configuration
-        do {
-            configuration = try ChainAssembly.configuration(
-                file: ConfigurationLoader.locate(explicit: config, environment: environment),
-                commandLineTracers: [], environmentTracer: nil, exec: nil)
-        } catch {
-            printToStandardError(error.description)
-            throw ExitStatus.nothing.exitCode
-        }
+        let configuration = try ChainAssembly.forCommand(explicit: config)
         let directory = LogDirectory.resolve(explicit: logDirectory ?? configuration.outputDirectory, runroot: runroot,
                                              environment: environment).path
         guard let forwarder = SentryForwarder.make(configuration: configuration, reportDirectory: directory,

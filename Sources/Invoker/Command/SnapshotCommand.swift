@@ -30,16 +30,7 @@ struct SnapshotCommand: AsyncParsableCommand {
         StandardDescriptors.raiseLimit()
         Diagnostics.bootstrap(syslog: false, ident: "invoker")
         let logger = Logger(label: "invoker")
-        let environment = LogDirectory.currentEnvironment()
-        let configuration: Configuration
-        do {
-            configuration = try ChainAssembly.configuration(
-                file: ConfigurationLoader.locate(explicit: config, environment: environment),
-                commandLineTracers: [], environmentTracer: nil, exec: nil)
-        } catch {
-            printToStandardError(error.description)
-            throw ExitStatus.nothing.exitCode
-        }
+        let configuration = try ChainAssembly.forCommand(explicit: config)
         // --output names where this snapshot should go: made if it is not there yet (as mkdir -p).
         if let output, !stdout { Self.makeDirectories(output) }
         let directory = LogDirectory.forSnapshot(explicit: output ?? configuration.outputDirectory)

@@ -15,16 +15,7 @@ struct StoreOptions: ParsableArguments {
     var runroot: String?
 
     /// The configuration (the built-in one without a file); a bad file ends the command.
-    func configuration() throws -> Configuration {
-        let environment = LogDirectory.currentEnvironment()
-        guard let path = ConfigurationLoader.locate(explicit: config, environment: environment) else { return Configuration() }
-        do {
-            return try ConfigurationLoader.load(path: path)
-        } catch {
-            printToStandardError("invoker: \(error.description)")
-            throw ExitStatus.nothing.exitCode
-        }
-    }
+    func configuration() throws -> Configuration { try ChainAssembly.forCommand(explicit: config) }
 
     /// The report directory.
     func directory(_ configuration: Configuration) -> String {

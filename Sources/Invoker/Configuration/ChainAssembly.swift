@@ -42,6 +42,19 @@ enum ChainAssembly {
         return configuration
     }
 
+    /// The configuration a one-shot command (snapshot, send, core, list…) runs with: the file's,
+    /// with no command-line tracers. A bad file ends the command with its sentence on standard
+    /// error and ExitStatus.nothing.
+    static func forCommand(explicit: String?) throws -> Configuration {
+        do {
+            return try configuration(file: ConfigurationLoader.locate(explicit: explicit, environment: LogDirectory.currentEnvironment()),
+                                     commandLineTracers: [], environmentTracer: nil, exec: nil)
+        } catch {
+            printToStandardError("invoker: \(error.description)")
+            throw ExitStatus.nothing.exitCode
+        }
+    }
+
     /// "PATH ARGS" split on spaces, as backtrace-invoker splits it (no shell, no quoting).
     static func spec(_ text: String, origin: String) throws(ConfigurationError) -> ExternalTracerSpec {
         let command = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
