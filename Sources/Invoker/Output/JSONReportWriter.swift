@@ -56,7 +56,7 @@ struct JSONReportWriter {
             threads: report.threads.enumerated().map { threadIndex, thread in
                 Thread(tid: thread.tid, name: thread.name, crashed: thread.isCrashing, group: groupIDs[threadIndex],
                        registers: thread.registers.map(registers),
-                       frames: thread.frames.map { frame in
+                       frames: thread.flattenedFrames.map { frame in
                            FrameDTO(index: frame.index, pc: frame.pc.hex, sp: frame.stackPointer.hex,
                                     recovery: frame.recovery.rawValue, signalFrame: frame.isSignalFrame,
                                     inlined: frame.isInlined,

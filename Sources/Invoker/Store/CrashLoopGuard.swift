@@ -27,7 +27,7 @@ struct CrashLoopGuard {
             guard let store = try CrashStore.open(directory: directory, readOnly: true),
                   try store.anyGroupAtLoopLimit(now: now, window: window, limit: settings.loopReports) else { return false }
             guard let crashing = report.threads.first(where: \.isCrashing) else { return false }
-            let frames = Symbolizer(modules: snapshot.modules).symbolize(crashing.frames)
+            let frames = Symbolizer(modules: snapshot.modules).symbolize(crashing.frames).flattened()
             let fingerprint = Fingerprint.compute(signal: report.fault?.signal?.number,
                                                   faultKind: report.fault?.classification?.kind.rawValue, frames: frames)
             let version = Self.version(executable: report.executable, modules: snapshot.modules?.modules ?? [])
@@ -49,7 +49,7 @@ struct CrashLoopGuard {
         if report.fingerprint == nil, let crashing = report.threads.first(where: \.isCrashing) {
             report.fingerprint = Fingerprint.compute(signal: report.fault?.signal?.number,
                                                      faultKind: report.fault?.classification?.kind.rawValue,
-                                                     frames: crashing.frames)
+                                                     frames: crashing.flattenedFrames)
         }
         if usesStore, report.occurrence == nil, let fingerprint = report.fingerprint {
             let version = Self.version(executable: report.executable, modules: report.modules)
@@ -70,7 +70,12 @@ struct CrashLoopGuard {
     static func compact(_ report: inout CrashReport) {
         report.threads = report.threads.filter(\.isCrashing).map { thread in
             var thread = thread
-            thread.frames = thread.frames.map { var frame = $0; frame.variables = []; return frame }
+            thread.frames = thread.frames.map { frame in
+                var frame = frame
+                frame.variables = []
+                frame.inlined = frame.inlined.map { var level = $0; level.variables = []; return level }
+                return frame
+            }
             return thread
         }
         report.modules = report.modules.filter { $0.path == report.executable }

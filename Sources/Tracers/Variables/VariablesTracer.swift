@@ -72,9 +72,9 @@ public final class VariablesTracer: Tracer {
                 // would "point at" it.
                 let crashingFrame = report.threads[threadIndex].isCrashing && frameIndex == 0
                 let nearFault = faultAddress.flatMap { $0 >= FaultClassifier.nullRegionSize || crashingFrame ? $0 : nil }
-                let variables = reader.variables(ofFrame: frameIndex, faultAddress: report.threads[threadIndex].isCrashing ? nearFault : nil)
-                report.threads[threadIndex].frames[frameIndex].variables = variables
-                count += variables.count
+                let levels = reader.variables(ofFrame: frameIndex, faultAddress: report.threads[threadIndex].isCrashing ? nearFault : nil)
+                Self.attach(levels, to: &report.threads[threadIndex].frames[frameIndex])
+                count += levels.own.count + levels.inlined.reduce(0) { $0 + $1.variables.count }
             }
         }
         if !options.globals.isEmpty {
@@ -89,6 +89,18 @@ public final class VariablesTracer: Tracer {
         }
         report.notes.append("variables: \(count) in \(threadsRead) thread(s) and \(report.globals.count) global(s), "
                             + "\(budget.bytesRead) bytes read, in \(Deadline.millisecondsSince(started)) ms")
+    }
+
+    /// Gives a physical frame its variables: the function's own, and each inlined level's to
+    /// that level (the symbolizer, which runs later, names and positions the same levels, from
+    /// the same scope chain).
+    static func attach(_ levels: FrameVariableReader.Levels, to frame: inout Frame) {
+        frame.variables = levels.own
+        if frame.inlined.count == levels.inlined.count {
+            for index in levels.inlined.indices { frame.inlined[index].variables = levels.inlined[index].variables }
+        } else {
+            frame.inlined = levels.inlined
+        }
     }
 
     /// The threads whose frames are read: every thread, or the crashing one; in a live snapshot,

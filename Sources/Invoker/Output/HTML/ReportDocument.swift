@@ -117,9 +117,11 @@ indirect enum JSONValue: Decodable, Equatable {
 }
 
 extension ReportDocument.Thread {
-    /// The thread as the report model has it, for the writers and ThreadGrouping.
+    /// The thread as the report model has it, for the writers and ThreadGrouping (the report's
+    /// inlined rows become levels of their physical frames again).
     var threadReport: ThreadReport {
-        ThreadReport(tid: tid, name: name, isCrashing: crashed, registers: nil, frames: frames.map(\.frame), unwindStop: unwindStop)
+        ThreadReport(tid: tid, name: name, isCrashing: crashed, registers: nil, frames: frames.map(\.frame).nestingInlined(),
+                     unwindStop: unwindStop)
     }
 }
 
