@@ -102,6 +102,9 @@ struct Configuration: Equatable {
     /// Bytes of the threads' stacks copied up front while the target is stopped, in all; stacks
     /// beyond it are read page by page as the unwinder needs them.
     var stackCopyLimit: Int = 64 << 20
+    /// Where separate debug files are kept with their DWARF uncompressed (debug_info_cache), so
+    /// that no crash inflates zlib while the server is stopped; nil: not kept.
+    var debugInfoCache: String? = nil
     /// The text log's thread layout (log_layout); nil is "auto": the layout of the Traffic
     /// Server that started us (LogLayout.automatic).
     var logLayout: LogLayout? = nil

@@ -53,6 +53,10 @@ struct Dispatcher {
              start: Deadline = .now(), sections: [ReportSection] = []) async -> Int32 {
         let deadline = start.adding(seconds: configuration.deadline)
         CrashGuard.install()
+        // Before any module index exists: libdwfl then finds the uncompressed copies first.
+        var debugInfoCache = configuration.debugInfoCache.map(DebugInfoCache.init(directory:))
+        let cacheProblem = debugInfoCache?.activate()
+        if cacheProblem != nil { debugInfoCache = nil }
         var externals = externalSpecs()
         let loopGuard = CrashLoopGuard(directory: outputDirectory.path, settings: configuration.store,
                                        usesStore: mode == .crash && !toStandardOutput && configuration.store.enabled, logger: logger)
@@ -69,6 +73,7 @@ struct Dispatcher {
         }
         var released = false
         report.sections.insert(contentsOf: sections, at: 0)
+        if let cacheProblem { report.problems.append("Debug-info cache: \(cacheProblem).") }
         // Nothing left needs the server: let it go now and finish the report on our own time.
         if mode == .crash && externals.isEmpty && !toStandardOutput && configuration.earlyRelease {
             report.notes.append("the server was released after \(Deadline.millisecondsSince(start)) ms; the report was completed after that")
@@ -88,6 +93,10 @@ struct Dispatcher {
             for tracer in builtins {
                 tracer.finish(snapshot: snapshot, report: &report, deadline: deadline)
             }
+        }
+        let debugFiles = snapshot?.modules?.openedDebugFiles() ?? []
+        if let debugInfoCache, !debugFiles.isEmpty {
+            report.notes.append("\(debugFiles.count) separate debug files read, \(debugFiles.filter { debugInfoCache.holds($0.path) }.count) of them from the debug-info cache")
         }
         // Done with the snapshot: its module index holds every module's file open, and the
         // writers need descriptors of their own (a server started with RLIMIT_NOFILE 12 has few).
@@ -127,6 +136,10 @@ struct Dispatcher {
         // (which then does not fork again) nor the notifiers lengthen the downtime.
         if mode == .crash, let written, configuration.store.enabled || !configuration.notifiers.isEmpty {
             released = releaseAndIndex(report, at: written, released: released)
+        }
+        // Only once the server no longer waits for us (a crash's early release, or a snapshot).
+        if let debugInfoCache, mode == .live || released {
+            fillDebugInfoCache(debugInfoCache, with: debugFiles)
         }
         SentryForwarder.forwardAfterFinalReport(report, kind: writer.prefix, baseName: writer.baseName, directory: outputDirectory.path,
                                                 configuration: configuration, serverPID: pid, logger: logger, exitStatus: status)
