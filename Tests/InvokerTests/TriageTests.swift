@@ -178,6 +178,29 @@ struct TriageTests {
         #expect(leftoverProcesses().isEmpty)
     }
 
+    /// A notifier that hangs is stopped at its timeout, with everything it started, and the
+    /// next notifier still runs.
+    @Test func aHungNotifierIsStoppedAtItsTimeoutAndTheNextOneStillRuns() throws {
+        let outbox = makeTemporaryDirectory("invoker-notify")
+        let config = try writeConfiguration("""
+            [[notify]]
+            name = "hangs"
+            exec = ["/bin/sh", "-c", "sleep 60; echo late > \(outbox)/late"]
+            timeout = 1
+            [[notify]]
+            name = "after"
+            exec = ["/bin/sh", "-c", "echo ran > \(outbox)/after"]
+            """)
+        let start = Deadline.now()
+        let run = try CrasherRun.run(payload: "10.2", mode: "segv", threads: 1, extra: ["--config", config])
+        let seconds = Deadline.now().seconds(since: start)
+        #expect(run.terminatingSignal == SIGSEGV)
+        #expect(readFile(outbox + "/after") == "ran\n")
+        #expect(readFile(outbox + "/late") == nil)
+        #expect(seconds < 20, "the run took \(seconds) s: the hung notifier (or its sleep) was waited for")
+        #expect(leftoverProcesses().isEmpty)
+    }
+
     @Test func aReportTheStoreMissedIsIndexedByTheNextRun() throws {
         let directory = makeTemporaryDirectory("invoker-triage")
         let off = try writeConfiguration("[store]\nenabled = false\n")
