@@ -70,6 +70,8 @@ struct TriageTests {
         #expect(texts[2].contains("Occurrence:         loop, crash 3 of this fingerprint, compact record"))
         #expect(texts[2].contains("Fingerprint:        \(segv)"))
         #expect(CrashLog(texts[2]).threads.count == 1)
+        #expect(texts[2].contains("Process Status:\n(omitted: a compact record of a crash in a loop)\n"))
+        #expect(!texts[2].contains("(unavailable)"))
         #expect(CrashLog(texts[2]).crashingThread?.functions.first == "fixture_crash_segv")
         #expect((reports[2]["bytes"] as! Int) * 2 < (reports[1]["bytes"] as! Int))
         // show: by id, latest, and by fingerprint (its group's latest report).
