@@ -95,6 +95,7 @@ extension ModuleIndex {
     package func scopeChain(at address: UInt64) -> ScopeChain? {
         if let known = scopeChains[address] { return known }
         let chain = module(at: address).flatMap { ScopeChain.make(module: $0, address: address) }
+        scopeChainWalks += 1
         scopeChains[address] = chain
         return chain
     }
