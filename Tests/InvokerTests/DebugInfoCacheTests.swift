@@ -71,6 +71,29 @@ struct DebugInfoCacheTests {
         #expect(leftoverProcesses().isEmpty)
     }
 
+    @Test func cacheDebugInfoFillsTheCacheFromARunningProcessWithoutStoppingIt() throws {
+        let cache = makeTemporaryDirectory() + "/debug-info"
+        let config = try writeConfiguration("debug_info_cache = \"\(cache)\"\n[[tracer]]\nuse = \"unwind\"\n")
+        let program = try VariablesFixture(source: VariablesOracleTests.c, level: "O0").start()
+        defer { program.finish() }
+        let (status, output) = try runInvoker(["cache-debug-info", "--pid", String(program.pid), "--config", config])
+        #expect(status == 0, "\(output)")
+        let stored = output.split(separator: "\n").filter { $0.hasPrefix("stored ") && $0.contains(cache + "/.build-id/") }
+        #expect(!stored.isEmpty, "\(output)")
+        #expect(program.tracer == 0 && program.state != "t")
+        // A second run finds them stored; a snapshot then reads every debug file from the cache.
+        let (again, repeated) = try runInvoker(["cache-debug-info", "--pid", String(program.pid), "--config", config])
+        #expect(again == 0 && repeated.contains("already stored: ") && !repeated.contains("stored /"), "\(repeated)")
+        let note = try #require(Self.debugFileNote(try snapshotReports(program.pid, config: config).json))
+        #expect(note.read >= 1 && note.cached == note.read)
+        // Without a cache in the configuration there is nothing to fill: status 2 and the reason.
+        let (none, said) = try runInvoker(["cache-debug-info", "--pid", String(program.pid), "--config",
+                                           try writeConfiguration("[[tracer]]\nuse = \"unwind\"\n")])
+        #expect(none == 2 && said.contains("debug_info_cache is not set in the configuration"), "\(said)")
+        program.finish()
+        #expect(leftoverProcesses().isEmpty)
+    }
+
     @Test func aCacheOthersCanWriteIsNotUsedAndTheReportSaysSo() throws {
         let cache = makeTemporaryDirectory() + "/debug-info"
         #expect(mkdir(cache, 0o777) == 0 && chmod(cache, 0o777) == 0)

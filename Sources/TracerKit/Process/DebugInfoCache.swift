@@ -191,3 +191,26 @@ public struct DebugInfoCache: Sendable, Equatable {
         return nil
     }
 }
+
+extension DebugInfoCache {
+    /// What `fill(from:)` did with one separate debug file.
+    public struct Entry: Sendable, Equatable {
+        public var file: ModuleIndex.SeparateDebugFile
+        /// Stored now (true), or already there or with nothing compressed (false); or why not.
+        public var outcome: Result<Bool, Failure>
+    }
+
+    /// Stores every compressed separate debug file of `modules`' modules (libdwfl looks each
+    /// module's DWARF up, finding its debug file by build-id or debuglink, in the cache first
+    /// once it is active), ahead of a crash.
+    public func fill(from modules: ModuleIndex) -> [Entry] {
+        for module in modules.handles() {
+            var bias: Dwarf_Addr = 0
+            _ = dwfl_module_getdwarf(module, &bias)
+        }
+        // A file libdwfl found in the cache itself is there already.
+        return modules.openedDebugFiles().map { file in
+            Entry(file: file, outcome: holds(file.path) ? .success(false) : store(file.path, buildID: file.buildID))
+        }
+    }
+}
