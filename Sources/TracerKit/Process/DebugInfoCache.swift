@@ -13,8 +13,9 @@
 // crash that needs a file pays for it once; every later one opens it at the cost of a mmap.
 //
 // libdw parses what it finds here as root, so the directory must be owned by root (or by the
-// user the helper runs as) and writable by nobody else; files appear only under their final
-// name once complete (a temporary name, then renameat2 RENAME_NOREPLACE).
+// user the helper runs as) and writable by nobody else, only debug files owned by root (and
+// writable by nobody else) are copied in, and files appear only under their final name once
+// complete (a temporary name, then renameat2 RENAME_NOREPLACE).
 
 #if canImport(Glibc)
 import Glibc
@@ -40,6 +41,7 @@ public struct DebugInfoCache: Sendable, Equatable {
         case system(operation: String, path: String, errno: Errno)
         case elf(operation: String, path: String, message: String)
         case tooLarge(path: String, bytes: UInt64)
+        case notRootsFile(path: String, owner: uid_t, mode: mode_t)
 
         public var description: String {
             switch self {
@@ -51,6 +53,8 @@ public struct DebugInfoCache: Sendable, Equatable {
                 "cannot \(operation) \(path): \(errno.sentence)"
             case .elf(let operation, let path, let message):
                 "cannot \(operation) \(path): libelf says \(message)"
+            case .notRootsFile(let path, let owner, let mode):
+                "\(path) is not stored in the debug-info cache: only a debug file owned by root and not writable by group or others is (owner uid \(owner), mode \(String(mode & 0o7777, radix: 8)))"
             case .tooLarge(let path, let bytes):
                 "\(path) is not stored in the debug-info cache: its DWARF is \(bytes >> 20) MiB uncompressed (more than \(DebugInfoCache.maxUncompressedBytes >> 20) MiB)"
             }
@@ -96,6 +100,12 @@ public struct DebugInfoCache: Sendable, Equatable {
             return .failure(.system(operation: "open", path: file, errno: error as? Errno ?? .noSuchFileOrDirectory))
         }
         defer { try? source.close() }
+        // Only what root put there (the debug packages' files) becomes a file every later run trusts.
+        var info = stat()
+        guard fstat(source.rawValue, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            return .failure(.system(operation: "examine", path: file, errno: Errno(rawValue: errno)))
+        }
+        guard info.st_uid == 0, info.st_mode & 0o022 == 0 else { return .failure(.notRootsFile(path: file, owner: info.st_uid, mode: info.st_mode)) }
         switch Self.compressedBytes(source, path: file) {
         case .failure(let failure): return .failure(failure)
         case .success(0): return .success(false)
