@@ -24,14 +24,22 @@ struct CacheDebugInfoCommand: ParsableCommand {
     func run() throws {
         let configuration = try ChainAssembly.forCommand(explicit: config)
         guard let directory = configuration.debugInfoCache else {
-            throw CommandFailure(.nothing, "invoker: debug_info_cache is not set in the configuration: there is no cache to fill")
+            printToStandardError("invoker: debug_info_cache is not set in the configuration: there is no cache to fill")
+            throw ExitStatus.nothing.exitCode
         }
         let cache = DebugInfoCache(directory: directory)
-        if let failure = cache.activate() { throw CommandFailure(.nothing, "invoker: \(failure)") }
-        guard let modules = ModuleIndex(pid: pid) else {
-            throw CommandFailure(.nothing, "invoker: libdwfl could not begin a session for process \(pid)")
+        if let failure = cache.activate() {
+            printToStandardError("invoker: \(failure)")
+            throw ExitStatus.nothing.exitCode
         }
-        if let problem = modules.problem { throw CommandFailure(.nothing, "invoker: \(problem)") }
+        guard let modules = ModuleIndex(pid: pid) else {
+            printToStandardError("invoker: libdwfl could not begin a session for process \(pid)")
+            throw ExitStatus.nothing.exitCode
+        }
+        if let problem = modules.problem {
+            printToStandardError("invoker: \(problem)")
+            throw ExitStatus.nothing.exitCode
+        }
         var failures: [String] = []
         for entry in cache.fill(from: modules) {
             switch entry.outcome {
@@ -42,6 +50,9 @@ struct CacheDebugInfoCommand: ParsableCommand {
             case .failure(let failure): failures.append("invoker: \(failure)")
             }
         }
-        if !failures.isEmpty { throw CommandFailure(.partial, messages: failures) }
+        if !failures.isEmpty {
+            failures.forEach(printToStandardError)
+            throw ExitStatus.partial.exitCode
+        }
     }
 }
