@@ -72,8 +72,9 @@ import Tracers
         #expect(configuration.maxOutputBytes == 4096)
         #expect(configuration.retention == 10)
         #expect(configuration.tracers == [
-            .builtin(BuiltinTracerSpec(use: "unwind", maxFrames: 64)),
-            .builtin(BuiltinTracerSpec(use: "process", redact: ["PIN"], fullMaps: true, maxDescriptors: 8)),
+            .builtin(BuiltinTracerSpec(use: "unwind", stage: .unwind(UnwindTracer(maxFrames: 64)))),
+            .builtin(BuiltinTracerSpec(use: "process", stage: .collector(ProcessInfoTracer(
+                redactPatterns: ProcessInfoTracer.defaultRedactPatterns + ["PIN"], fullMaps: true, maxListedDescriptors: 8)))),
             .external(ExternalTracerSpec(name: "gdb", command: ["/usr/bin/gdb", "-batch", "-p", "%p", "-ex", "bt"],
                                          timeout: 5, user: "root", environment: ["LANG": "C"], workingDirectory: "/tmp")),
         ])
@@ -107,7 +108,7 @@ import Tracers
         expected.maxTotalBytes = 65536
         expected.timeout = 0.25
         expected.globals = ["server_state", "config::limits"]
-        #expect(spec.use == "variables" && spec.variables == expected)
+        #expect(spec.use == "variables" && spec.stage == .variables(VariablesTracer(options: expected)))
     }
 
     @Test func emptyFileMeansDefaults() throws {

@@ -23,8 +23,14 @@ enum ExitStatus: Int32 {
 
     /// The status of a run whose report is `report`, written to a file or not.
     static func of(_ report: CrashReport, written: Bool) -> ExitStatus {
+        of(threads: report.threads, written: written)
+    }
+
+    /// The status of a run whose report has `threads` (before it is assembled, as the parent
+    /// that an early release lets exit knows them).
+    static func of(threads: [ThreadReport], written: Bool) -> ExitStatus {
         guard written else { return .nothing }
-        return report.threads.isEmpty || report.threads.contains { $0.frames.isEmpty } ? .partial : .ok
+        return threads.isEmpty || threads.contains { $0.frames.isEmpty } ? .partial : .ok
     }
 
     /// The error that ends a command with this status (ArgumentParser prints nothing for it).
