@@ -116,8 +116,12 @@ extension Dispatcher {
                 capture.file(stacks.remarks)
                 capture.stacks = stacks
             case .variables(let reader):
-                // The loader refuses a chain without the unwinder before this stage (BuiltinEntry.needs).
-                guard let stacks = capture.stacks else { continue }
+                // The loader refuses a chain without the unwinder before this stage (BuiltinEntry.needs);
+                // a chain made in code that lacks it gets the sentence, not an empty result.
+                guard let stacks = capture.stacks else {
+                    capture.problems.append("Not run, no unwinder ran before it: \(stage.name).")
+                    continue
+                }
                 let variables = reader.capture(snapshot: snapshot, stacks: stacks, deadline: deadline)
                 capture.file(variables.remarks)
                 capture.variables = variables
