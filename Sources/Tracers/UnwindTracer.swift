@@ -7,12 +7,14 @@ import TracerKit
 
 /// Unwinds and symbolizes every thread of the snapshot.
 public struct UnwindTracer: Sendable, Equatable {
+    /// Its name in configuration (`use = "unwind"`), in Capture Timing and in the registry.
     public static let name = "unwind"
     public var maxFrames: Int
 
     public init(maxFrames: Int = RemoteUnwinder.defaultMaxFrames) { self.maxFrames = maxFrames }
 
-    /// Unwinds every thread of `snapshot` (while a crashed target is stopped).
+    /// Unwinds every thread of `snapshot` (after a crash, while the target is stopped; in a live
+    /// snapshot, from the registers and stacks copied while it was).
     public func capture(snapshot: any ProcessSnapshot, deadline: Deadline) -> UnwoundStacks {
         let started = Deadline.now()
         let unwinder = RemoteUnwinder(snapshot: snapshot)

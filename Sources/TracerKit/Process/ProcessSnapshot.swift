@@ -33,9 +33,10 @@ public struct ThreadSnapshot: Sendable, Equatable {
 /// A read-only picture of a target process, as the capture stages read it.
 ///
 /// Contract: every property is a value captured once (reading it twice gives the same answer),
-/// except `memory`, which reads the target (live: valid while its threads are held; the stacks
-/// were copied up front) and `modules`, which an implementation may open on first use.
-/// Threads come crashing thread first.
+/// except `memory`, which reads the target, and `modules`, which an implementation may open on
+/// first use. After a crash the stages run while the target's threads are still held; in a live
+/// snapshot they run after the release: registers and the stacks copied up front are as of the
+/// stop, any other memory is read from the running process. Threads come crashing thread first.
 public protocol ProcessSnapshot: AnyObject {
     /// The process.
     var pid: Int32 { get }

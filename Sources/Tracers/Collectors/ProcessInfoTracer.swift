@@ -12,6 +12,7 @@ import TracerKit
 
 /// Collects details of the target process while it is held.
 public struct ProcessInfoTracer: SectionCollector {
+    /// Its name in configuration (`use = "process"`) and in the registry.
     public static let name = "process"
     public var name: String { Self.name }
     /// Environment variables whose names contain one of these (case-insensitive) are redacted.

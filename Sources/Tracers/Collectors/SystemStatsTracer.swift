@@ -10,6 +10,7 @@ import TracerKit
 
 /// Collects system statistics while the target is held.
 public struct SystemStatsTracer: SectionCollector {
+    /// Its name in configuration (`use = "sysstats"`) and in the registry.
     public static let name = "sysstats"
     public var name: String { Self.name }
 

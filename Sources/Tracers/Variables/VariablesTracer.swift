@@ -36,15 +36,18 @@ public struct VariablesOptions: Sendable, Equatable {
 
 /// Collects variables of the crashing thread's frames (or of every thread's), and named globals.
 public final class VariablesTracer: Sendable, Equatable {
+    /// Its name in configuration (`use = "variables"`) and in the registry.
     public static let name = "variables"
     public let options: VariablesOptions
     public let maxVariablesPerFrame = 128
 
     public init(options: VariablesOptions = VariablesOptions()) { self.options = options }
 
+    /// Tracers with the same options are the same configuration.
     public static func == (lhs: VariablesTracer, rhs: VariablesTracer) -> Bool { lhs.options == rhs.options }
 
-    /// Reads the variables of the frames of `stacks` (while a crashed target is stopped).
+    /// Reads the variables of the frames of `stacks` (after a crash, while the target is stopped;
+    /// in a live snapshot, values outside the copied stacks are read from the running process).
     public func capture(snapshot: any ProcessSnapshot, stacks: UnwoundStacks, deadline: Deadline) -> CapturedVariables {
         var result = CapturedVariables()
         guard let modules = snapshot.modules else { return result }
