@@ -170,7 +170,7 @@ public struct CrashReport: Sendable {
     public var processLimits: String?
     public var memoryRegions: String?
     public var tracerRuns: [TracerRun] = []
-    /// Sections added by built-in tracers other than the unwinder (system stats, process details).
+    /// Sections: a snapshot request's, then the collectors' (process details, system stats), in chain order.
     public var sections: [ReportSection] = []
     /// Global variables the configuration names (the variables tracer), with their values.
     public var globals: [Variable] = []
