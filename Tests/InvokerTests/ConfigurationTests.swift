@@ -179,6 +179,11 @@ import Tracers
          "bad.conf:3: tracer[1].max_descriptors: must be an integer from 0 to 1000000"),
         ("[[tracer]]\nexec = [\"/bin/true\"]\ninherit_env = \"some\"\n",
          "bad.conf:3: tracer[1].inherit_env: must be \"sanitized\" (the default: no secrets), \"all\" or \"none\""),
+        ("[[tracer]]\nuse = \"process\"\nmaps = \"some\"\n", "bad.conf:3: tracer[1].maps: must be \"summary\" or \"full\""),
+        ("[[tracer]]\nuse = \"process\"\nredact = [\"PIN\", 4]\n",
+         "bad.conf:3: tracer[1].redact: must be an array of strings (parts of variable names, such as \"PASSWORD\")"),
+        ("[[tracer]]\nuse = \"sysstats\"\nmax_frames = 8\n",
+         "bad.conf:3: tracer[1].max_frames: not a setting of the sysstats tracer; known: use, name"),
     ])
     func malformedFileGetsAPreciseMessage(text: String, message: String) {
         #expect {
