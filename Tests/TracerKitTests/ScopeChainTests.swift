@@ -20,20 +20,19 @@ struct ScopeChainTests {
         // The main thread says "ready" before it goes into compute(): wait until it reads (0).
         #expect(waitUntil(seconds: 10) { readFile("/proc/\(program.pid)/syscall")?.split(separator: " ").first == "0" })
         let session = try PtraceSession.attach(pid: program.pid, deadline: .after(seconds: 5))
-        let snapshot = ProcessSnapshot.capture(session: session, fault: nil, vectorRegisters: true)
-        var report = CrashReport(pid: program.pid, executable: "", commandLine: [], hostTriplet: nil, time: 0, fault: nil)
+        let snapshot = LiveProcessSnapshot.capture(session: session, fault: nil, vectorRegisters: true)
         let deadline = Deadline.after(seconds: 20)
         let unwind = UnwindTracer()
-        unwind.capture(snapshot: snapshot, report: &report, deadline: deadline)
-        VariablesTracer().capture(snapshot: snapshot, report: &report, deadline: deadline)
+        let stacks = unwind.capture(snapshot: snapshot, deadline: deadline)
+        let variables = VariablesTracer().capture(snapshot: snapshot, stacks: stacks, deadline: deadline)
         session.detach()
         let modules = try #require(snapshot.modules)
         let walked = modules.scopeChainWalks
         #expect(walked >= 4)
-        unwind.finish(snapshot: snapshot, report: &report, deadline: deadline)
+        let symbolized = unwind.finish(stacks.attaching(variables), modules: modules, deadline: deadline)
         #expect(modules.scopeChainWalks == walked, "the symbolizer walked \(modules.scopeChainWalks - walked) chains again")
 
-        let frames = try #require(report.threads.first { $0.tid == program.pid }?.frames)
+        let frames = try #require(symbolized.threads.first { $0.tid == program.pid }?.frames)
         let compute = try #require(frames.first { $0.function?.hasPrefix("int fixture::deep::compute<int>") == true || $0.function?.hasPrefix("fixture::deep::compute<int>") == true },
                                    "\(frames.map(\.function))")
         #expect(compute.inlined.map(\.function) == ["fixture::deep::Box<int>::twice() const"])
@@ -43,7 +42,7 @@ struct ScopeChainTests {
         #expect(compute.variables.map(\.name).contains("box"))
         #expect(!compute.variables.contains { $0.name == "this" })
         // Formats show the level as a row of its own, above its physical frame.
-        let rows = try #require(report.threads.first { $0.tid == program.pid }?.flattenedFrames)
+        let rows = try #require(symbolized.threads.first { $0.tid == program.pid }?.flattenedFrames)
         let twice = try #require(rows.firstIndex { $0.isInlined })
         #expect(rows[twice + 1].function == compute.function && rows[twice].variables.map(\.name) == ["this"])
         program.finish()

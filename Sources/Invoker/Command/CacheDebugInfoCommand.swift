@@ -24,22 +24,14 @@ struct CacheDebugInfoCommand: ParsableCommand {
     func run() throws {
         let configuration = try ChainAssembly.forCommand(explicit: config)
         guard let directory = configuration.debugInfoCache else {
-            printToStandardError("invoker: debug_info_cache is not set in the configuration: there is no cache to fill")
-            throw ExitStatus.nothing.exitCode
+            throw CommandFailure(.nothing, "invoker: debug_info_cache is not set in the configuration: there is no cache to fill")
         }
         let cache = DebugInfoCache(directory: directory)
-        if let failure = cache.activate() {
-            printToStandardError("invoker: \(failure)")
-            throw ExitStatus.nothing.exitCode
-        }
+        if let failure = cache.activate() { throw CommandFailure(.nothing, "invoker: \(failure)") }
         guard let modules = ModuleIndex(pid: pid) else {
-            printToStandardError("invoker: libdwfl could not begin a session for process \(pid)")
-            throw ExitStatus.nothing.exitCode
+            throw CommandFailure(.nothing, "invoker: libdwfl could not begin a session for process \(pid)")
         }
-        if let problem = modules.problem {
-            printToStandardError("invoker: \(problem)")
-            throw ExitStatus.nothing.exitCode
-        }
+        if let problem = modules.problem { throw CommandFailure(.nothing, "invoker: \(problem)") }
         var failures: [String] = []
         for entry in cache.fill(from: modules) {
             switch entry.outcome {
@@ -50,9 +42,6 @@ struct CacheDebugInfoCommand: ParsableCommand {
             case .failure(let failure): failures.append("invoker: \(failure)")
             }
         }
-        if !failures.isEmpty {
-            failures.forEach(printToStandardError)
-            throw ExitStatus.partial.exitCode
-        }
+        if !failures.isEmpty { throw CommandFailure(.partial, messages: failures) }
     }
 }

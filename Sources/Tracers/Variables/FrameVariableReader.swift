@@ -37,18 +37,11 @@ final class FrameVariableReader {
         self.maxVariablesPerFrame = maxVariablesPerFrame; self.threadLocalBlock = threadLocalBlock
     }
 
-    /// What one physical frame holds: its function's own variables and, innermost first, each
-    /// inlined body's (its level of `Frame.inlined`).
-    struct Levels {
-        var own: [Variable] = []
-        var inlined: [InlinedCall] = []
-    }
-
     /// The variables of frame `index` by function level (the function, then the bodies inlined
     /// into it): its parameters, then its locals innermost block first, as gdb lists them.
-    func variables(ofFrame index: Int, faultAddress: UInt64?) -> Levels {
-        guard let scope = scope(of: index) else { return Levels() }
-        var result = Levels()
+    func variables(ofFrame index: Int, faultAddress: UInt64?) -> FrameVariables {
+        guard let scope = scope(of: index) else { return FrameVariables() }
+        var result = FrameVariables()
         var count = 0
         for (levelIndex, level) in scope.chain.levels.enumerated() {
             var levelDie = level.die
