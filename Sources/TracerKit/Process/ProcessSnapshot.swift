@@ -33,7 +33,7 @@ public final class ProcessSnapshot {
     public let executable: String
     public let commandLine: [String]
     /// Threads, the crashing one first. Their names are filled in by `readThreadNames()`.
-    public private(set) var threads: [ThreadSnapshot]
+    public internal(set) var threads: [ThreadSnapshot]
     public let mappings: [MemoryMapping]
     /// The loaded modules (libdwfl), reported on first use: opening ELF files is not done while
     /// a live target is frozen.

@@ -1,6 +1,6 @@
 // CoreFileReader: a report's worth of facts from an ELF core file on disk, with elfutils doing
-// all the ELF work: libelf walks the notes (NT_PRPSINFO for the process, NT_PRSTATUS for each
-// thread's id and registers, NT_SIGINFO for the fatal signal), libdwfl reports the modules the
+// all the ELF work: libelf walks the notes (CoreNotes: the process, each thread's id and
+// registers, the fatal signal), libdwfl reports the modules the
 // core maps (dwfl_core_file_report), attaches to its threads (dwfl_core_file_attach) and unwinds
 // each one (dwfl_thread_getframes), as `eu-stack --core` does; the symbolizer names the frames.
 // Everything is read and symbolized inside `read`, so what it returns holds values only.
@@ -78,34 +78,10 @@ public enum CoreFileReader {
         guard gelf_getehdr(elf, &header) != nil, header.e_type == UInt16(ET_CORE) else {
             throw .notACore(path: path, reason: "its ELF type is not ET_CORE")
         }
-        var dump = CoreDump(path: path, pid: 0, threads: [], modules: [], problems: [])
-        var statuses: [ivk_core_prstatus] = []
-        readNotes(elf) { type, descriptor, size in
-            switch Int32(type) {
-            case NT_PRPSINFO:
-                var info = ivk_core_prpsinfo()
-                guard ivk_core_prpsinfo(descriptor, size, &info) == 0 else { return }
-                dump.pid = info.pid
-                dump.processName = withUnsafeBytes(of: info.name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-                let arguments = withUnsafeBytes(of: info.arguments) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-                dump.arguments = arguments.trimmingTrailingSpaces()
-            case NT_PRSTATUS:
-                var status = ivk_core_prstatus()
-                if ivk_core_prstatus(descriptor, size, &status) == 0 { statuses.append(status) }
-            case Self.siginfoNoteType:
-                guard size >= Int(IVK_SIGINFO_SIZE) else { return }
-                var raw = ivk_siginfo()
-                ivk_decode_siginfo(descriptor, &raw)
-                dump.signal = SignalInfo(raw)
-            default:
-                break
-            }
-        }
-        dump.crashingThread = statuses.first?.tid
-        if dump.signal == nil, let first = statuses.first, first.signal > 0 {
-            dump.signal = SignalInfo(number: first.signal)
-            dump.problems.append("The core has no NT_SIGINFO note: only the signal number is known, not its code or address.")
-        }
+        let notes = CoreNotes(elf: elf)
+        var dump = CoreDump(path: path, pid: notes.pid, processName: notes.processName, arguments: notes.arguments,
+                            signal: notes.signal, crashingThread: notes.crashingThread, threads: [], modules: [],
+                            problems: notes.problems)
 
         guard let dwfl = ivk_dwfl_begin_for_core() else {
             throw .cannotReport(path: path, reason: String(cString: dwfl_errmsg(-1)))
@@ -130,45 +106,17 @@ public enum CoreFileReader {
                 stacks = unwindThreads(dwfl)
             }
             let symbolizer = Symbolizer(modules: index)
-            for status in statuses {
-                let stack = stacks[status.tid] ?? ThreadStack(frames: [], stop: "libdwfl did not find this thread in the core")
+            for thread in notes.threads {
+                let stack = stacks[thread.tid] ?? ThreadStack(frames: [], stop: "libdwfl did not find this thread in the core")
                 var frames = stack.frames
                 if let first = frames.indices.first {
-                    frames[first].recovery = status.tid == dump.crashingThread ? .faultContext : .stopped
+                    frames[first].recovery = thread.tid == dump.crashingThread ? .faultContext : .stopped
                 }
-                dump.threads.append(CoreThread(tid: status.tid, signal: status.signal, registers: Registers(status.regs),
+                dump.threads.append(CoreThread(tid: thread.tid, signal: thread.signal, registers: thread.registers,
                                                frames: symbolizer.symbolize(frames), unwindStop: stack.stop))
             }
         }
-        if statuses.isEmpty { dump.problems.append("The core has no NT_PRSTATUS note: no thread's registers are known.") }
         return dump
-    }
-
-    /// NT_SIGINFO ("SIGI"), which Debian's <elf.h> defines but Swift does not import as a constant.
-    static let siginfoNoteType: Int32 = 0x5349_4749
-
-    /// Calls `body` with the type, descriptor and descriptor size of each "CORE" note.
-    static func readNotes(_ elf: OpaquePointer, _ body: (UInt32, UnsafeRawPointer, Int) -> Void) {
-        var count = 0
-        guard elf_getphdrnum(elf, &count) == 0 else { return }
-        for index in 0..<count {
-            var header = GElf_Phdr()
-            guard gelf_getphdr(elf, Int32(index), &header) != nil, header.p_type == UInt32(PT_NOTE) else { continue }
-            guard let data = elf_getdata_rawchunk(elf, Int64(header.p_offset), Int(header.p_filesz), ELF_T_NHDR),
-                  let base = data.pointee.d_buf else { continue }
-            var offset = 0
-            while true {
-                var note = GElf_Nhdr()
-                var nameOffset = 0, descriptorOffset = 0
-                let next = gelf_getnote(data, offset, &note, &nameOffset, &descriptorOffset)
-                guard next > 0 else { break }
-                let name = String(cString: base.advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
-                if name == "CORE" || name == "LINUX" {
-                    body(note.n_type, UnsafeRawPointer(base.advanced(by: descriptorOffset)), Int(note.n_descsz))
-                }
-                offset = next
-            }
-        }
     }
 
     /// The module the process was started from: the one whose file name begins with the process
@@ -221,13 +169,5 @@ public enum CoreFileReader {
             }, Unmanaged.passUnretained(box).toOpaque())
         }
         return box.stacks
-    }
-}
-
-extension String {
-    fileprivate func trimmingTrailingSpaces() -> String {
-        var text = self
-        while text.last == " " { text.removeLast() }
-        return text
     }
 }

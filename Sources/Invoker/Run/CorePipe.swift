@@ -1,0 +1,76 @@
+// CorePipe: `invoker core %P %i %s %t` as kernel.core_pattern's pipe. The kernel writes the core's
+// headers and notes first and then blocks on the pipe; while it waits, the process's /proc/%P is
+// readable and process_vm_readv reads its memory. So:
+//
+//   read the head (CoreStream: headers, notes) ─► process still there? ─► yes: the built-in tracers
+//   on the live process (CoreCapture) ─► drain the rest (kept, compressed, if keep_core says so)
+//                                        └─► no: drain the rest into a sparse copy of only its stacks
+//                                            and small segments (CoreSpool) ─► libdwfl (CoreFileReader)
+//
+// Memory stays bounded (the head, one chunk, the snapshot's stack copy) whatever the core's size.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import SystemPackage
+import TracerKit
+import Tracers
+
+struct CorePipe {
+    /// The kernel's %P (pid in the initial namespace: /proc/%P) and %i (crashing thread).
+    let pid: Int32
+    let crashingThread: Int32?
+    /// The kernel's %t.
+    let time: Int
+    /// --exe, for the fallback's libdwfl.
+    let executable: String?
+    let configuration: Configuration
+    let directory: String
+    /// The kept core's file name (keep_core), after the report's.
+    let keptCoreName: String
+    let logger: Logger
+
+    /// The report of the core on `input`.
+    func report(from input: FileDescriptor, started: Deadline) throws -> CrashReport {
+        let stream = try CoreStream(input: input)
+        let deadline = started.adding(seconds: configuration.deadline)
+        let kept = configuration.keepCore
+            ? CompressedCore(directory: directory, name: keptCoreName, limit: configuration.keepCoreLimit) : nil
+        kept?.append(stream.head)
+        var report: CrashReport
+        var drainProblem: String? = nil
+        if ProcessSnapshot.isDumping(pid: pid, processName: stream.notes.processName,
+                                     stackPointer: stream.notes.threads.first?.registers.rsp) {
+            report = CoreCapture(configuration: configuration, outputDirectory: directory, logger: logger)
+                .report(pid: pid, notes: stream.notes, time: time, deadline: deadline)
+            do throws(CoreStreamError) { try stream.drain { _, bytes in kept?.append(bytes) } } catch { drainProblem = error.description }
+        } else {
+            let spool = try CoreSpool(for: stream, directory: directory, pid: pid, stackLimit: configuration.stackCopyLimit)
+            defer { unlink(spool.path) }
+            do throws(CoreStreamError) {
+                try stream.drain { offset, bytes in
+                    spool.consume(bytes, at: offset)
+                    kept?.append(bytes)
+                }
+            } catch { drainProblem = error.description }
+            spool.finish(size: stream.bytesRead)
+            // The core names its files; --exe (a program moved or rebuilt since) only if it exists.
+            let dump = try CoreFileReader.read(path: spool.path, executable: executable.flatMap { access($0, R_OK) == 0 ? $0 : nil })
+            report = CoreReport.make(from: dump, time: time, readSeconds: Deadline.now().seconds(since: started),
+                                     source: "the core piped in by the kernel, process \(pid) being gone")
+            report.notes.append("\(spool.bytesKept) bytes of the core (its notes, stacks and small segments) kept in a sparse temporary copy for libdwfl, since removed")
+        }
+        if report.fault?.crashingThread == nil, let crashingThread { report.fault?.crashingThread = crashingThread }
+        report.notes.append("\(stream.bytesRead) bytes of core read from the pipe")
+        if let drainProblem { report.problems.append(drainProblem) }
+        if let kept {
+            kept.finish(total: stream.bytesRead)
+            report.notes.append("the core was kept in \(kept.path): \(kept.bytesIn) bytes of core, \(kept.bytesOut) compressed (gzip)")
+            if let problem = kept.problem { report.problems.append(problem) }
+        } else if configuration.keepCore {
+            report.problems.append("The core could not be kept: \(directory)/\(keptCoreName) could not be created (it exists, or the directory is not writable).")
+        }
+        return report
+    }
+}
