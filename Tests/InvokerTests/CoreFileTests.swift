@@ -71,7 +71,10 @@ struct CoreFileTests {
         defer { core.remove() }
         let output = core.directory + "/reports"
         mkdir(output, 0o755)
-        let (status, messages) = try runInvoker(["core", "--file", core.path, "--exe", core.executable, "--log-dir", output])
+        // The variables tracer reads the core's memory as it reads a live process's.
+        let config = try writeConfiguration("[[tracer]]\nuse = \"unwind\"\n[[tracer]]\nuse = \"variables\"\nglobals = [\"never_written\"]\n")
+        let (status, messages) = try runInvoker(["core", "--file", core.path, "--exe", core.executable, "--log-dir", output,
+                                                 "--config", config])
         #expect(status == 0, "\(messages)")
         let names = directoryEntries(output)
         let jsonName = try #require(names.first { $0.hasPrefix("crash-") && $0.hasSuffix(".json") }, "\(names)")
@@ -89,17 +92,9 @@ struct CoreFileTests {
 
         // Every thread, each with eu-stack's frames (function and file:line, inlined ones too).
         let oracle = try euStack(arguments: ["--core=" + core.path, "--executable=" + core.executable])
-        var ours: [Int32: [OracleFrame]] = [:]
-        var crashing: [Int32] = []
-        for thread in report["threads"] as? [[String: Any]] ?? [] {
-            let tid = Int32(thread["tid"] as? Int ?? -1)
-            if thread["crashed"] as? Bool == true { crashing.append(tid) }
-            ours[tid] = (thread["frames"] as? [[String: Any]] ?? []).map { frame in
-                let file = frame["file"] as? String, line = frame["line"] as? Int
-                return OracleFrame(function: frame["function"] as? String ?? "??",
-                                   location: file.flatMap { file in line.map { "\(file):\($0)" } })
-            }
-        }
+        let ours = Self.frames(report)
+        let crashing = (report["threads"] as? [[String: Any]] ?? []).filter { $0["crashed"] as? Bool == true }
+            .map { Int32($0["tid"] as? Int ?? -1) }
         #expect(ours.count == 3 && Set(ours.keys) == Set(oracle.keys), "ours \(ours.keys.sorted()) eu-stack \(oracle.keys.sorted())")
         #expect(crashing == [core.pid])
         for (tid, theirs) in oracle {
@@ -116,6 +111,10 @@ struct CoreFileTests {
         #expect(text.contains("Crashing Thread (TID \(core.pid), core-crasher):\n0   0x"))
         #expect(text.contains("read from the core file \(core.path)"))
         #expect(text.contains("CPU Registers:\nR8 :0x") && !text.contains("No target CPU registers"))
+        #expect(text.contains("      nothing = 0x0  [points at the faulting address 0x0]  (volatile int *)"))
+        #expect(text.contains("      argc = 4  (parameter, int)"), "core-crasher --token s3cret-value --")
+        #expect(text.range(of: #"  never_written = \{[0-9]+, [0-9]+\}  \(int \[2\]"#, options: .regularExpression) != nil)
+        #expect(text.contains("(not a live process: no collectors, external tracers, thread names or process status)"))
         // The command line from NT_PRPSINFO, its secret redacted as in every report.
         let process = try #require(report["process"] as? [String: Any])
         #expect("\(process)".contains("bin/core-crasher") && "\(process)".contains("--token"), "\(process)")
@@ -140,10 +139,15 @@ struct CoreFileTests {
         return (output, try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any]))
     }
 
-    func functions(_ report: [String: Any]) -> [Int: [String]] {
-        var result: [Int: [String]] = [:]
+    /// Each thread's frames in a report, as eu-stack -s -i prints them (function, file:line).
+    static func frames(_ report: [String: Any]) -> [Int32: [OracleFrame]] {
+        var result: [Int32: [OracleFrame]] = [:]
         for thread in report["threads"] as? [[String: Any]] ?? [] {
-            result[thread["tid"] as? Int ?? -1] = (thread["frames"] as? [[String: Any]] ?? []).map { $0["function"] as? String ?? "??" }
+            result[Int32(thread["tid"] as? Int ?? -1)] = (thread["frames"] as? [[String: Any]] ?? []).map { frame in
+                let file = frame["file"] as? String, line = frame["line"] as? Int
+                return OracleFrame(function: frame["function"] as? String ?? "??",
+                                   location: file.flatMap { file in line.map { "\(file):\($0)" } })
+            }
         }
         return result
     }
@@ -167,9 +171,10 @@ struct CoreFileTests {
         let timing = "\(report["timing"] ?? "")"
         #expect(timing.contains("read from process \(witness) while the kernel piped its core"), "\(timing)")
         // The same stacks as eu-stack's on the core, unwound from the live memory.
-        #expect(Set(functions(report).keys) == Set(oracle.keys.map(Int.init)) && oracle.count == 3)
+        let ours = Self.frames(report)
+        #expect(Set(ours.keys) == Set(oracle.keys) && oracle.count == 3)
         for (tid, theirs) in oracle {
-            #expect(functions(report)[Int(tid)] == theirs.map(\.function), "thread \(tid)")
+            #expect(ours[tid] == theirs, "thread \(tid): ours \(ours[tid] ?? []) eu-stack \(theirs)")
         }
         let fault = try #require(report["fault"] as? [String: Any])
         #expect(fault["crashing_thread"] as? Int == Int(core.pid))
@@ -200,9 +205,10 @@ struct CoreFileTests {
         defer { core.remove() }
         let oracle = try euStack(arguments: ["--core=" + core.path, "--executable=" + core.executable])
         let (output, report) = try pipe(core, pid: core.pid, configuration: "keep_core = true\nkeep_core_limit = 65536\n")
-        #expect(Set(functions(report).keys) == Set(oracle.keys.map(Int.init)) && oracle.count == 3)
+        let ours = Self.frames(report)
+        #expect(Set(ours.keys) == Set(oracle.keys) && oracle.count == 3)
         for (tid, theirs) in oracle {
-            #expect(functions(report)[Int(tid)] == theirs.map(\.function), "thread \(tid)")
+            #expect(ours[tid] == theirs, "thread \(tid): ours \(ours[tid] ?? []) eu-stack \(theirs)")
         }
         let timing = "\(report["timing"] ?? "")"
         #expect(timing.contains("process \(core.pid) being gone"), "\(timing)")

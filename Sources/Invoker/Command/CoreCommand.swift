@@ -77,7 +77,13 @@ struct CoreCommand: ParsableCommand {
                                   groupThreads: configuration.groupThreads)
         var report: CrashReport
         if let file {
-            let dump = try read(file, executable: exe, logger: logger)
+            // The variables tracer, when the chain has it, reads the core's memory as it would the process's.
+            let variables = configuration.tracers.lazy.compactMap { spec -> VariablesOptions? in
+                if case .builtin(let builtin) = spec, builtin.use == "variables" { return builtin.variables }
+                return nil
+            }.first
+            let dump = try read(file, executable: exe, variables: variables,
+                                deadline: started.adding(seconds: configuration.deadline), logger: logger)
             report = CoreReport.make(from: dump, time: time, readSeconds: Deadline.now().seconds(since: started))
         } else {
             let pipe = CorePipe(pid: Int32(truncatingIfNeeded: numbers[0]), crashingThread: numbers.count > 1 ? Int32(truncatingIfNeeded: numbers[1]) : nil,
@@ -98,9 +104,10 @@ struct CoreCommand: ParsableCommand {
         if status != .ok { throw status.exitCode }
     }
 
-    private func read(_ path: String, executable: String?, logger: Logger) throws -> CoreDump {
+    private func read(_ path: String, executable: String?, variables: VariablesOptions?, deadline: Deadline,
+                      logger: Logger) throws -> CoreDump {
         do {
-            return try CoreFileReader.read(path: path, executable: executable)
+            return try CoreFileReader.read(path: path, executable: executable, variables: variables, deadline: deadline)
         } catch {
             logger.error("\(error.description)")
             printToStandardError(error.description)

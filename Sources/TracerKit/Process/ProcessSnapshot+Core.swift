@@ -2,7 +2,8 @@
 // (kernel.core_pattern = |invoker core %P …). Its threads and their registers come from the
 // core's notes; everything else is read from the process itself: while the kernel is blocked on
 // the pipe, /proc/%P (maps, cmdline, exe) stays readable and process_vm_readv reads its memory.
-// Nothing is stopped or attached: the kernel already holds every thread.
+// Nothing is stopped or attached: the kernel already holds every thread. A core file on disk has
+// its snapshot too: memory from the file, modules from libdwfl's core session.
 
 #if canImport(Glibc)
 import Glibc
@@ -49,5 +50,19 @@ extension ProcessSnapshot {
             snapshot.threads[index].name = processName ?? ""
         }
         return snapshot
+    }
+
+    /// The snapshot of a dead process as its core file holds it: `threads` from the notes (the
+    /// crashing thread first), memory read from the file, `modules` from libdwfl's core session.
+    /// It has no memory map, command line or thread names.
+    public static func ofCoreFile(pid: Int32, executable: String, threads noted: [(tid: Int32, registers: Registers)],
+                                  fault: FaultContext, memory: any MemoryReader, modules: ModuleIndex) -> ProcessSnapshot {
+        let threads = noted.map { tid, registers in
+            let crashing = tid == fault.crashingThread
+            return ThreadSnapshot(tid: tid, name: "", registers: registers, faultRegisters: crashing ? registers : nil,
+                                  isCrashing: crashing)
+        }
+        return ProcessSnapshot(pid: pid, executable: executable, commandLine: [], threads: threads, mappings: [], fault: fault,
+                               memory: CachingMemoryReader(memory), problems: [], copiedStackBytes: 0, modules: modules)
     }
 }

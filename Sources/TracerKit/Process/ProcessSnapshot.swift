@@ -38,6 +38,7 @@ public final class ProcessSnapshot {
     /// The loaded modules (libdwfl), reported on first use: opening ELF files is not done while
     /// a live target is frozen.
     public private(set) lazy var modules: ModuleIndex? = {
+        if let givenModules { return givenModules }
         let index = ModuleIndex(pid: addressSpacePid)
         if let problem = index?.problem { moduleProblems.append(problem) }
         return index
@@ -49,6 +50,8 @@ public final class ProcessSnapshot {
     public var problems: [String] { captureProblems + moduleProblems }
     private let captureProblems: [String]
     private var moduleProblems: [String] = []
+    /// The modules when they do not come from /proc/PID/maps (a core file's, from libdwfl).
+    private let givenModules: ModuleIndex?
 
     /// Bytes of the threads' stacks copied at capture (one process_vm_readv per IOV_MAX ranges).
     public let copiedStackBytes: Int
@@ -59,7 +62,8 @@ public final class ProcessSnapshot {
 
     init(pid: Int32, executable: String, commandLine: [String], threads: [ThreadSnapshot],
          mappings: [MemoryMapping], fault: FaultContext?, memory: any MemoryReader, problems: [String], copiedStackBytes: Int,
-         stackCopyCut: String? = nil, addressSpacePid: Int32? = nil) {
+         stackCopyCut: String? = nil, addressSpacePid: Int32? = nil, modules: ModuleIndex? = nil) {
+        self.givenModules = modules
         self.pid = pid; self.addressSpacePid = addressSpacePid ?? pid; self.executable = executable; self.commandLine = commandLine; self.threads = threads
         self.mappings = mappings; self.fault = fault; self.memory = memory; self.captureProblems = problems
         self.copiedStackBytes = copiedStackBytes; self.stackCopyCut = stackCopyCut

@@ -42,6 +42,11 @@ public struct CoreDump: Sendable {
     public var modules: [LoadedModule]
     /// Sentences about whatever could not be read.
     public var problems: [String]
+    /// Globals the variables tracer read, and its timing notes (when it ran).
+    public var globals: [Variable] = []
+    public var notes: [String] = []
+    /// Whether the variables tracer ran on the core's memory.
+    public var readVariables = false
 }
 
 /// Why a core file could not be read at all.
@@ -64,8 +69,11 @@ public enum CoreFileReader {
     public static let frameLimit = 256
 
     /// Reads the core file at `path`; `executable` names the program when the core's own file
-    /// names cannot be trusted or found (a program moved or rebuilt since).
-    public static func read(path: String, executable: String?) throws(CoreFileError) -> CoreDump {
+    /// names cannot be trusted or found (a program moved or rebuilt since). With `variables`, the
+    /// variables tracer reads the frames' variables from the core's memory (CoreFileMemoryReader),
+    /// as it reads a live process's, within `deadline`.
+    public static func read(path: String, executable: String?, variables: VariablesOptions? = nil,
+                            deadline: Deadline = Deadline.now().adding(seconds: 60)) throws(CoreFileError) -> CoreDump {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         defer { close(descriptor) }
@@ -105,18 +113,52 @@ public enum CoreFileReader {
             } else {
                 stacks = unwindThreads(dwfl)
             }
-            let symbolizer = Symbolizer(modules: index)
             for thread in notes.threads {
                 let stack = stacks[thread.tid] ?? ThreadStack(frames: [], stop: "libdwfl did not find this thread in the core")
                 var frames = stack.frames
                 if let first = frames.indices.first {
                     frames[first].recovery = thread.tid == dump.crashingThread ? .faultContext : .stopped
+                    // xmm0–xmm15 (DWARF 17–32, from NT_PRFPREG) are known in frame 0 only.
+                    for (number, value) in (thread.registers.xmmLow ?? []).enumerated() {
+                        frames[first].registers.values[UInt16(17 + number)] = value
+                    }
                 }
                 dump.threads.append(CoreThread(tid: thread.tid, signal: thread.signal, registers: thread.registers,
-                                               frames: symbolizer.symbolize(frames), unwindStop: stack.stop))
+                                               frames: frames, unwindStop: stack.stop))
+            }
+            // Variables are read from the unwound frames before they are named, as in a live capture.
+            if let variables {
+                readVariables(into: &dump, options: variables, notes: notes, modules: index,
+                              memory: CoreFileMemoryReader(descriptor: descriptor, elf: elf), deadline: deadline)
+            }
+            let symbolizer = Symbolizer(modules: index)
+            for thread in dump.threads.indices {
+                dump.threads[thread].frames = symbolizer.symbolize(dump.threads[thread].frames)
             }
         }
         return dump
+    }
+
+    /// Runs the variables tracer on the core: a snapshot whose memory is the core file's.
+    static func readVariables(into dump: inout CoreDump, options: VariablesOptions, notes: CoreNotes, modules: ModuleIndex,
+                              memory: any MemoryReader, deadline: Deadline) {
+        let fault = FaultContext(pid: dump.pid, crashingThread: dump.crashingThread, signal: dump.signal,
+                                 registers: notes.threads.first?.registers)
+        let snapshot = ProcessSnapshot.ofCoreFile(pid: dump.pid, executable: dump.executable ?? "?",
+                                                  threads: notes.threads.map { ($0.tid, $0.registers) }, fault: fault,
+                                                  memory: memory, modules: modules)
+        var report = CrashReport(pid: dump.pid, executable: dump.executable ?? "?", commandLine: [], hostTriplet: nil, time: 0,
+                                 fault: fault)
+        report.threads = dump.threads.map { thread in
+            ThreadReport(tid: thread.tid, name: "", isCrashing: thread.tid == dump.crashingThread, registers: thread.registers,
+                         frames: thread.frames, unwindStop: thread.unwindStop)
+        }
+        VariablesTracer(options: options).capture(snapshot: snapshot, report: &report, deadline: deadline)
+        for index in dump.threads.indices { dump.threads[index].frames = report.threads[index].frames }
+        dump.globals = report.globals
+        dump.readVariables = true
+        dump.problems += report.problems
+        dump.notes += report.notes
     }
 
     /// The module the process was started from: the one whose file name begins with the process
@@ -152,8 +194,16 @@ public enum CoreFileReader {
                     let index = box.current.count
                     // A frame above 0 whose pc is exact follows a signal trampoline.
                     if index > 0, isActivation { box.current[index - 1].isSignalFrame = true }
-                    box.current.append(Frame(index: index, pc: pc, stackPointer: stackPointer,
-                                             recovery: index == 0 ? .stopped : .callFrameInfo))
+                    var frame = Frame(index: index, pc: pc, stackPointer: stackPointer,
+                                      recovery: index == 0 ? .stopped : .callFrameInfo)
+                    // As RemoteUnwinder: every general register in frame 0, the callee-saved ones above.
+                    for number: UInt16 in index == 0 ? Array(0...16) : [3, 6, 7, 12, 13, 14, 15, 16] {
+                        var value: Dwarf_Word = 0
+                        if dwfl_frame_reg(state!, UInt32(number), &value) == 0 { frame.registers.values[number] = value }
+                    }
+                    // A frame's canonical frame address is its caller's stack pointer.
+                    if index > 0, !isActivation { box.current[index - 1].registers.cfa = stackPointer }
+                    box.current.append(frame)
                     return box.current.count >= CoreFileReader.frameLimit ? Int32(DWARF_CB_ABORT) : Int32(DWARF_CB_OK)
                 }, argument)
                 var stop: String? = nil

@@ -64,6 +64,7 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--touch") == 0 && i + 1 < argc) {
             size_t bytes = (size_t)atol(argv[++i]) << 20;
+            if (bytes == 0) continue;
             char *memory = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             if (memory == MAP_FAILED) return 2;
             for (size_t offset = 0; offset < bytes; offset += 4096) memory[offset] = (char)(offset >> 12);
