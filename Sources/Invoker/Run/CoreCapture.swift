@@ -17,8 +17,17 @@ struct CoreCapture {
     let outputDirectory: String
     let logger: Logger
 
-    /// The report of `pid`, dumping the core whose notes are `notes`, dated `time`.
-    func report(pid: Int32, notes: CoreNotes, time: Int, deadline: Deadline) -> CrashReport {
+    /// What the built-in tracers captured of `pid` while it dumps the core whose notes are
+    /// `notes`, and what `finish` needs to complete it once the core has been drained.
+    struct Captured {
+        var report: CrashReport
+        let snapshot: ProcessSnapshot
+        let builtins: [any Tracer]
+        let started: Deadline
+    }
+
+    /// The part that needs the process (its memory, /proc/%P): the kernel waits meanwhile.
+    func capture(pid: Int32, notes: CoreNotes, time: Int, deadline: Deadline) -> Captured {
         let started = Deadline.now()
         let crashing = notes.threads.first
         let fault = FaultContext(pid: pid, crashingThread: notes.crashingThread, signal: notes.signal,
@@ -59,12 +68,20 @@ struct CoreCapture {
             report.tracerRuns.append(TracerRun(name: tracer.name, seconds: Deadline.now().seconds(since: tracerStart),
                                                outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))
         }
+        // The module list comes from /proc/%P/maps: taken while the process surely exists.
         report.modules = snapshot.modules?.modules ?? []
-        for tracer in builtins {
-            tracer.finish(snapshot: snapshot, report: &report, deadline: deadline)
+        return Captured(report: report, snapshot: snapshot, builtins: builtins, started: started)
+    }
+
+    /// The part that needs only files (symbolizing): after the core is drained, so the kernel
+    /// can finish the process's exit meanwhile.
+    func finish(_ captured: Captured, deadline: Deadline) -> CrashReport {
+        var report = captured.report
+        for tracer in captured.builtins {
+            tracer.finish(snapshot: captured.snapshot, report: &report, deadline: deadline)
         }
-        report.problems += snapshot.problems
-        report.tracerRuns.insert(TracerRun(name: "invoker", seconds: Deadline.now().seconds(since: started),
+        report.problems += captured.snapshot.problems
+        report.tracerRuns.insert(TracerRun(name: "invoker", seconds: Deadline.now().seconds(since: captured.started),
                                            outcome: "capture finished"), at: 0)
         return report
     }

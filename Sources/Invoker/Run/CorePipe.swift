@@ -2,8 +2,9 @@
 // headers and notes first and then blocks on the pipe; while it waits, the process's /proc/%P is
 // readable and process_vm_readv reads its memory. So:
 //
-//   read the head (CoreStream: headers, notes) ─► process still there? ─► yes: the built-in tracers
-//   on the live process (CoreCapture) ─► drain the rest (kept, compressed, if keep_core says so)
+//   read the head (CoreStream: headers, notes) ─► process still there? ─► yes: the built-in tracers'
+//   capture on the live process (CoreCapture) ─► drain the rest (kept, compressed, if keep_core
+//   says so), which lets the kernel finish the process's exit ─► the tracers' finish (symbolizing)
 //                                        └─► no: drain the rest into a sparse copy of only its stacks
 //                                            and small segments (CoreSpool) ─► libdwfl (CoreFileReader)
 //
@@ -42,9 +43,13 @@ struct CorePipe {
         var drainProblem: String? = nil
         if ProcessSnapshot.isDumping(pid: pid, processName: stream.notes.processName,
                                      stackPointer: stream.notes.threads.first?.registers.rsp) {
-            report = CoreCapture(configuration: configuration, outputDirectory: directory, logger: logger)
-                .report(pid: pid, notes: stream.notes, time: time, deadline: deadline)
+            let capture = CoreCapture(configuration: configuration, outputDirectory: directory, logger: logger)
+            let captured = capture.capture(pid: pid, notes: stream.notes, time: time, deadline: deadline)
+            let drainStart = Deadline.now()
             do throws(CoreStreamError) { try stream.drain { _, bytes in kept?.append(bytes) } } catch { drainProblem = error.description }
+            let drained = Deadline.millisecondsSince(drainStart)
+            report = capture.finish(captured, deadline: deadline)
+            report.notes.append("the rest of the core drained in \(drained) ms, after the capture and before symbolizing")
         } else {
             let spool = try CoreSpool(for: stream, directory: directory, pid: pid, stackLimit: configuration.stackCopyLimit)
             defer { unlink(spool.path) }
