@@ -113,6 +113,8 @@ struct CoreFileTests {
         #expect(text.contains("CPU Registers:\nR8 :0x") && !text.contains("No target CPU registers"))
         #expect(text.contains("      nothing = 0x0  [points at the faulting address 0x0]  (volatile int *)"))
         #expect(text.contains("      argc = 4  (parameter, int)"), "core-crasher --token s3cret-value --")
+        // String literals: read-only file pages the kernel does not dump, read from the module's file.
+        #expect(text.range(of: #"names = \{0x[0-9a-f]+ "core-worker-1", 0x[0-9a-f]+ "core-worker-2"\}"#, options: .regularExpression) != nil)
         #expect(text.range(of: #"  never_written = \{[0-9]+, [0-9]+\}  \(int \[2\]"#, options: .regularExpression) != nil)
         #expect(text.contains("(not a live process: no collectors, external tracers, thread names or process status)"))
         // The command line from NT_PRPSINFO, its secret redacted as in every report.

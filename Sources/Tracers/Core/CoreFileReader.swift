@@ -129,7 +129,7 @@ public enum CoreFileReader {
             // Variables are read from the unwound frames before they are named, as in a live capture.
             if let variables {
                 readVariables(into: &dump, options: variables, notes: notes, modules: index,
-                              memory: CoreFileMemoryReader(descriptor: descriptor, elf: elf), deadline: deadline)
+                              memory: CoreFileMemoryReader(descriptor: descriptor, elf: elf, modules: index), deadline: deadline)
             }
             let symbolizer = Symbolizer(modules: index)
             for thread in dump.threads.indices {
