@@ -121,6 +121,10 @@ struct CoreFileTests {
         let process = try #require(report["process"] as? [String: Any])
         #expect("\(process)".contains("bin/core-crasher") && "\(process)".contains("--token"), "\(process)")
         #expect(!text.contains("s3cret-value") && !"\(report)".contains("s3cret-value"))
+        // A crash like any other: fingerprinted and in the crash store.
+        #expect(text.contains("Fingerprint:        fp1:") && text.contains("Occurrence:         new, crash 1 of this fingerprint"))
+        let (listed, list) = try runInvoker(["list", "--log-dir", output])
+        #expect(listed == 0 && list.contains("core-crasher  SIGSEGV  null-dereference  fp1:"), "\(list)")
         #expect(leftoverProcesses().isEmpty, "\(leftoverProcesses())")
     }
 

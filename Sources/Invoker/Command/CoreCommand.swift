@@ -97,10 +97,25 @@ struct CoreCommand: ParsableCommand {
                 throw ExitStatus.nothing.exitCode
             }
         }
+        // A crash like any other: its fingerprint and its group's standing in the crash store.
+        CrashLoopGuard(directory: directory.path, settings: configuration.store, usesStore: configuration.store.enabled,
+                       logger: logger).assess(report: &report)
         // The command line (NT_PRPSINFO, /proc/%P/cmdline) can carry a secret: the same redaction as every report.
         report.redact(with: Dispatcher(configuration: configuration, outputDirectory: directory, serverUser: nil,
                                        hostTriplet: nil, toStandardOutput: false, logger: logger).redactor)
-        let status = ExitStatus.of(report, written: writer.writeFinal(report, replacing: nil) != nil)
+        let written = writer.writeFinal(report, replacing: nil)
+        let status = ExitStatus.of(report, written: written != nil)
+        // Then, as after a crash: the store's index, Sentry, the notifiers (exec'd in place of this process).
+        if let written, configuration.store.enabled {
+            _ = ReportIndexer(directory: directory.path, settings: configuration.store, logger: logger)
+                .index(report, at: written, now: Int(Glibc.time(nil)))
+        }
+        SentryForwarder.forwardAfterFinalReport(report, kind: "crash", baseName: writer.baseName, directory: directory.path,
+                                                configuration: configuration, serverPID: report.pid, logger: logger,
+                                                exitStatus: status.rawValue)
+        if let written, !configuration.notifiers.isEmpty {
+            logger.error("\(NotifyCommand.exec(configuration.notifiers, report: report, location: written, outputDirectory: directory.path))")
+        }
         if status != .ok { throw status.exitCode }
     }
 
