@@ -238,6 +238,14 @@ struct CoreFileTests {
         let (missing, missingMessages) = try runInvoker(["core", "--file", directory + "/absent", "--log-dir", directory])
         #expect(missing == 2)
         #expect(missingMessages.contains("Cannot open the core file \(directory)/absent: No such file or directory."), "\(missingMessages)")
+        // On the pipe: a program, and nothing at all.
+        for (input, sentence) in [("/bin/true", "Standard input is not an ELF core: its ELF type is not ET_CORE."),
+                                  ("/dev/null", "Standard input is not an ELF core: it ends after 0 bytes, inside its headers.")] {
+            let process = try TestProcess("/bin/sh", ["-c", "exec \"$1\" core --log-dir \"$2\" 1 1 11 0 < \"$3\"", "sh",
+                                                      builtProduct("invoker"), directory, input], outputPath: directory + ".txt")
+            #expect(process.waitForExit(seconds: 60) >> 8 == 2, "nothing done")
+            #expect((readFile(directory + ".txt") ?? "").contains(sentence), "\(readFile(directory + ".txt") ?? "")")
+        }
         #expect(directoryEntries(directory).isEmpty)
         #expect(leftoverProcesses().isEmpty, "\(leftoverProcesses())")
     }
