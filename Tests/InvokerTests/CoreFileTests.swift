@@ -130,16 +130,17 @@ struct CoreFileTests {
 
     /// `invoker core PID TID 11 1700000000` with the core on a pipe, as kernel.core_pattern
     /// `|invoker core %P %i %s %t` runs it: the output directory and the report's JSON, parsed.
-    func pipe(_ core: FixtureCore, pid: Int32, configuration: String) throws -> (String, [String: Any]) {
-        let output = makeTemporaryDirectory("invoker-core-pipe")
+    func pipe(_ core: FixtureCore, pid: Int32, configuration: String, time: Int = 1_700_000_000,
+              into directory: String? = nil) throws -> (String, [String: Any]) {
+        let output = directory ?? makeTemporaryDirectory("invoker-core-pipe")
         let config = try writeConfiguration(configuration)
         let script = "core=$1 invoker=$2 output=$3; shift 3; cat \"$core\" | \"$invoker\" core --log-dir \"$output\" \"$@\""
         let process = try TestProcess("/bin/sh", ["-c", script, "sh", core.path, builtProduct("invoker"), output,
-                                                  "--config", config, String(pid), String(core.pid), "11", "1700000000"],
+                                                  "--config", config, String(pid), String(core.pid), "11", String(time)],
                                       outputPath: output + ".txt")
         #expect(process.waitForExit(seconds: 60) == 0, "\(readFile(output + ".txt") ?? "")")
         let names = directoryEntries(output)
-        let jsonName = try #require(names.first { $0.hasPrefix("crash-") && $0.hasSuffix(".json") }, "\(names)")
+        let jsonName = try #require(names.sorted().last { $0.hasPrefix("crash-") && $0.hasSuffix(".json") }, "\(names)")
         #expect(!names.contains { $0.hasSuffix(".tmp") }, "the temporary core is removed: \(names)")
         let data = try #require(readFile(output + "/" + jsonName)).data(using: .utf8)!
         return (output, try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any]))
@@ -227,6 +228,11 @@ struct CoreFileTests {
         let keptName = try #require(directoryEntries(output).first { $0.hasSuffix(".core.gz") })
         #expect(try gunzip(output + "/" + keptName) == Data(contentsOf: URL(fileURLWithPath: core.path)).prefix(65536))
         #expect("\(report["problems"] ?? "")".contains("holds its first 65536 of \(info.st_size) bytes (keep_core_limit)"))
+        // retention = 1: the next core's report prunes this one, its kept core with it.
+        _ = try pipe(core, pid: core.pid, configuration: "retention = 1\nkeep_core = true\nkeep_core_limit = 65536\n",
+                     time: 1_700_000_100, into: output)
+        #expect(directoryEntries(output).filter { $0.hasPrefix("crash-") }.sorted()
+                == ["crash-2023-11-14-221500.core.gz", "crash-2023-11-14-221500.json", "crash-2023-11-14-221500.log"])
         #expect(leftoverProcesses().isEmpty, "\(leftoverProcesses())")
     }
 

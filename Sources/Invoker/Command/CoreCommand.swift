@@ -88,7 +88,7 @@ struct CoreCommand: ParsableCommand {
         } else {
             let pipe = CorePipe(pid: Int32(truncatingIfNeeded: numbers[0]), crashingThread: numbers.count > 1 ? Int32(truncatingIfNeeded: numbers[1]) : nil,
                                 time: time, executable: exe, configuration: configuration, directory: directory.path,
-                                keptCoreName: writer.baseName + ".core.gz", logger: logger)
+                                keptCoreName: writer.baseName + ReportRetention.keptCoreSuffix, logger: logger)
             do {
                 report = try pipe.report(from: .standardInput, started: started)
             } catch {
