@@ -45,8 +45,10 @@ public enum CoreStreamError: Error, CustomStringConvertible, Equatable {
 
 /// A core on a descriptor, its head read and understood, the rest still to come.
 public final class CoreStream {
-    /// The ELF header, program headers and notes (file offsets 0..<head.count).
-    public let head: UnsafeRawBufferPointer
+    /// The ELF header, program headers and notes (file offsets 0..<head.count); valid while
+    /// the stream exists.
+    public var head: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: buffer.base, count: buffer.count) }
+    private let buffer: HeadBuffer
     public let notes: CoreNotes
     /// The PT_LOAD segments, in file order.
     public let segments: [CoreSegment]
@@ -64,7 +66,8 @@ public final class CoreStream {
     /// places, then the notes they place.
     public init(input: FileDescriptor) throws(CoreStreamError) {
         self.input = input
-        var buffer = HeadBuffer()
+        let buffer = HeadBuffer()
+        self.buffer = buffer
         var read: UInt64 = 0
         func fill(to size: UInt64) throws(CoreStreamError) {
             guard size <= UInt64(Self.headLimit) else { throw .headTooLarge(bytes: size, limit: Self.headLimit) }
@@ -104,11 +107,8 @@ public final class CoreStream {
         segments = loads.filter { $0.p_type == UInt32(PT_LOAD) }
             .map { CoreSegment(address: $0.p_vaddr, fileOffset: $0.p_offset, fileSize: $0.p_filesz, memorySize: $0.p_memsz) }
             .sorted { $0.fileOffset < $1.fileOffset }
-        head = UnsafeRawBufferPointer(start: buffer.base, count: buffer.count)
         bytesRead = read
     }
-
-    deinit { head.deallocate() }
 
     /// Reads the rest of the core to its end, handing each chunk to `body` with its file offset.
     /// The chunk is valid only during the call.
@@ -141,12 +141,14 @@ public final class CoreStream {
     }
 
     /// The growing head: one allocation, grown by reallocation (libelf reads it in place).
-    private struct HeadBuffer {
+    private final class HeadBuffer {
         var base = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 16)
         var capacity = 4096
         var count = 0
 
-        mutating func reserve(_ size: Int) {
+        deinit { base.deallocate() }
+
+        func reserve(_ size: Int) {
             guard size > capacity else { return }
             let grown = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
             grown.copyMemory(from: base, byteCount: count)
