@@ -211,7 +211,8 @@ struct CoreFileTests {
         let core = try FixtureCore.make()
         defer { core.remove() }
         let oracle = try euStack(arguments: ["--core=" + core.path, "--executable=" + core.executable])
-        let (output, report) = try pipe(core, pid: core.pid, configuration: "keep_core = true\nkeep_core_limit = 65536\n")
+        let chain = ["unwind", "variables"].map { "[[tracer]]\nuse = \"\($0)\"\n" }.joined()
+        let (output, report) = try pipe(core, pid: core.pid, configuration: "keep_core = true\nkeep_core_limit = 65536\n" + chain)
         let ours = Self.frames(report)
         #expect(Set(ours.keys) == Set(oracle.keys) && oracle.count == 3)
         for (tid, theirs) in oracle {
@@ -219,6 +220,11 @@ struct CoreFileTests {
         }
         let timing = "\(report["timing"] ?? "")"
         #expect(timing.contains("process \(core.pid) being gone"), "\(timing)")
+        // Variables on the kept stacks: the crashing frame's NULL pointer.
+        let crashed = try #require((report["threads"] as? [[String: Any]])?.first { $0["crashed"] as? Bool == true })
+        let top = try #require((crashed["frames"] as? [[String: Any]])?.first)
+        let variables = top["variables"] as? [[String: Any]] ?? []
+        #expect(variables.first?["name"] as? String == "nothing" && variables.first?["value"] as? String == "0x0", "\(variables)")
         // The sparse copy holds the stacks and small segments only, not the whole core.
         var info = stat()
         #expect(stat(core.path, &info) == 0)

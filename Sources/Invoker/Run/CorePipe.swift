@@ -61,7 +61,14 @@ struct CorePipe {
             } catch { drainProblem = error.description }
             spool.finish(size: stream.bytesRead)
             // The core names its files; --exe (a program moved or rebuilt since) only if it exists.
-            let dump = try CoreFileReader.read(path: spool.path, executable: executable.flatMap { access($0, R_OK) == 0 ? $0 : nil })
+            // The variables tracer reads what the copy kept (the stacks); other memory is unreadable.
+            let variables = configuration.tracers.lazy.compactMap { spec -> VariablesOptions? in
+                if case .builtin(let builtin) = spec, builtin.use == "variables" { return builtin.variables }
+                return nil
+            }.first
+            let dump = try CoreFileReader.read(path: spool.path, executable: executable.flatMap { access($0, R_OK) == 0 ? $0 : nil },
+                                               variables: variables, deadline: deadline,
+                                               present: [0..<UInt64(stream.head.count)] + spool.ranges)
             report = CoreReport.make(from: dump, time: time, readSeconds: Deadline.now().seconds(since: started),
                                      source: "the core piped in by the kernel, process \(pid) being gone")
             report.notes.append("\(spool.bytesKept) bytes of the core (its notes, stacks and small segments) kept in a sparse temporary copy for libdwfl, since removed")

@@ -61,8 +61,10 @@ final class CoreSpool {
         var budget = stackLimit
         for thread in stream.notes.threads {
             let sp = thread.registers.rsp
+            // Whole pages (readers cache memory a page at a time), from just below sp (the red zone) up.
             guard budget > 0, sp > 128, let segment = stream.segment(containing: sp),
-                  let range = segment.fileRange(of: (sp - 128)..<(sp &+ min(stackWindow, budget))) else { continue }
+                  let range = segment.fileRange(of: ((sp - 128) & ~4095)..<((sp &+ min(stackWindow, budget) &+ 4095) & ~4095))
+            else { continue }
             wanted.append(range)
             budget -= min(budget, UInt64(range.count))
         }

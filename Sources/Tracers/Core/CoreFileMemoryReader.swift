@@ -18,12 +18,16 @@ public final class CoreFileMemoryReader: MemoryReader {
     private let segments: [CoreSegment]
 
     private let modules: ModuleIndex?
+    /// The file ranges that hold the core's bytes, when only some do (a sparse copy of a piped
+    /// core: its holes are memory that was not kept, not zeros); nil: all of them.
+    private let present: [Range<UInt64>]?
 
     /// The reader of the core open on `descriptor` (not closed here), whose ELF handle is `elf`;
     /// `modules` (libdwfl's modules of the core) fill in the file pages the core left out.
-    public init(descriptor: Int32, elf: OpaquePointer, modules: ModuleIndex?) {
+    public init(descriptor: Int32, elf: OpaquePointer, modules: ModuleIndex?, present: [Range<UInt64>]? = nil) {
         self.descriptor = descriptor
         self.modules = modules
+        self.present = present
         var count = 0
         var found: [CoreSegment] = []
         if elf_getphdrnum(elf, &count) == 0 {
@@ -51,7 +55,14 @@ public final class CoreFileMemoryReader: MemoryReader {
                 if let read = readFromModuleFile(into: rest, at: current) { done += read; continue }
                 throw MemoryReadError(address: current, count: buffer.count, reason: "not dumped in the core")
             }
-            let take = Int(min(UInt64(buffer.count - done), segment.fileSize - inSegment))
+            var take = Int(min(UInt64(buffer.count - done), segment.fileSize - inSegment))
+            if let present {
+                let offset = segment.fileOffset + inSegment
+                guard let range = present.first(where: { $0.contains(offset) }) else {
+                    throw MemoryReadError(address: current, count: buffer.count, reason: "not kept from the piped core")
+                }
+                take = min(take, Int(range.upperBound - offset))
+            }
             let got = pread(descriptor, buffer.baseAddress! + done, take, off_t(segment.fileOffset + inSegment))
             guard got == take else {
                 throw MemoryReadError(address: current, count: buffer.count,

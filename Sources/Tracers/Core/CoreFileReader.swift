@@ -72,8 +72,10 @@ public enum CoreFileReader {
     /// names cannot be trusted or found (a program moved or rebuilt since). With `variables`, the
     /// variables tracer reads the frames' variables from the core's memory (CoreFileMemoryReader),
     /// as it reads a live process's, within `deadline`.
+    /// `present` names the file ranges that hold the core's bytes when the file is a sparse copy.
     public static func read(path: String, executable: String?, variables: VariablesOptions? = nil,
-                            deadline: Deadline = Deadline.now().adding(seconds: 60)) throws(CoreFileError) -> CoreDump {
+                            deadline: Deadline = Deadline.now().adding(seconds: 60),
+                            present: [Range<UInt64>]? = nil) throws(CoreFileError) -> CoreDump {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         defer { close(descriptor) }
@@ -129,7 +131,8 @@ public enum CoreFileReader {
             // Variables are read from the unwound frames before they are named, as in a live capture.
             if let variables {
                 readVariables(into: &dump, options: variables, notes: notes, modules: index,
-                              memory: CoreFileMemoryReader(descriptor: descriptor, elf: elf, modules: index), deadline: deadline)
+                              memory: CoreFileMemoryReader(descriptor: descriptor, elf: elf, modules: index, present: present),
+                              deadline: deadline)
             }
             let symbolizer = Symbolizer(modules: index)
             for thread in dump.threads.indices {
