@@ -60,8 +60,7 @@ struct CoreCommand: ParsableCommand {
         directory.problem = LogDirectory.usabilityProblem(directory)
         if let problem = directory.problem {
             logger.error("\(problem)")
-            printToStandardError(problem)
-            throw ExitStatus.nothing.exitCode
+            throw CommandFailure(.nothing, problem)
         }
         let started = Deadline.now()
         let numbers = kernel.compactMap { Int64($0) }
@@ -78,23 +77,18 @@ struct CoreCommand: ParsableCommand {
         var report: CrashReport
         if let file {
             // The variables tracer, when the chain has it, reads the core's memory as it would the process's.
-            let variables = configuration.tracers.lazy.compactMap { spec -> VariablesOptions? in
-                if case .builtin(let builtin) = spec, builtin.use == "variables" { return builtin.variables }
-                return nil
-            }.first
-            let dump = try read(file, executable: exe, variables: variables,
+            let dump = try read(file, executable: exe, variables: CorePipe.variablesOptions(of: configuration),
                                 deadline: started.adding(seconds: configuration.deadline), logger: logger)
             report = CoreReport.make(from: dump, time: time, readSeconds: Deadline.now().seconds(since: started))
         } else {
             let pipe = CorePipe(pid: Int32(truncatingIfNeeded: numbers[0]), crashingThread: numbers.count > 1 ? Int32(truncatingIfNeeded: numbers[1]) : nil,
-                                time: time, executable: exe, configuration: configuration, directory: directory.path,
+                                time: time, executable: exe, configuration: configuration, logDirectory: directory,
                                 keptCoreName: writer.baseName + ReportRetention.keptCoreSuffix, logger: logger)
             do {
                 report = try pipe.report(from: .standardInput, started: started)
             } catch {
                 logger.error("\(error)")
-                printToStandardError("\(error)")
-                throw ExitStatus.nothing.exitCode
+                throw CommandFailure(.nothing, "\(error)")
             }
         }
         // A crash like any other: its fingerprint and its group's standing in the crash store.
@@ -116,7 +110,7 @@ struct CoreCommand: ParsableCommand {
         if let written, !configuration.notifiers.isEmpty {
             logger.error("\(NotifyCommand.exec(configuration.notifiers, report: report, location: written, outputDirectory: directory.path))")
         }
-        if status != .ok { throw status.exitCode }
+        if let failure = ExitStatus.ending(status) { throw failure }
     }
 
     private func read(_ path: String, executable: String?, variables: VariablesOptions?, deadline: Deadline,
@@ -125,8 +119,7 @@ struct CoreCommand: ParsableCommand {
             return try CoreFileReader.read(path: path, executable: executable, variables: variables, deadline: deadline)
         } catch {
             logger.error("\(error.description)")
-            printToStandardError(error.description)
-            throw ExitStatus.nothing.exitCode
+            throw CommandFailure(.nothing, error.description)
         }
     }
 }

@@ -27,7 +27,9 @@ struct CorePipe {
     /// --exe, for the fallback's libdwfl.
     let executable: String?
     let configuration: Configuration
-    let directory: String
+    /// Where the report (and a kept core, and the fallback's temporary copy) goes.
+    let logDirectory: LogDirectory
+    var directory: String { logDirectory.path }
     /// The kept core's file name (keep_core), after the report's.
     let keptCoreName: String
     let logger: Logger
@@ -41,9 +43,10 @@ struct CorePipe {
         kept?.append(stream.head)
         var report: CrashReport
         var drainProblem: String? = nil
-        if ProcessSnapshot.isDumping(pid: pid, processName: stream.notes.processName,
+        if CoreProcessSnapshot.isDumping(pid: pid, processName: stream.notes.processName,
                                      stackPointer: stream.notes.threads.first?.registers.rsp) {
-            let capture = CoreCapture(configuration: configuration, outputDirectory: directory, logger: logger)
+            let capture = CoreCapture(dispatcher: Dispatcher(configuration: configuration, outputDirectory: logDirectory, serverUser: nil,
+                                                             hostTriplet: nil, toStandardOutput: false, logger: logger))
             let captured = capture.capture(pid: pid, notes: stream.notes, time: time, deadline: deadline)
             let drainStart = Deadline.now()
             do throws(CoreStreamError) { try stream.drain { _, bytes in kept?.append(bytes) } } catch { drainProblem = error.description }
@@ -62,10 +65,7 @@ struct CorePipe {
             spool.finish(size: stream.bytesRead)
             // The core names its files; --exe (a program moved or rebuilt since) only if it exists.
             // The variables tracer reads what the copy kept (the stacks); other memory is unreadable.
-            let variables = configuration.tracers.lazy.compactMap { spec -> VariablesOptions? in
-                if case .builtin(let builtin) = spec, builtin.use == "variables" { return builtin.variables }
-                return nil
-            }.first
+            let variables = Self.variablesOptions(of: configuration)
             let dump = try CoreFileReader.read(path: spool.path, executable: executable.flatMap { access($0, R_OK) == 0 ? $0 : nil },
                                                variables: variables, deadline: deadline,
                                                present: [0..<UInt64(stream.head.count)] + spool.ranges)
@@ -84,5 +84,13 @@ struct CorePipe {
             report.problems.append("The core could not be kept: \(directory)/\(keptCoreName) could not be created (it exists, or the directory is not writable).")
         }
         return report
+    }
+
+    /// The variables stage's options when the chain has it (a core file's memory is read by it too).
+    static func variablesOptions(of configuration: Configuration) -> VariablesOptions? {
+        configuration.builtinStages.lazy.compactMap { stage -> VariablesOptions? in
+            if case .variables(let tracer) = stage { return tracer.options }
+            return nil
+        }.first
     }
 }

@@ -147,21 +147,20 @@ public enum CoreFileReader {
                               memory: any MemoryReader, deadline: Deadline) {
         let fault = FaultContext(pid: dump.pid, crashingThread: dump.crashingThread, signal: dump.signal,
                                  registers: notes.threads.first?.registers)
-        let snapshot = ProcessSnapshot.ofCoreFile(pid: dump.pid, executable: dump.executable ?? "?",
-                                                  threads: notes.threads.map { ($0.tid, $0.registers) }, fault: fault,
-                                                  memory: memory, modules: modules)
-        var report = CrashReport(pid: dump.pid, executable: dump.executable ?? "?", commandLine: [], hostTriplet: nil, time: 0,
-                                 fault: fault)
-        report.threads = dump.threads.map { thread in
+        let snapshot = CoreProcessSnapshot.ofCoreFile(pid: dump.pid, executable: dump.executable ?? "?",
+                                                      threads: notes.threads.map { ($0.tid, $0.registers) }, fault: fault,
+                                                      memory: memory, modules: modules)
+        let stacks = UnwoundStacks(threads: dump.threads.map { thread in
             ThreadReport(tid: thread.tid, name: "", isCrashing: thread.tid == dump.crashingThread, registers: thread.registers,
                          frames: thread.frames, unwindStop: thread.unwindStop)
-        }
-        VariablesTracer(options: options).capture(snapshot: snapshot, report: &report, deadline: deadline)
-        for index in dump.threads.indices { dump.threads[index].frames = report.threads[index].frames }
-        dump.globals = report.globals
+        })
+        let variables = VariablesTracer(options: options).capture(snapshot: snapshot, stacks: stacks, deadline: deadline)
+        let threads = stacks.attaching(variables)
+        for index in dump.threads.indices { dump.threads[index].frames = threads[index].frames }
+        dump.globals = variables.globals
         dump.readVariables = true
-        dump.problems += report.problems
-        dump.notes += report.notes
+        dump.problems += variables.remarks.problems
+        dump.notes += variables.remarks.notes
     }
 
     /// The module the process was started from: the one whose file name begins with the process
