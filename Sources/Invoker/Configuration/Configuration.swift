@@ -98,6 +98,10 @@ struct Configuration: Equatable {
     /// Where separate debug files are kept with their DWARF uncompressed (debug_info_cache), so
     /// that no crash inflates zlib while the server is stopped; nil: not kept.
     var debugInfoCache: String? = nil
+    /// `invoker core` as a kernel.core_pattern pipe: keep the piped core, gzip-compressed, beside
+    /// the report (keep_core), at most this many bytes of it (keep_core_limit, before compression).
+    var keepCore = false
+    var keepCoreLimit: UInt64 = 1 << 30
     /// The text log's thread layout (log_layout); nil is "auto": the layout of the Traffic
     /// Server that started us (LogLayout.automatic).
     var logLayout: LogLayout? = nil
