@@ -8,12 +8,17 @@ import TracerKit
 public struct UnwindTracer: Tracer {
     public let name = "unwind"
     public var maxFrames: Int
+    /// Keep each frame's registers (the variables tracer reads them; nothing else does).
+    public var recordsRegisters: Bool
 
-    public init(maxFrames: Int = RemoteUnwinder.defaultMaxFrames) { self.maxFrames = maxFrames }
+    public init(maxFrames: Int = RemoteUnwinder.defaultMaxFrames, recordsRegisters: Bool = true) {
+        self.maxFrames = maxFrames
+        self.recordsRegisters = recordsRegisters
+    }
 
     public func capture(snapshot: ProcessSnapshot, report: inout CrashReport, deadline: Deadline) {
         let started = Deadline.now()
-        let unwinder = RemoteUnwinder(snapshot: snapshot)
+        let unwinder = RemoteUnwinder(snapshot: snapshot, recordsRegisters: recordsRegisters)
         var frameCount = 0
         for thread in snapshot.threads {
             var threadReport = ThreadReport(tid: thread.tid, name: thread.name, isCrashing: thread.isCrashing,

@@ -2,6 +2,9 @@
 // (HelperCommand), so the command lines Traffic Server and backtrace-invoker users already have
 // keep working: `invoker --syslog --wait --host … --user …`, `invoker -p PID -t "…"`.
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 
 @main
@@ -28,6 +31,12 @@ struct InvokerCommand: AsyncParsableCommand {
         // `invoker --help` is the helper's help too: the helper is what Traffic Server runs, and
         // its options would otherwise show only under `invoker help helper`.
         let arguments = Array(CommandLine.arguments.dropFirst())
+        // A server's command line parks without argument-parser (HelperOptions' header says why).
+        if let options = HelperOptions(serverArguments: arguments) {
+            let status = await options.runParkingFirst()
+            if status != 0 { Glibc.exit(status) }
+            return
+        }
         if arguments == ["--help"] || arguments == ["-h"] || arguments == ["help"] {
             print(helpMessage())
             print("\nThe helper (the default command; `invoker` with no subcommand is `invoker helper`):\n")
