@@ -1,7 +1,9 @@
-// What the unwinder's speed-ups must not change: a stack walked without frame registers has the
+// What the capture's speed-ups must not change: a stack walked without frame registers has the
 // same frames as one walked with them; register values hold exactly what was set; sigprocmask,
 // which the unwinder's C shim replaces so libunwind's cache lock costs no system calls, still
-// changes the mask for everyone else; /proc/PID/maps parses as bytes the way it reads.
+// changes the mask for everyone else; /proc/PID/maps parses as bytes the way it reads; thread
+// names read through one directory descriptor are the names; a prefetched stack reads back whole
+// from the buffers it was copied into, where two copied ranges overlap too.
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +14,7 @@ import Testing
 @testable import Tracers
 
 @Suite(.timeLimit(.minutes(1)), .serialized, .enabled(if: ptraceUnavailableReason() == nil, "ptrace is not permitted on this machine (Yama ptrace_scope, or a container without CAP_SYS_PTRACE)"))
-struct UnwinderCostTests {
+struct CaptureCostTests {
     @Test func framesAreTheSameWithoutTheirRegisters() throws {
         let child = try TestProcess("/bin/sleep", ["30"])
         defer { child.finish() }
@@ -81,5 +83,29 @@ struct UnwinderCostTests {
         #expect(maps.first == MemoryMapping(start: 0x55e6f4fb7000, end: 0x55e6f4fba000, permissions: "r-xp", offset: 0x1000,
                                             inode: 1234, path: "/usr/bin/my server"))
         #expect(maps.map(\.path) == ["/usr/bin/my server", "[stack]", ""])
+    }
+
+    @Test func threadNamesAreReadAsTheyAreSet() throws {
+        let child = try TestProcess("/bin/sleep", ["30"])
+        defer { child.finish() }
+        #expect(child.waitUntilSleeping())
+        #expect(ProcFile.threadNames(pid: child.pid, tids: [child.pid, 999_999_999]) == ["sleep", ""])
+        child.finish()
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test func overlappingPrefetchedRangesReadBackWhole() throws {
+        let count = 3 * 4096
+        let source = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 4096)
+        defer { source.deallocate() }
+        for index in 0..<count { source[index] = UInt8(truncatingIfNeeded: index * 7 + 3) }
+        let base = UInt64(UInt(bitPattern: source.baseAddress!))
+        let cache = CachingMemoryReader(ProcessVMReader(pid: getpid()))
+        let copied = cache.prefetch([base...(base + 8191), (base + 4096)...(base + UInt64(count) - 1)])
+        #expect(copied == 4 * 4096)
+        let misses = cache.missCount
+        let bytes = try cache.readBytes(at: base + 100, count: count - 200)
+        #expect(bytes == Array(source[100..<(count - 100)]))
+        #expect(cache.missCount == misses)
     }
 }
