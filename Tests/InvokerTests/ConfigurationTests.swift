@@ -72,8 +72,9 @@ import Tracers
         #expect(configuration.maxOutputBytes == 4096)
         #expect(configuration.retention == 10)
         #expect(configuration.tracers == [
-            .builtin(BuiltinTracerSpec(use: "unwind", maxFrames: 64)),
-            .builtin(BuiltinTracerSpec(use: "process", redact: ["PIN"], fullMaps: true, maxDescriptors: 8)),
+            .builtin(BuiltinTracerSpec(use: "unwind", stage: .unwind(UnwindTracer(maxFrames: 64)))),
+            .builtin(BuiltinTracerSpec(use: "process", stage: .collector(ProcessInfoTracer(
+                redactPatterns: ProcessInfoTracer.defaultRedactPatterns + ["PIN"], fullMaps: true, maxListedDescriptors: 8)))),
             .external(ExternalTracerSpec(name: "gdb", command: ["/usr/bin/gdb", "-batch", "-p", "%p", "-ex", "bt"],
                                          timeout: 5, user: "root", environment: ["LANG": "C"], workingDirectory: "/tmp")),
         ])
@@ -107,7 +108,7 @@ import Tracers
         expected.maxTotalBytes = 65536
         expected.timeout = 0.25
         expected.globals = ["server_state", "config::limits"]
-        #expect(spec.use == "variables" && spec.variables == expected)
+        #expect(spec.use == "variables" && spec.stage == .variables(VariablesTracer(options: expected)))
     }
 
     @Test func emptyFileMeansDefaults() throws {
@@ -171,11 +172,18 @@ import Tracers
         ("[[tracer]]\nexec = [\"/bin/true\"]\ntimeout = 9223372036854775807\n",
          "bad.conf:3: tracer[1].timeout: must be a positive number of seconds, at most 86400 (one day)"),
         ("max_output_bytes = 9223372036854775807\n", "bad.conf:1: max_output_bytes: must be an integer from 1 to 268435456 (256 MiB)"),
+        ("stack_copy_limit = 9223372036854775807\n",
+         "bad.conf:1: stack_copy_limit: must be a number of bytes from 0 (copy no stack up front) to 1073741824 (1 GiB)"),
         ("retention = 9223372036854775807\n", "bad.conf:1: retention: must be 0 (keep all) or a positive integer up to 1000000"),
         ("[[tracer]]\nuse = \"process\"\nmax_descriptors = 99999999999\n",
          "bad.conf:3: tracer[1].max_descriptors: must be an integer from 0 to 1000000"),
         ("[[tracer]]\nexec = [\"/bin/true\"]\ninherit_env = \"some\"\n",
          "bad.conf:3: tracer[1].inherit_env: must be \"sanitized\" (the default: no secrets), \"all\" or \"none\""),
+        ("[[tracer]]\nuse = \"process\"\nmaps = \"some\"\n", "bad.conf:3: tracer[1].maps: must be \"summary\" or \"full\""),
+        ("[[tracer]]\nuse = \"process\"\nredact = [\"PIN\", 4]\n",
+         "bad.conf:3: tracer[1].redact: must be an array of strings (parts of variable names, such as \"PASSWORD\")"),
+        ("[[tracer]]\nuse = \"sysstats\"\nmax_frames = 8\n",
+         "bad.conf:3: tracer[1].max_frames: not a setting of the sysstats tracer; known: use, name"),
     ])
     func malformedFileGetsAPreciseMessage(text: String, message: String) {
         #expect {

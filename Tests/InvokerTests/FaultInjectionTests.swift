@@ -154,7 +154,7 @@ struct FaultInjectionTests {
         let run = try FaultServerRun(["--d-state", "--wait-usr1"], configuration: configuration)
         let (pid, _) = try run.waitUntilReady()
         let vforker = try #require(run.threads(named: "vforker").first)
-        #expect(waitUntil(seconds: 10) { ProcessSnapshot.threadState(pid: pid, tid: vforker) == "D" })
+        #expect(waitUntil(seconds: 10) { LiveProcessSnapshot.threadState(pid: pid, tid: vforker) == "D" })
         kill(pid, SIGUSR1)
         let seconds = run.finish()
         #expect(run.terminatingSignal == SIGSEGV)
@@ -196,7 +196,7 @@ struct FaultInjectionTests {
     @Test func zombieMainThreadIsNamedAndTheOthersCaptured() throws {
         let run = try FaultServerRun(["--main-exits"])
         let (pid, helper) = try run.waitUntilReady()
-        #expect(waitUntil(seconds: 10) { ProcessSnapshot.threadState(pid: pid, tid: pid) == "Z" })
+        #expect(waitUntil(seconds: 10) { LiveProcessSnapshot.threadState(pid: pid, tid: pid) == "Z" })
         let (status, output) = try runInvoker(["snapshot", "--pid", String(pid), "--output", run.directory])
         #expect(status == 0, "\(output)")
         let name = try #require(directoryEntries(run.directory).first { $0.hasPrefix("snapshot-") && $0.hasSuffix(".log") })
@@ -299,17 +299,4 @@ func runCommand(_ path: String, _ arguments: [String]) throws -> (status: Int32,
     let process = try TestProcess(path, arguments, outputPath: directory + "/output.txt")
     let status = process.waitForExit()
     return ((status >> 8) & 0xff, readFile(directory + "/output.txt") ?? "")
-}
-
-/// A small deterministic generator (SplitMix64) for seeded campaigns.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

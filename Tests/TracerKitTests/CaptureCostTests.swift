@@ -23,7 +23,7 @@ struct CaptureCostTests {
         var reasons: [String?] = []
         do {
             let session = try PtraceSession.attach(pid: child.pid, deadline: .after(seconds: 5))
-            let snapshot = ProcessSnapshot.capture(session: session, fault: nil)
+            let snapshot = LiveProcessSnapshot.capture(session: session, fault: nil)
             let start = try #require(snapshot.threads.first?.registers)
             for records in [true, false] {
                 let unwinder = RemoteUnwinder(snapshot: snapshot, recordsRegisters: records)

@@ -79,13 +79,13 @@ struct HelperCommand: AsyncParsableCommand {
 
     func run() async throws {
         let status = await options.run()
-        if status != 0 { throw ExitCode(status) }
+        if let failure = ExitStatus.ending(status) { throw failure }
     }
 
     /// The root command's main() runs this on the main thread (HelperOptions.runParkingFirst).
     @MainActor
     func runParkingFirst() async throws {
         let status = await options.runParkingFirst()
-        if status != 0 { throw ExitCode(status) }
+        if let failure = ExitStatus.ending(status) { throw failure }
     }
 }

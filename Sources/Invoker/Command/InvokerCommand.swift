@@ -2,9 +2,6 @@
 // (HelperCommand), so the command lines Traffic Server and backtrace-invoker users already have
 // keep working: `invoker --syslog --wait --host … --user …`, `invoker -p PID -t "…"`.
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 
 @main
@@ -34,7 +31,7 @@ struct InvokerCommand: AsyncParsableCommand {
         // A server's command line parks without argument-parser (HelperOptions' header says why).
         if let options = HelperOptions(serverArguments: arguments) {
             let status = await options.runParkingFirst()
-            if status != 0 { Glibc.exit(status) }
+            if let failure = ExitStatus.ending(status) { ExitStatus.exit(for: failure) }
             return
         }
         if arguments == ["--help"] || arguments == ["-h"] || arguments == ["help"] {
@@ -53,7 +50,7 @@ struct InvokerCommand: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            exit(withError: error)
+            ExitStatus.exit(for: error)
         }
     }
 }

@@ -65,7 +65,7 @@ public final class RemoteUnwinder {
 
     /// `recordsRegisters`: keep each frame's registers (`RawFrame.registers`) for readers of
     /// variables; without, a frame costs no register reads beyond its pc and stack pointer.
-    public init(snapshot: ProcessSnapshot, recordsRegisters: Bool = true) {
+    public init(snapshot: any ProcessSnapshot, recordsRegisters: Bool = true) {
         pid = snapshot.addressSpacePid
         memory = snapshot.memory
         cache = snapshot.memory as? CachingMemoryReader
