@@ -164,6 +164,7 @@ import Tracers
         // Table headers toml++ would assert on (found by ConfigurationFuzzTests), and an array
         // value on its own line, which is not a header.
         ("[[)racer]]\nuse = \"unwind\"\n", "bad.conf:1: not valid TOML: a table header must start with a key name, not \")\""),
+        ("\u{FEFF}[[[[tracer]]\nuse = \"unwind\"\n", "bad.conf:1: not valid TOML: a table header must start with a key name, not \"[\""),
         ("deadline = 5\n[[\ntracer]]\n", "bad.conf:2: not valid TOML: a table header must start with a key name, not the end of the line"),
         ("formats = [\n  [\"text\"],\n]\n", "bad.conf:1: formats:"),
         ("[[tracer]]\nexec = [\"/usr/bin/gdb\", }%p\"]\n", "bad.conf:2: not valid TOML: a value cannot start with \"}\""),

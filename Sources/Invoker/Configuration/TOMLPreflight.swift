@@ -3,17 +3,20 @@
 // instead of reporting an error in a few places: a table header whose key starts with a
 // character that cannot start a key (`[[)racer]]`, or `[[` at the end of a line), and an array
 // element that starts with `}` or a non-ASCII blank (`["a", }`), a date whose T is not followed
-// by a digit (`1979-05-27T(7`). SwiftPM defines no NDEBUG, so any build aborts there (and
-// with NDEBUG the failed assumption would be undefined behaviour): a typo must never cost the
-// server its crash helper. This is not a TOML parser: it follows strings, comments and bracket
-// nesting only far enough to find those spots (and raw control characters, which TOML forbids
-// everywhere), and says where, before TOMLKit sees the text.
+// by a digit (`1979-05-27T(7`); each also after a byte order mark. SwiftPM defines no NDEBUG,
+// so any build aborts there (and with NDEBUG the failed assumption would be undefined
+// behaviour): a typo must never cost the server its crash helper. This is not a TOML parser: it
+// follows strings, comments and bracket nesting only far enough to find those spots (and raw
+// control characters, which TOML forbids everywhere), and says where, before TOMLKit sees the
+// text.
 
 enum TOMLPreflight {
     /// The 1-based line of the first spot toml++ would assert on, and what is wrong there.
     static func problem(in text: String) -> (line: Int, message: String)? {
         var line = 1
         var scalars = Array(text.unicodeScalars)[...]
+        // toml++ skips a byte order mark at the start, so the first line's header starts after it.
+        if scalars.first == "\u{FEFF}" { scalars.removeFirst() }
         var stack: [Unicode.Scalar] = []      // "[" (array value) or "{" (inline table)
         var expectingValue = false            // after "=", or after "[" / "," inside an array
         var atLineStart = true
