@@ -100,14 +100,16 @@ let package = Package(
         ),
 
         // C fixtures: programs with known stacks that crash on purpose (see each main.c's header).
-        .executableTarget(name: "ats-crasher", dependencies: ["ats-crasher-float"], path: "Tests/Fixtures/ats-crasher",
+        .executableTarget(name: "ats-crasher", dependencies: ["ats-crasher-float", "ats-handshake"], path: "Tests/Fixtures/ats-crasher",
                           cSettings: fixtureFlags, linkerSettings: [.linkedLibrary("pthread")]),
         // Its one optimized function (clang ignores per-function optimize attributes).
         .target(name: "ats-crasher-float", path: "Tests/Fixtures/ats-crasher-float",
                 cSettings: [.unsafeFlags(["-O2", "-g", "-fno-omit-frame-pointer"])]),
         // The fault suite's server: sends any payload bytes, keeps its socket open, has threads
         // that cannot be stopped or unwound (see its main.c's header).
-        .executableTarget(name: "fault-server", path: "Tests/Fixtures/fault-server", cSettings: fixtureFlags,
+        // Traffic Server's side of the helper handshake, shared by the two fixtures that play a server.
+        .target(name: "ats-handshake", path: "Tests/Fixtures/ats-handshake", cSettings: fixtureFlags),
+        .executableTarget(name: "fault-server", dependencies: ["ats-handshake"], path: "Tests/Fixtures/fault-server", cSettings: fixtureFlags,
                           linkerSettings: [.linkedLibrary("pthread")]),
         .target(name: "fault-library", path: "Tests/Fixtures/fault-library", cSettings: fixtureFlags),
 

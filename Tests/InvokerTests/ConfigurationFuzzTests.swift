@@ -86,7 +86,7 @@ private func loadError(_ path: String) -> String? {
                       "#", "'''", "\"\"\"", "true", "1979-05-27T07:32:00Z", "[[", "]]", ".", "a.b.c = 1", "\u{FEFF}", "\u{0}"]
             .map { Array($0.utf8) }
         let seedValue = ProcessInfoSeed.value
-        var generator = SplitMix64(seed: seedValue)
+        var generator = SeededGenerator(seed: seedValue)
         let seconds = Double(LogDirectory.currentEnvironment()["INVOKER_FUZZ_SECONDS"] ?? "") ?? 2
         let start = ContinuousClock.now
         var runs = 0, accepted = 0
@@ -125,18 +125,5 @@ enum ProcessInfoSeed {
     static var value: UInt64 {
         if let text = LogDirectory.currentEnvironment()["INVOKER_FUZZ_SEED"], let seed = UInt64(text) { return seed }
         return UInt64.random(in: .min ... .max)
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so a seed reproduces a campaign exactly.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -171,6 +171,8 @@ import Tracers
         ("[[tracer]]\nexec = [\"/bin/true\"]\ntimeout = 9223372036854775807\n",
          "bad.conf:3: tracer[1].timeout: must be a positive number of seconds, at most 86400 (one day)"),
         ("max_output_bytes = 9223372036854775807\n", "bad.conf:1: max_output_bytes: must be an integer from 1 to 268435456 (256 MiB)"),
+        ("stack_copy_limit = 9223372036854775807\n",
+         "bad.conf:1: stack_copy_limit: must be a number of bytes from 0 (copy no stack up front) to 1073741824 (1 GiB)"),
         ("retention = 9223372036854775807\n", "bad.conf:1: retention: must be 0 (keep all) or a positive integer up to 1000000"),
         ("[[tracer]]\nuse = \"process\"\nmax_descriptors = 99999999999\n",
          "bad.conf:3: tracer[1].max_descriptors: must be an integer from 0 to 1000000"),

@@ -22,11 +22,12 @@ struct SentryReceiver {
     let port: Int
     let directory: String
 
-    static func start(requests: Int = 1, statuses: String = "200", delay: Double = 0) throws -> SentryReceiver {
+    static func start(requests: Int = 1, statuses: String = "200", delay: Double = 0, answer: String = "json",
+                      seconds: Int = 30) throws -> SentryReceiver {
         let directory = makeTemporaryDirectory("sentry-receiver")
         let process = try TestProcess("/usr/bin/python3", [
             packageRoot + "/Tests/Fixtures/sentry/receiver.py", "--dir", directory, "--requests", String(requests),
-            "--status", statuses, "--seconds", "30", "--delay", String(delay),
+            "--status", statuses, "--seconds", String(seconds), "--delay", String(delay), "--answer", answer,
         ], outputPath: directory + "/output.txt", reportPipe: true)
         let port = try #require(process.readReportLine().flatMap { Int($0) }, "the receiver did not start")
         return SentryReceiver(process: process, port: port, directory: directory)

@@ -70,6 +70,8 @@ struct TriageTests {
         #expect(texts[2].contains("Occurrence:         loop, crash 3 of this fingerprint, compact record"))
         #expect(texts[2].contains("Fingerprint:        \(segv)"))
         #expect(CrashLog(texts[2]).threads.count == 1)
+        #expect(texts[2].contains("Process Status:\n(omitted: a compact record of a crash in a loop)\n"))
+        #expect(!texts[2].contains("(unavailable)"))
         #expect(CrashLog(texts[2]).crashingThread?.functions.first == "fixture_crash_segv")
         #expect((reports[2]["bytes"] as! Int) * 2 < (reports[1]["bytes"] as! Int))
         // show: by id, latest, and by fingerprint (its group's latest report).
@@ -175,6 +177,29 @@ struct TriageTests {
         #expect(copy == readFile(report["text_path"] as! String))
         #expect(copy.contains("Executing Program `/bin/echo an external tracer`"))
         #expect(fileMode(report["text_path"] as! String) == 0o440)
+        #expect(leftoverProcesses().isEmpty)
+    }
+
+    /// A notifier that hangs is stopped at its timeout, with everything it started, and the
+    /// next notifier still runs.
+    @Test func aHungNotifierIsStoppedAtItsTimeoutAndTheNextOneStillRuns() throws {
+        let outbox = makeTemporaryDirectory("invoker-notify")
+        let config = try writeConfiguration("""
+            [[notify]]
+            name = "hangs"
+            exec = ["/bin/sh", "-c", "sleep 60; echo late > \(outbox)/late"]
+            timeout = 1
+            [[notify]]
+            name = "after"
+            exec = ["/bin/sh", "-c", "echo ran > \(outbox)/after"]
+            """)
+        let start = Deadline.now()
+        let run = try CrasherRun.run(payload: "10.2", mode: "segv", threads: 1, extra: ["--config", config])
+        let seconds = Deadline.now().seconds(since: start)
+        #expect(run.terminatingSignal == SIGSEGV)
+        #expect(readFile(outbox + "/after") == "ran\n")
+        #expect(readFile(outbox + "/late") == nil)
+        #expect(seconds < 20, "the run took \(seconds) s: the hung notifier (or its sleep) was waited for")
         #expect(leftoverProcesses().isEmpty)
     }
 

@@ -8,6 +8,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TestSupport
 import Testing
 @testable import TracerKit
 
@@ -28,7 +29,7 @@ struct PayloadCampaignTests {
     ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]
     """)
 
-    static func mutate(_ bytes: [UInt8], using random: inout SeededRandom) -> [UInt8] {
+    static func mutate(_ bytes: [UInt8], using random: inout SeededGenerator) -> [UInt8] {
         var bytes = bytes
         for _ in 0..<Int.random(in: 1...6, using: &random) {
             switch Int.random(in: 0..<5, using: &random) {
@@ -80,7 +81,7 @@ struct PayloadCampaignTests {
     }
 
     @Test func mutatedAndGarbagePayloadsNeverTrap() {
-        var random = SeededRandom(seed: 0x13)
+        var random = SeededGenerator(seed: 0x13)
         let memory = InMemoryReader()
         memory.map([UInt8](repeating: 0xAB, count: 4096), at: 0xffff_ffff_ffff_f000)
         memory.map([UInt8](repeating: 0xCD, count: 4096), at: 0x7ffc_0000_0000)
@@ -109,18 +110,5 @@ struct PayloadCampaignTests {
         let range = ProcessSnapshot.stackRange(sp: 0xffff_ffff_ff60_0800, mappings: Self.mappings)
         #expect(range == 0xffff_ffff_ff60_0780...0xffff_ffff_ff60_0fff)
         #expect(ProcessSnapshot.stackRange(sp: 0x10, mappings: Self.mappings) == nil)
-    }
-}
-
-/// SplitMix64: a small deterministic generator for seeded campaigns.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

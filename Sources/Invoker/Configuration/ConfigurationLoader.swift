@@ -171,8 +171,10 @@ enum ConfigurationLoader {
             configuration.stopTimeout = timeout
         }
         if let value = table["stack_copy_limit"] {
-            guard let bytes = value.int, bytes >= 0 else {
-                throw fail("stack_copy_limit", "must be a number of bytes (0: copy no stack up front)")
+            // The copy lives in the helper's memory while the server is stopped: 1 GiB is already
+            // thousands of threads' worth of 8 MiB stacks half used.
+            guard let bytes = value.int, bytes >= 0, bytes <= 1 << 30 else {
+                throw fail("stack_copy_limit", "must be a number of bytes from 0 (copy no stack up front) to 1073741824 (1 GiB)")
             }
             configuration.stackCopyLimit = bytes
         }

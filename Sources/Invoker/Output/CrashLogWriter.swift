@@ -66,7 +66,9 @@ struct CrashLogWriter {
         func line(_ text: String = "") { out += text + "\n" }
         func section(_ title: String, _ body: String?) {
             line("\(title):")
-            out += body.map { $0.escapedLines() } ?? "(unavailable)\n"
+            // A crash loop's compact record leaves these out on purpose: say so, not "unavailable".
+            out += body.map { $0.escapedLines() }
+                ?? (report.occurrence?.compact == true ? "(omitted: a compact record of a crash in a loop)\n" : "(unavailable)\n")
             line()
         }
 

@@ -66,6 +66,7 @@
 #endif
 #include <assert.h>
 #include "ats_crasher_float.h"
+#include "ats_handshake.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -95,47 +96,18 @@ static int worker_block_pipe[2];
 /* Keeps the compiler from turning the crash functions' locals into constants. */
 static volatile int fixture_sink;
 
-static void write_all(int fd, const void *data, size_t size) {
-    const char *bytes = data;
-    while (size > 0) {
-        ssize_t written = write(fd, bytes, size);
-        if (written < 0) {
-            if (errno == EINTR) continue;
-            return;
-        }
-        bytes += written;
-        size -= (size_t)written;
-    }
-}
-
 /* The payload of the chosen version for this fault, into buffer; returns its length. */
 static size_t build_payload(unsigned char *buffer, size_t capacity, int sig, siginfo_t *info, void *context) {
     static const char backtrace_text[] = "fixture_crash_middle\nfixture_crash_outer\nmain\n";
-    size_t length = 0;
-    int is_102 = strcmp(payload_version, "10.2") == 0;
-    int is_master = strcmp(payload_version, "master") == 0;
-    if (capacity < 2048) return 0;
-    if (is_master) {
-        memcpy(buffer + length, &sig, sizeof sig);
-        length += sizeof sig;
-    }
-    if (is_102 || is_master) {
-        pid_t tid = (pid_t)syscall(SYS_gettid);
-        memcpy(buffer + length, &tid, sizeof tid);
-        length += sizeof tid;
-    }
-    memcpy(buffer + length, info, sizeof(siginfo_t));
-    length += sizeof(siginfo_t);
-    memcpy(buffer + length, context, sizeof(ucontext_t));
-    length += sizeof(ucontext_t);
-    if (is_102 || is_master) {
-        uint32_t text_length = (uint32_t)(sizeof backtrace_text - 1);
-        memcpy(buffer + length, &text_length, sizeof text_length);
-        length += sizeof text_length;
-        memcpy(buffer + length, backtrace_text, text_length);
-        length += text_length;
-    }
-    return length;
+    static struct ats_payload fields;
+    fields.signo = sig;
+    fields.tid = (pid_t)syscall(SYS_gettid);
+    fields.info = *info;
+    fields.context = *(ucontext_t *)context;
+    fields.text_length = (uint32_t)(sizeof backtrace_text - 1);
+    fields.text = backtrace_text;
+    fields.text_bytes = sizeof backtrace_text - 1;
+    return ats_build_payload(buffer, capacity, payload_version, &fields);
 }
 
 static void fixture_crash_handler(int sig, siginfo_t *info, void *context) {
@@ -161,7 +133,7 @@ static void fixture_crash_handler(int sig, siginfo_t *info, void *context) {
     } else if (strcmp(mode, "truncated") == 0) {
         length = 64;
     }
-    write_all(helper_socket, payload, length);
+    ats_write_all(helper_socket, payload, length);
     close(helper_socket);
     if (strcmp(mode, "die-early") == 0) _exit(42);
     while (waitpid(helper_pid, &status, 0) < 0 && errno == EINTR) {
@@ -182,7 +154,7 @@ __attribute__((noinline)) void fixture_worker_level_1(int id, void *caller_frame
     char byte = (char)id;
     int fixture_worker_id = id;
     if (caller_frame != NULL) protect_callers(caller_frame);
-    write_all(worker_ready_pipe[1], &byte, 1);
+    ats_write_all(worker_ready_pipe[1], &byte, 1);
     /* Nobody writes this pipe: the worker blocks here until the process dies. */
     while (read(worker_block_pipe[0], &byte, 1) < 0 && errno == EINTR) {
     }
@@ -209,7 +181,7 @@ __attribute__((noinline)) void *fixture_worker_main(void *argument) {
 
 __attribute__((noinline)) void fixture_odd_wait(void) {
     char byte = 0;
-    write_all(worker_ready_pipe[1], &byte, 1);
+    ats_write_all(worker_ready_pipe[1], &byte, 1);
     while (read(worker_block_pipe[0], &byte, 1) < 0 && errno == EINTR) {
     }
 }
@@ -337,52 +309,6 @@ static void usage(void) {
     exit(2);
 }
 
-/* Forks and execs the helper exactly as traffic_server does; returns once it has stopped itself. */
-static void start_helper(const char *helper, char **extra, int extra_count) {
-    int pair[2];
-    int status;
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) {
-        perror("socketpair");
-        exit(2);
-    }
-    helper_pid = fork();
-    if (helper_pid < 0) {
-        perror("fork");
-        exit(2);
-    }
-    if (helper_pid == 0) {
-        const char *base = strrchr(helper, '/') ? strrchr(helper, '/') + 1 : helper;
-        char **argv = calloc((size_t)extra_count + 9, sizeof *argv);
-        int argc = 0;
-        if (pair[0] != STDIN_FILENO) {
-            dup2(pair[0], STDIN_FILENO);
-            close(pair[0]);
-        }
-        close(pair[1]);
-        for (int fd = 3; fd < 1024; fd++) close(fd);
-        argv[argc++] = (char *)base;
-        argv[argc++] = "--syslog";
-        argv[argc++] = "--wait";
-        argv[argc++] = "--host";
-        argv[argc++] = "x86_64-pc-linux-gnu";
-        argv[argc++] = "--user";
-        argv[argc++] = "root";
-        for (int i = 0; i < extra_count; i++) argv[argc++] = extra[i];
-        argv[argc] = NULL;
-        execv(helper, argv);
-        _exit(127);
-    }
-    close(pair[0]);
-    helper_socket = pair[1];
-    prctl(PR_SET_PTRACER, helper_pid, 0, 0, 0); /* EINVAL without Yama: harmless */
-    while (waitpid(helper_pid, &status, WUNTRACED) < 0 && errno == EINTR) {
-    }
-    if (!WIFSTOPPED(status)) {
-        fprintf(stderr, "ats-crasher: the helper did not park (status 0x%x)\n", status);
-        exit(3);
-    }
-}
-
 int main(int argc, char **argv) {
     const char *helper = NULL;
     const char *odd_name = NULL;
@@ -408,7 +334,7 @@ int main(int argc, char **argv) {
     }
     if (helper == NULL) usage();
 
-    start_helper(helper, extra, extra_count);
+    helper_pid = ats_start_helper("ats-crasher", helper, extra, extra_count, &helper_socket);
 
     if (strcmp(mode, "clean") == 0) {
         int status;
@@ -458,7 +384,7 @@ int main(int argc, char **argv) {
     if (ready_fd >= 0) {
         char line[64];
         int length = snprintf(line, sizeof line, "ready %d %d\n", (int)getpid(), (int)helper_pid);
-        write_all(ready_fd, line, (size_t)length);
+        ats_write_all(ready_fd, line, (size_t)length);
     }
     fixture_crash_outer();
     return 0;

@@ -66,6 +66,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "ats_handshake.h"
+
 _Static_assert(sizeof(siginfo_t) == 128, "siginfo_t is not the 128 bytes ATS sends");
 _Static_assert(sizeof(ucontext_t) == 968, "ucontext_t is not the 968 bytes ATS sends");
 
@@ -81,19 +83,6 @@ static volatile int fault_sink;
 enum { MAX_SETS = 16 };
 static struct { char field[16]; uint64_t value; } sets[MAX_SETS];
 static int set_count = 0;
-
-static void write_all(int fd, const void *data, size_t size) {
-    const char *bytes = data;
-    while (size > 0) {
-        ssize_t written = write(fd, bytes, size);
-        if (written < 0) {
-            if (errno == EINTR) continue;
-            return;
-        }
-        bytes += written;
-        size -= (size_t)written;
-    }
-}
 
 static unsigned char file_payload[4 << 20];
 static size_t file_payload_length = 0;
@@ -111,59 +100,36 @@ static void load_payload_file(void) {
 }
 
 /* The real payload for this fault, patched by --set; returns its length. */
-static size_t build_payload(unsigned char *buffer, int sig, siginfo_t *info, ucontext_t *context) {
+static size_t build_payload(unsigned char *buffer, size_t capacity, int sig, siginfo_t *info, ucontext_t *context) {
     static const char text[] = "fault_crash_segv\nfault_crash_outer\nmain\n";
-    int is_master = strcmp(payload_version, "master") == 0;
-    int is_102 = is_master || strcmp(payload_version, "10.2") == 0;
-    size_t length = 0, tid_at = 0, info_at, context_at, length_at = 0;
-    ucontext_t copy = *context;
-    siginfo_t info_copy = *info;
-    pid_t tid = (pid_t)syscall(SYS_gettid);
-    uint32_t text_length = (uint32_t)(sizeof text - 1);
-    if (is_master) {
-        memcpy(buffer, &sig, sizeof sig);
-        length += sizeof sig;
-    }
-    if (is_102) {
-        tid_at = length;
-        length += sizeof tid;
-    }
-    info_at = length;
-    length += sizeof(siginfo_t);
-    context_at = length;
-    length += sizeof(ucontext_t);
-    if (is_102) {
-        length_at = length;
-        length += sizeof text_length;
-    }
+    static struct ats_payload fields;
+    fields.signo = sig;
+    fields.tid = (pid_t)syscall(SYS_gettid);
+    fields.info = *info;
+    fields.context = *context;
+    fields.text_length = (uint32_t)(sizeof text - 1);
+    fields.text = text;
+    fields.text_bytes = sizeof text - 1;
     for (int i = 0; i < set_count; i++) {
         uint64_t value = sets[i].value;
-        if (strcmp(sets[i].field, "fpregs") == 0) copy.uc_mcontext.fpregs = (fpregset_t)(uintptr_t)value;
-        else if (strcmp(sets[i].field, "rip") == 0) copy.uc_mcontext.gregs[REG_RIP] = (greg_t)value;
-        else if (strcmp(sets[i].field, "rsp") == 0) copy.uc_mcontext.gregs[REG_RSP] = (greg_t)value;
-        else if (strcmp(sets[i].field, "rbp") == 0) copy.uc_mcontext.gregs[REG_RBP] = (greg_t)value;
-        else if (strcmp(sets[i].field, "tid") == 0) tid = (pid_t)value;
-        else if (strcmp(sets[i].field, "signo") == 0) info_copy.si_signo = (int)value;
-        else if (strcmp(sets[i].field, "length") == 0) text_length = (uint32_t)value;
+        if (strcmp(sets[i].field, "fpregs") == 0) fields.context.uc_mcontext.fpregs = (fpregset_t)(uintptr_t)value;
+        else if (strcmp(sets[i].field, "rip") == 0) fields.context.uc_mcontext.gregs[REG_RIP] = (greg_t)value;
+        else if (strcmp(sets[i].field, "rsp") == 0) fields.context.uc_mcontext.gregs[REG_RSP] = (greg_t)value;
+        else if (strcmp(sets[i].field, "rbp") == 0) fields.context.uc_mcontext.gregs[REG_RBP] = (greg_t)value;
+        else if (strcmp(sets[i].field, "tid") == 0) fields.tid = (pid_t)value;
+        else if (strcmp(sets[i].field, "signo") == 0) fields.info.si_signo = (int)value;
+        else if (strcmp(sets[i].field, "length") == 0) fields.text_length = (uint32_t)value;
     }
-    if (is_102) memcpy(buffer + tid_at, &tid, sizeof tid);
-    memcpy(buffer + info_at, &info_copy, sizeof info_copy);
-    memcpy(buffer + context_at, &copy, sizeof copy);
-    if (is_102) {
-        memcpy(buffer + length_at, &text_length, sizeof text_length);
-        memcpy(buffer + length, text, sizeof text - 1);
-        length += sizeof text - 1;
-    }
-    return length;
+    return ats_build_payload(buffer, capacity, payload_version, &fields);
 }
 
 static void fault_crash_handler(int sig, siginfo_t *info, void *context) {
     static unsigned char payload[4096];
-    size_t length = payload_file ? 0 : build_payload(payload, sig, info, context);
+    size_t length = payload_file ? 0 : build_payload(payload, sizeof payload, sig, info, context);
     int status;
     kill(helper_pid, SIGCONT);
-    if (payload_file) write_all(helper_socket, file_payload, file_payload_length);
-    else write_all(helper_socket, payload, length);
+    if (payload_file) ats_write_all(helper_socket, file_payload, file_payload_length);
+    else ats_write_all(helper_socket, payload, length);
     if (!keep_open) close(helper_socket);
     while (waitpid(helper_pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -173,7 +139,7 @@ static void fault_crash_handler(int sig, siginfo_t *info, void *context) {
 
 __attribute__((noinline)) void fault_worker_level_1(int id) {
     char byte = (char)id;
-    write_all(ready_pipe[1], &byte, 1);
+    ats_write_all(ready_pipe[1], &byte, 1);
     while (read(block_pipe[0], &byte, 1) < 0 && errno == EINTR) {
     }
     fault_sink = id;
@@ -203,7 +169,7 @@ __attribute__((noinline)) void *fault_vfork_main(void *argument) {
     int child_pipe[2];
     if (pipe(child_pipe) != 0) abort();
     char byte = 'v';
-    write_all(ready_pipe[1], &byte, 1);
+    ats_write_all(ready_pipe[1], &byte, 1);
     pid_t child = vfork();
     if (child == 0) {
         /* Only system calls here: the memory is the parent's. Die with the parent thread. */
@@ -217,7 +183,7 @@ __attribute__((noinline)) void *fault_vfork_main(void *argument) {
 
 __attribute__((noinline)) void fault_jit_block(void) {
     char byte = 'j';
-    write_all(ready_pipe[1], &byte, 1);
+    ats_write_all(ready_pipe[1], &byte, 1);
     while (read(block_pipe[0], &byte, 1) < 0 && errno == EINTR) {
     }
 }
@@ -272,7 +238,7 @@ __attribute__((noinline)) void *fault_library_main(void *argument) {
     void (*block)(int) = library ? (void (*)(int))dlsym(library, "damaged_block") : NULL;
     char byte = 'l';
     if (block != NULL && damage_byte >= 0) damage_library();
-    write_all(ready_pipe[1], &byte, 1);
+    ats_write_all(ready_pipe[1], &byte, 1);
     if (block == NULL) {
         fprintf(stderr, "fault-server: %s\n", dlerror());
         return NULL;
@@ -294,52 +260,6 @@ __attribute__((noinline)) void fault_crash_outer(void) {
 static void usage(void) {
     fprintf(stderr, "usage: fault-server --helper PATH [options] [-- EXTRA HELPER ARGS...] (see main.c)\n");
     exit(2);
-}
-
-/* Forks and execs the helper as traffic_server does; returns once it has stopped itself. */
-static void start_helper(const char *helper, char **extra, int extra_count) {
-    int pair[2];
-    int status;
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) {
-        perror("socketpair");
-        exit(2);
-    }
-    helper_pid = fork();
-    if (helper_pid < 0) {
-        perror("fork");
-        exit(2);
-    }
-    if (helper_pid == 0) {
-        const char *base = strrchr(helper, '/') ? strrchr(helper, '/') + 1 : helper;
-        char **argv = calloc((size_t)extra_count + 9, sizeof *argv);
-        int argc = 0;
-        if (pair[0] != STDIN_FILENO) {
-            dup2(pair[0], STDIN_FILENO);
-            close(pair[0]);
-        }
-        close(pair[1]);
-        for (int fd = 3; fd < 1024; fd++) close(fd);
-        argv[argc++] = (char *)base;
-        argv[argc++] = "--syslog";
-        argv[argc++] = "--wait";
-        argv[argc++] = "--host";
-        argv[argc++] = "x86_64-pc-linux-gnu";
-        argv[argc++] = "--user";
-        argv[argc++] = "root";
-        for (int i = 0; i < extra_count; i++) argv[argc++] = extra[i];
-        argv[argc] = NULL;
-        execv(helper, argv);
-        _exit(127);
-    }
-    close(pair[0]);
-    helper_socket = pair[1];
-    prctl(PR_SET_PTRACER, helper_pid, 0, 0, 0);
-    while (waitpid(helper_pid, &status, WUNTRACED) < 0 && errno == EINTR) {
-    }
-    if (!WIFSTOPPED(status)) {
-        fprintf(stderr, "fault-server: the helper did not park (status 0x%x)\n", status);
-        exit(3);
-    }
 }
 
 static void start_thread(void *(*body)(void *), void *argument, const char *name) {
@@ -402,7 +322,7 @@ int main(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &usr1, NULL); /* every thread inherits it; sigwait below takes it */
     signal(SIGPIPE, SIG_IGN);
 
-    start_helper(helper, extra, extra_count);
+    helper_pid = ats_start_helper("fault-server", helper, extra, extra_count, &helper_socket);
     if (stray_cont) kill(helper_pid, SIGCONT);
 
     static char alternate_stack[64 * 1024];
@@ -436,7 +356,7 @@ int main(int argc, char **argv) {
     if (ready_fd >= 0) {
         char line[64];
         int length = snprintf(line, sizeof line, "ready %d %d\n", (int)getpid(), (int)helper_pid);
-        write_all(ready_fd, line, (size_t)length);
+        ats_write_all(ready_fd, line, (size_t)length);
     }
     if (main_exits) pthread_exit(NULL);
     if (wait_usr1) {

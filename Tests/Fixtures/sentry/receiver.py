@@ -18,6 +18,10 @@ parser.add_argument("--requests", type=int, default=1)
 parser.add_argument("--status", default="200")
 parser.add_argument("--seconds", type=float, default=60)
 parser.add_argument("--delay", type=float, default=0, help="seconds to wait before answering (a slow Sentry)")
+parser.add_argument("--answer", default="json", choices=["json", "garbage", "not-http", "silent", "date-retry"],
+                    help="json: Sentry's answer; garbage: 200 with a body that is not JSON; not-http: bytes "
+                         "that are no HTTP response; silent: the request is read, never answered; "
+                         "date-retry: 503 with Retry-After as an HTTP date")
 args = parser.parse_args()
 statuses = [int(s) for s in args.status.split(",")]
 served = []
@@ -32,6 +36,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with open(os.path.join(args.dir, f"{n}.json"), "w") as f:
             json.dump({"method": "POST", "path": self.path, "headers": dict(self.headers.items())}, f)
         time.sleep(args.delay)
+        if args.answer == "not-http":
+            self.wfile.write(b"\x00\x01garbage, not a status line\r\n\r\n")
+            self.close_connection = True
+            served.append(n)
+            return
+        if args.answer == "silent":
+            time.sleep(args.seconds)
+            served.append(n)
+            return
+        if args.answer == "garbage":
+            reply = b"<html>\x00\xff{not json"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+            served.append(n)
+            return
+        if args.answer == "date-retry":
+            self.send_response(503)
+            self.send_header("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            served.append(n)
+            return
         status = statuses[min(n, len(statuses) - 1)]
         self.send_response(status)
         if status == 429:
