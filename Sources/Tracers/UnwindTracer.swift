@@ -1,19 +1,24 @@
 // UnwindTracer: the native unwinder (`use = "unwind"`): every thread's stack, symbolized. The
 // crashing thread comes first and starts at the faulting instruction. Capture walks the stacks
-// (target memory, while stopped); finish names the frames (module files only, after release).
+// (target memory, while stopped) and returns them as UnwoundStacks; finish names the frames
+// (module files only, after release) and returns SymbolizedStacks.
 
 import TracerKit
 
 /// Unwinds and symbolizes every thread of the snapshot.
-public struct UnwindTracer: Tracer {
-    public let name = "unwind"
+public struct UnwindTracer: Sendable, Equatable {
+    /// Its name in configuration (`use = "unwind"`), in Capture Timing and in the registry.
+    public static let name = "unwind"
     public var maxFrames: Int
 
     public init(maxFrames: Int = RemoteUnwinder.defaultMaxFrames) { self.maxFrames = maxFrames }
 
-    public func capture(snapshot: ProcessSnapshot, report: inout CrashReport, deadline: Deadline) {
+    /// Unwinds every thread of `snapshot` (after a crash, while the target is stopped; in a live
+    /// snapshot, from the registers and stacks copied while it was).
+    public func capture(snapshot: any ProcessSnapshot, deadline: Deadline) -> UnwoundStacks {
         let started = Deadline.now()
         let unwinder = RemoteUnwinder(snapshot: snapshot)
+        var stacks = UnwoundStacks(threads: [])
         var frameCount = 0
         for thread in snapshot.threads {
             var threadReport = ThreadReport(tid: thread.tid, name: thread.name, isCrashing: thread.isCrashing,
@@ -29,7 +34,7 @@ public struct UnwindTracer: Tracer {
                    let why = stack.stopReason ?? stack.frames.first.flatMap({ unwinder.whyCodeEndsTheStack(at: $0.pc) }) {
                     let real = unwinder.unwind(from: stopped, startRecovery: .stopped, maxFrames: maxFrames, deadline: deadline)
                     if real.frames.count > stack.frames.count {
-                        report.problems.append("The crash payload's registers for thread \(thread.tid) lead nowhere (pc \(start.rip.hex), sp \(start.rsp.hex): \(why)); its stack was unwound from where it is stopped instead, through its signal handler.")
+                        stacks.remarks.problems.append("The crash payload's registers for thread \(thread.tid) lead nowhere (pc \(start.rip.hex), sp \(start.rsp.hex): \(why)); its stack was unwound from where it is stopped instead, through its signal handler.")
                         stack = real
                         threadReport.registers = stopped
                     }
@@ -45,19 +50,24 @@ public struct UnwindTracer: Tracer {
             } else {
                 threadReport.unwindStop = "not unwound: its registers could not be read"
             }
-            report.threads.append(threadReport)
+            stacks.threads.append(threadReport)
         }
-        report.problems += unwinder.moduleProblems
-        report.notes.append("unwind: \(snapshot.threads.count) threads, \(frameCount) frames unwound in \(Deadline.millisecondsSince(started)) ms")
+        stacks.remarks.problems += unwinder.moduleProblems
+        stacks.remarks.notes.append("unwind: \(snapshot.threads.count) threads, \(frameCount) frames unwound in \(Deadline.millisecondsSince(started)) ms")
+        return stacks
     }
 
-    public func finish(snapshot: ProcessSnapshot, report: inout CrashReport, deadline: Deadline) {
+    /// Names the frames of `threads` (the unwound stacks, with any variables already on their
+    /// frames) from the modules' files: after the target is released.
+    public func finish(_ threads: [ThreadReport], modules: ModuleIndex?, deadline: Deadline) -> SymbolizedStacks {
         let started = Deadline.now()
-        let symbolizer = Symbolizer(modules: snapshot.modules)
-        for index in report.threads.indices where !deadline.hasExpired {
-            report.threads[index].frames = symbolizer.symbolize(report.threads[index].frames)
+        let symbolizer = Symbolizer(modules: modules)
+        var result = SymbolizedStacks(threads: threads)
+        for index in result.threads.indices where !deadline.hasExpired {
+            result.threads[index].frames = symbolizer.symbolize(result.threads[index].frames)
         }
-        report.notes.append("unwind: \(symbolizer.lookupCount) distinct addresses symbolized in \(Deadline.millisecondsSince(started)) ms")
+        result.remarks.notes.append("unwind: \(symbolizer.lookupCount) distinct addresses symbolized in \(Deadline.millisecondsSince(started)) ms")
+        return result
     }
 
 }

@@ -72,8 +72,9 @@ import Tracers
         #expect(configuration.maxOutputBytes == 4096)
         #expect(configuration.retention == 10)
         #expect(configuration.tracers == [
-            .builtin(BuiltinTracerSpec(use: "unwind", maxFrames: 64)),
-            .builtin(BuiltinTracerSpec(use: "process", redact: ["PIN"], fullMaps: true, maxDescriptors: 8)),
+            .builtin(BuiltinTracerSpec(use: "unwind", stage: .unwind(UnwindTracer(maxFrames: 64)))),
+            .builtin(BuiltinTracerSpec(use: "process", stage: .collector(ProcessInfoTracer(
+                redactPatterns: ProcessInfoTracer.defaultRedactPatterns + ["PIN"], fullMaps: true, maxListedDescriptors: 8)))),
             .external(ExternalTracerSpec(name: "gdb", command: ["/usr/bin/gdb", "-batch", "-p", "%p", "-ex", "bt"],
                                          timeout: 5, user: "root", environment: ["LANG": "C"], workingDirectory: "/tmp")),
         ])
@@ -107,7 +108,7 @@ import Tracers
         expected.maxTotalBytes = 65536
         expected.timeout = 0.25
         expected.globals = ["server_state", "config::limits"]
-        #expect(spec.use == "variables" && spec.variables == expected)
+        #expect(spec.use == "variables" && spec.stage == .variables(VariablesTracer(options: expected)))
     }
 
     @Test func emptyFileMeansDefaults() throws {
@@ -178,6 +179,11 @@ import Tracers
          "bad.conf:3: tracer[1].max_descriptors: must be an integer from 0 to 1000000"),
         ("[[tracer]]\nexec = [\"/bin/true\"]\ninherit_env = \"some\"\n",
          "bad.conf:3: tracer[1].inherit_env: must be \"sanitized\" (the default: no secrets), \"all\" or \"none\""),
+        ("[[tracer]]\nuse = \"process\"\nmaps = \"some\"\n", "bad.conf:3: tracer[1].maps: must be \"summary\" or \"full\""),
+        ("[[tracer]]\nuse = \"process\"\nredact = [\"PIN\", 4]\n",
+         "bad.conf:3: tracer[1].redact: must be an array of strings (parts of variable names, such as \"PASSWORD\")"),
+        ("[[tracer]]\nuse = \"sysstats\"\nmax_frames = 8\n",
+         "bad.conf:3: tracer[1].max_frames: not a setting of the sysstats tracer; known: use, name"),
     ])
     func malformedFileGetsAPreciseMessage(text: String, message: String) {
         #expect {

@@ -154,7 +154,7 @@ struct FaultInjectionTests {
         let run = try FaultServerRun(["--d-state", "--wait-usr1"], configuration: configuration)
         let (pid, _) = try run.waitUntilReady()
         let vforker = try #require(run.threads(named: "vforker").first)
-        #expect(waitUntil(seconds: 10) { ProcessSnapshot.threadState(pid: pid, tid: vforker) == "D" })
+        #expect(waitUntil(seconds: 10) { LiveProcessSnapshot.threadState(pid: pid, tid: vforker) == "D" })
         kill(pid, SIGUSR1)
         let seconds = run.finish()
         #expect(run.terminatingSignal == SIGSEGV)
@@ -196,7 +196,7 @@ struct FaultInjectionTests {
     @Test func zombieMainThreadIsNamedAndTheOthersCaptured() throws {
         let run = try FaultServerRun(["--main-exits"])
         let (pid, helper) = try run.waitUntilReady()
-        #expect(waitUntil(seconds: 10) { ProcessSnapshot.threadState(pid: pid, tid: pid) == "Z" })
+        #expect(waitUntil(seconds: 10) { LiveProcessSnapshot.threadState(pid: pid, tid: pid) == "Z" })
         let (status, output) = try runInvoker(["snapshot", "--pid", String(pid), "--output", run.directory])
         #expect(status == 0, "\(output)")
         let name = try #require(directoryEntries(run.directory).first { $0.hasPrefix("snapshot-") && $0.hasSuffix(".log") })

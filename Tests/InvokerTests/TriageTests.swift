@@ -25,8 +25,10 @@ func rebuiltCrasher() throws -> String {
     let path = makeTemporaryDirectory("invoker-rebuild") + "/ats-crasher"
     let fixtures = "/" + #filePath.split(separator: "/").dropLast(2).joined(separator: "/") + "/Fixtures"
     let compiler = try TestProcess("/usr/bin/cc", ["-O0", "-g", "-fno-omit-frame-pointer", "-falign-functions=256", "-D_GNU_SOURCE",
-                                                   "-Wl,--build-id", "-I", fixtures + "/ats-crasher-float/include", "-o", path,
+                                                   "-Wl,--build-id", "-I", fixtures + "/ats-crasher-float/include",
+                                                   "-I", fixtures + "/ats-handshake/include", "-o", path,
                                                    fixtures + "/ats-crasher/main.c", fixtures + "/ats-crasher-float/float.c",
+                                                   fixtures + "/ats-handshake/ats_handshake.c",
                                                    "-lpthread"])
     #expect(compiler.waitForExit() == 0)
     return path

@@ -119,7 +119,7 @@ public final class TestProcess {
     public func sendToMainThread(_ signal: Int32) { _ = ivk_tgkill(pid, pid, signal) }
 
     /// The state letter of the process in /proc/PID/stat.
-    public var state: String { ProcessSnapshot.threadState(pid: pid, tid: pid) }
+    public var state: String { LiveProcessSnapshot.threadState(pid: pid, tid: pid) }
 }
 
 /// Sends `signal` to the main thread of `pid`, a process the test did not start itself (tgkill).

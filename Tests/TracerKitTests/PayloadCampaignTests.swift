@@ -69,13 +69,13 @@ struct PayloadCampaignTests {
         if let registers = fault.registers {
             _ = registers.named
             for sp in [registers.rsp, registers.rbp, registers.rip] {
-                if let range = ProcessSnapshot.stackRange(sp: sp, mappings: mappings) {
+                if let range = LiveProcessSnapshot.stackRange(sp: sp, mappings: mappings) {
                     #expect(mappings.mapping(containing: range.lowerBound) != nil)
                     #expect(mappings.mapping(containing: range.upperBound) != nil)
                 }
             }
             if let address = registers.floatingPointStateAddress {
-                _ = ProcessSnapshot.faultXMM(at: address, memory: memory)
+                _ = LiveProcessSnapshot.faultXMM(at: address, memory: memory)
             }
         }
     }
@@ -105,10 +105,10 @@ struct PayloadCampaignTests {
     /// in the vsyscall page.
     @Test func snapshotArithmeticOnHostileValues() {
         let memory = InMemoryReader()
-        #expect(ProcessSnapshot.faultXMM(at: 0xffff_ffff_ffff_fff0, memory: memory) == nil)
-        #expect(ProcessSnapshot.faultXMM(at: .max, memory: memory) == nil)
-        let range = ProcessSnapshot.stackRange(sp: 0xffff_ffff_ff60_0800, mappings: Self.mappings)
+        #expect(LiveProcessSnapshot.faultXMM(at: 0xffff_ffff_ffff_fff0, memory: memory) == nil)
+        #expect(LiveProcessSnapshot.faultXMM(at: .max, memory: memory) == nil)
+        let range = LiveProcessSnapshot.stackRange(sp: 0xffff_ffff_ff60_0800, mappings: Self.mappings)
         #expect(range == 0xffff_ffff_ff60_0780...0xffff_ffff_ff60_0fff)
-        #expect(ProcessSnapshot.stackRange(sp: 0x10, mappings: Self.mappings) == nil)
+        #expect(LiveProcessSnapshot.stackRange(sp: 0x10, mappings: Self.mappings) == nil)
     }
 }

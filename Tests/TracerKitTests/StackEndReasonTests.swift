@@ -11,9 +11,8 @@ import Testing
 
 @Suite struct StackEndReasonTests {
     static func unwinder(_ maps: String) -> RemoteUnwinder {
-        let snapshot = ProcessSnapshot(pid: getpid(), executable: "/bin/sh", commandLine: [], threads: [],
-                                       mappings: MemoryMapping.parse(maps), fault: nil, memory: InMemoryReader(),
-                                       problems: [], copiedStackBytes: 0)
+        let snapshot = InMemoryProcessSnapshot(pid: getpid(), executable: "/bin/sh", commandLine: [],
+                                               mappings: MemoryMapping.parse(maps))
         return RemoteUnwinder(snapshot: snapshot)
     }
 

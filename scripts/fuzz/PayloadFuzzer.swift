@@ -28,7 +28,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if let registers = fault.registers {
         _ = registers.named
         if let address = registers.floatingPointStateAddress {
-            // The read ProcessSnapshot.faultXMM does, with the same overflow check.
+            // The read LiveProcessSnapshot.faultXMM does, with the same overflow check.
             let (start, overflow) = address.addingReportingOverflow(160)
             if !overflow { _ = try? memory.readBytes(at: start, count: 256) }
         }

@@ -41,8 +41,7 @@ struct CheckConfigCommand: ParsableCommand {
             if let sentry = configuration.sentry { print(sentry.summary) }
             print("deadline \(configuration.deadline) s, failure policy \(configuration.failurePolicy.rawValue), formats \(configuration.formats.map(\.rawValue).joined(separator: ", "))")
         } catch {
-            for problem in Self.allProblems(path: path, first: error) { printToStandardError(problem.description) }
-            throw ExitStatus.partial.exitCode
+            throw CommandFailure(.partial, messages: Self.allProblems(path: path, first: error).map(\.description))
         }
     }
 

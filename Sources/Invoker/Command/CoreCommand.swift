@@ -59,8 +59,7 @@ struct CoreCommand: ParsableCommand {
         directory.problem = LogDirectory.usabilityProblem(directory)
         if let problem = directory.problem {
             logger.error("\(problem)")
-            printToStandardError(problem)
-            throw ExitStatus.nothing.exitCode
+            throw CommandFailure(.nothing, problem)
         }
         let started = Deadline.now()
         var report: CrashReport
@@ -79,7 +78,7 @@ struct CoreCommand: ParsableCommand {
                                   prefix: "crash", time: report.time, logger: logger, layout: configuration.logLayout,
                                   groupThreads: configuration.groupThreads)
         let status = ExitStatus.of(report, written: writer.writeFinal(report, replacing: nil) != nil)
-        if status != .ok { throw status.exitCode }
+        if let failure = ExitStatus.ending(status) { throw failure }
     }
 
     private func read(_ path: String, executable: String?, logger: Logger) throws -> CoreDump {
@@ -87,8 +86,7 @@ struct CoreCommand: ParsableCommand {
             return try CoreFileReader.read(path: path, executable: executable)
         } catch {
             logger.error("\(error.description)")
-            printToStandardError(error.description)
-            throw ExitStatus.nothing.exitCode
+            throw CommandFailure(.nothing, error.description)
         }
     }
 
@@ -106,8 +104,7 @@ struct CoreCommand: ParsableCommand {
             spool = try CoreSpool.spool(from: .standardInput, directory: directory, pid: pid, limit: maxCoreSize)
         } catch {
             logger.error("\(error.description)")
-            printToStandardError(error.description)
-            throw ExitStatus.nothing.exitCode
+            throw CommandFailure(.nothing, error.description)
         }
         defer { unlink(spool.path) }
         // The core names its files; the one /proc/PID/exe named is used only if it still exists.

@@ -23,10 +23,40 @@ enum ExitStatus: Int32 {
 
     /// The status of a run whose report is `report`, written to a file or not.
     static func of(_ report: CrashReport, written: Bool) -> ExitStatus {
+        of(threads: report.threads, written: written)
+    }
+
+    /// The status of a run whose report has `threads` (before it is assembled, as the parent
+    /// that an early release lets exit knows them).
+    static func of(threads: [ThreadReport], written: Bool) -> ExitStatus {
         guard written else { return .nothing }
-        return report.threads.isEmpty || report.threads.contains { $0.frames.isEmpty } ? .partial : .ok
+        return threads.isEmpty || threads.contains { $0.frames.isEmpty } ? .partial : .ok
     }
 
     /// The error that ends a command with this status (ArgumentParser prints nothing for it).
     var exitCode: ExitCode { ExitCode(rawValue) }
+
+    /// The error that ends a command with a run's status (nil: it ended well). The run said what
+    /// it had to in its report and log: standard error gets nothing more.
+    static func ending(_ status: ExitStatus) -> CommandFailure? {
+        status == .ok ? nil : CommandFailure(status)
+    }
+
+    /// The same for a run that returns a status's raw value (the dispatcher's, which a forked
+    /// child also passes to `_exit`).
+    static func ending(_ status: Int32) -> CommandFailure? {
+        ending(ExitStatus(rawValue: status) ?? .partial)
+    }
+
+    /// Ends the process for `error`: the one place that decides what reaches standard error and
+    /// the exit status. A CommandFailure prints its sentences and exits with its status; anything
+    /// else (a command line it cannot use, ArgumentParser's ExitCode) is ArgumentParser's to print,
+    /// with its status (64 for usage).
+    static func exit(for error: any Error) -> Never {
+        if let failure = error as? CommandFailure {
+            for message in failure.messages { printToStandardError(message) }
+            InvokerCommand.exit(withError: failure.status.exitCode)
+        }
+        InvokerCommand.exit(withError: error)
+    }
 }

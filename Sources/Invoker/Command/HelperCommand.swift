@@ -69,7 +69,7 @@ struct HelperCommand: AsyncParsableCommand {
         if client { return try await runClient() }
         guard let helper = makeHelper() else { return }
         let status = await helper.run()
-        if status != 0 { throw ExitCode(status) }
+        if let failure = ExitStatus.ending(status) { throw failure }
     }
 
     /// The root command's main() runs this on the main thread: everything up to and including
@@ -83,7 +83,7 @@ struct HelperCommand: AsyncParsableCommand {
         case .exit(let status): status
         case let .capture(pid, fault, regain, start): await helper.capture(pid: pid, fault: fault, regain: regain, start: start)
         }
-        if status != 0 { throw ExitCode(status) }
+        if let failure = ExitStatus.ending(status) { throw failure }
     }
 
     /// With --client: serve a program armed by libinvoker-client (ClientHelper).
@@ -91,7 +91,7 @@ struct HelperCommand: AsyncParsableCommand {
     func runClient() async throws {
         guard let dispatcher = makeDispatcher() else { return }
         let status = await ClientHelper(target: target, dispatcher: dispatcher).run()
-        if status != 0 { throw ExitCode(status) }
+        if let failure = ExitStatus.ending(status) { throw failure }
     }
 
     /// Sets up logging, the configuration and the dispatcher (synchronously); nil after --version.

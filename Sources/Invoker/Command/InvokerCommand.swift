@@ -44,7 +44,7 @@ struct InvokerCommand: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            exit(withError: error)
+            ExitStatus.exit(for: error)
         }
     }
 }

@@ -17,12 +17,12 @@ struct ResolveCommand: ParsableCommand {
     var fingerprint: String
 
     func run() throws {
-        guard let crashStore = try store.openStore(readOnly: false) else { throw ExitStatus.nothing.exitCode }
+        guard let crashStore = try store.openStore(readOnly: false) else { throw CommandFailure(.nothing) }
         let matches = try storeOperation { () throws(StoreError) in try crashStore.fingerprints(matching: fingerprint) }
         guard matches.count == 1, let match = matches.first else {
-            printToStandardError(matches.isEmpty ? "invoker: no crash group has the fingerprint \(fingerprint) (`invoker groups` lists them)"
+            throw CommandFailure(.nothing, matches.isEmpty
+                                 ? "invoker: no crash group has the fingerprint \(fingerprint) (`invoker groups` lists them)"
                                  : "invoker: \(fingerprint) matches \(matches.count) fingerprints: give more of it")
-            throw ExitStatus.nothing.exitCode
         }
         try storeOperation { () throws(StoreError) in try crashStore.resolve(match, now: Int(time(nil))) }
         print("\(match): resolved; a crash of it from a build not seen so far will be reported as a regression")

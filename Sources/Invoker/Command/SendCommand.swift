@@ -46,8 +46,7 @@ struct SendCommand: ParsableCommand {
                                              environment: environment).path
         guard let forwarder = SentryForwarder.make(configuration: configuration, reportDirectory: directory,
                                                    environment: environment, logger: logger) else {
-            printToStandardError("no Sentry DSN: set dsn in the [sentry] table of invoker.conf, or SENTRY_DSN")
-            throw ExitStatus.nothing.exitCode
+            throw CommandFailure(.nothing, "no Sentry DSN: set dsn in the [sentry] table of invoker.conf, or SENTRY_DSN")
         }
         if list {
             for record in forwarder.outbox.sentRecords() {
@@ -59,14 +58,13 @@ struct SendCommand: ParsableCommand {
             // Recorded with the entry (and shown by --list): absolute, so it names the file anywhere.
             if !report.hasPrefix("/") { report = LogDirectory.currentDirectory() + "/" + report }
             guard case .success(let json) = ProcFile.readBytes(report, limit: 64 << 20) else {
-                printToStandardError("cannot read \(report)")
-                throw ExitStatus.nothing.exitCode
+                throw CommandFailure(.nothing, "cannot read \(report)")
             }
             let stem = report.hasSuffix(".json") ? String(report.dropLast(".json".count)) : report
             let text: [UInt8]? = if case .success(let bytes) = ProcFile.readBytes(stem + ".log", limit: 64 << 20) { bytes } else { nil }
             let baseName = stem.split(separator: "/").last.map(String.init) ?? "report"
             guard forwarder.enqueue(reportJSON: json, textLog: text, reportPath: stem + ".log", baseName: baseName) != nil else {
-                throw ExitStatus.nothing.exitCode
+                throw CommandFailure(.nothing)
             }
         }
         if print {
@@ -102,6 +100,6 @@ struct SendCommand: ParsableCommand {
                 Swift.print("not sent \(name): \(reason); next attempt after \(CrashLogWriter.formatUTC(time: next))")
             }
         }
-        if failed { throw ExitStatus.partial.exitCode }
+        if failed { throw CommandFailure(.partial) }
     }
 }

@@ -48,8 +48,7 @@ struct ShowCommand: ParsableCommand {
                 print(text, terminator: "")
             }
         } catch let error as ShowError {
-            printToStandardError("invoker: \(error.description)")
-            throw ExitStatus.nothing.exitCode
+            throw CommandFailure(.nothing, "invoker: \(error.description)")
         }
     }
 

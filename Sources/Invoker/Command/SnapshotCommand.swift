@@ -35,13 +35,12 @@ struct SnapshotCommand: AsyncParsableCommand {
         if let output, !stdout { Self.makeDirectories(output) }
         let directory = LogDirectory.forSnapshot(explicit: output ?? configuration.outputDirectory)
         if !stdout, let problem = directory.problem {
-            printToStandardError(problem)
-            throw ExitStatus.nothing.exitCode
+            throw CommandFailure(.nothing, problem)
         }
         let dispatcher = Dispatcher(configuration: configuration, outputDirectory: directory, serverUser: nil,
                                     hostTriplet: nil, toStandardOutput: stdout, logger: logger)
         let status = await dispatcher.run(pid: pid, fault: nil, mode: .live)
-        if status != 0 { throw ExitCode(status) }
+        if let failure = ExitStatus.ending(status) { throw failure }
     }
 
     /// Creates `path` and the directories above it that are missing (mode 0750; what exists is

@@ -48,7 +48,7 @@ struct StoreCommand: ParsableCommand {
 
         func run() throws {
             let configuration = try store.configuration()
-            guard let crashStore = try store.openStore(readOnly: false) else { throw ExitStatus.nothing.exitCode }
+            guard let crashStore = try store.openStore(readOnly: false) else { throw CommandFailure(.nothing) }
             let result = try storeOperation { () throws(StoreError) in
                 try StorePruner.prune(crashStore, settings: configuration.store, now: Int(time(nil)), keep: nil)
             }

@@ -32,8 +32,7 @@ struct StoreOptions: ParsableArguments {
             }
             return store
         } catch {
-            printToStandardError("invoker: \(error.description)")
-            throw ExitStatus.nothing.exitCode
+            throw CommandFailure(.nothing, "invoker: \(error.description)")
         }
     }
 }
@@ -43,7 +42,6 @@ func storeOperation<T>(_ body: () throws(StoreError) -> T) throws -> T {
     do {
         return try body()
     } catch {
-        printToStandardError("invoker: \(error.description)")
-        throw ExitStatus.nothing.exitCode
+        throw CommandFailure(.nothing, "invoker: \(error.description)")
     }
 }

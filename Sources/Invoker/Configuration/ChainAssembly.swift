@@ -50,8 +50,7 @@ enum ChainAssembly {
             return try configuration(file: ConfigurationLoader.locate(explicit: explicit, environment: LogDirectory.currentEnvironment()),
                                      commandLineTracers: [], environmentTracer: nil, exec: nil)
         } catch {
-            printToStandardError("invoker: \(error.description)")
-            throw ExitStatus.nothing.exitCode
+            throw CommandFailure(.nothing, "invoker: \(error.description)")
         }
     }
 

@@ -1,5 +1,6 @@
 // Configuration: what an operator sets in invoker.conf (TOML): global settings and the ordered
-// chain of tracers. Values only; loading and validation live in ConfigurationLoader.
+// chain of tracers (built-ins, each a configured stage from BuiltinRegistry, and external
+// programs). Values only; loading and validation live in ConfigurationLoader.
 
 import Tracers
 
@@ -39,18 +40,10 @@ enum EnvironmentInheritance: String, CaseIterable {
 
 /// One built-in tracer in the chain.
 struct BuiltinTracerSpec: Equatable {
-    /// A key of `Configuration.builtinSettings`: "unwind", "process", "sysstats" or "variables".
+    /// The name of its BuiltinRegistry entry (`use = "unwind"`).
     var use: String
-    /// unwind: frames per thread.
-    var maxFrames: Int? = nil
-    /// process: extra environment-name patterns whose values are redacted.
-    var redact: [String] = []
-    /// process: list every mapping instead of a summary.
-    var fullMaps = false
-    /// process: descriptors listed one by one.
-    var maxDescriptors: Int? = nil
-    /// variables: which threads and frames, the budgets, and the globals to read.
-    var variables = VariablesOptions()
+    /// Its stage, configured from its settings by the registry entry.
+    var stage: BuiltinStage
 }
 
 /// An entry of the chain.
@@ -103,17 +96,14 @@ struct Configuration: Equatable {
     /// The `[sentry]` table: forwarding reports to Sentry (nil: no table; SENTRY_DSN alone also enables it).
     var sentry: SentrySettings? = nil
 
-    /// The chain used when no file configures one.
-    static let defaultTracers: [TracerSpec] = [
-        .builtin(BuiltinTracerSpec(use: "unwind")), .builtin(BuiltinTracerSpec(use: "process")),
-        .builtin(BuiltinTracerSpec(use: "sysstats")),
-    ]
+    /// The chain used when no file configures one (the registry's default built-ins).
+    static var defaultTracers: [TracerSpec] { BuiltinRegistry.defaultChain.map { .builtin($0) } }
 
-    /// Built-in tracers this build has, and the settings each takes besides `use`.
-    static let builtinSettings: [String: [String]] = [
-        "unwind": ["max_frames"], "process": ["redact", "maps", "max_descriptors"], "sysstats": [],
-        "variables": ["threads", "max_frames", "max_depth", "max_elements", "max_value_bytes", "max_total_bytes", "timeout",
-                      "globals"],
-    ]
-    static var builtinNames: [String] { builtinSettings.keys.sorted() }
+    /// The configured built-ins' stages, in chain order.
+    var builtinStages: [BuiltinStage] {
+        tracers.compactMap { spec in
+            if case .builtin(let builtin) = spec { return builtin.stage }
+            return nil
+        }
+    }
 }

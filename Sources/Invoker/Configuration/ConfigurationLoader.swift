@@ -16,7 +16,7 @@ enum ConfigurationLoader {
     static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release",
                              "log_layout", "group_threads", "stop_timeout", "stack_copy_limit", "tracer", "sentry", "store", "notify"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "inherit_env", "cwd"]
-    static let builtinKeys = ["use", "name"] + Configuration.builtinSettings.values.flatMap { $0 }.sorted()
+    static let builtinKeys = ["use", "name"] + BuiltinRegistry.settingKeys
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
 
     /// Where the configuration comes from: --config, then INVOKER_CONFIG, then
@@ -221,95 +221,36 @@ enum ConfigurationLoader {
         return configuration
     }
 
-    /// Built-ins that read what another found, and which: the variables tracer reads the frames
-    /// and per-frame registers the unwinder recovered.
-    static let builtinNeeds = ["variables": "unwind"]
-
-    /// A built-in placed before (or without) the one it reads would silently find nothing.
+    /// A built-in placed before (or without) the one whose product it takes (BuiltinEntry.needs)
+    /// would find nothing: refused with the sentence that says how to fix it.
     private static func checkOrder(_ tracers: [TracerSpec],
                                    fail: (String, String, Int?) -> ConfigurationError) throws(ConfigurationError) {
-        for (index, spec) in tracers.enumerated() {
-            guard case .builtin(let builtin) = spec, let needed = builtinNeeds[builtin.use] else { continue }
-            let earlier = tracers[..<index].contains { if case .builtin(let other) = $0 { other.use == needed } else { false } }
-            if !earlier {
-                throw fail("use", "the \(builtin.use) tracer reads the frames the \(needed) tracer finds: put a [[tracer]] with use = \"\(needed)\" before it", index)
-            }
+        let chain = tracers.map { spec -> String? in
+            if case .builtin(let builtin) = spec { return builtin.use }
+            return nil
         }
-    }
-
-    /// The variables tracer's budgets and globals.
-    private static func variables(_ entry: TOMLTable, into options: inout VariablesOptions, index: Int,
-                                  fail: (String, String, Int?) -> ConfigurationError) throws(ConfigurationError) {
-        if let value = entry["threads"] {
-            guard let which = value.string, which == "crashing" || which == "all" else {
-                throw fail("threads", "must be \"crashing\" or \"all\"", index)
-            }
-            options.allThreads = which == "all"
-        }
-        let limits: [(key: String, range: ClosedRange<Int>, set: (inout VariablesOptions, Int) -> Void)] = [
-            ("max_depth", 1...64, { $0.maxDepth = $1 }),
-            ("max_elements", 1...100_000, { $0.maxElements = $1 }),
-            ("max_value_bytes", 1...(16 << 20), { $0.maxValueBytes = $1 }),
-            ("max_total_bytes", 1...(1 << 30), { $0.maxTotalBytes = $1 }),
-        ]
-        for limit in limits {
-            guard let value = entry[limit.key] else { continue }
-            guard let number = value.int, limit.range.contains(number) else {
-                throw fail(limit.key, "must be an integer from \(limit.range.lowerBound) to \(limit.range.upperBound)", index)
-            }
-            limit.set(&options, number)
-        }
-        if let value = entry["timeout"] {
-            guard let timeout = seconds(value) else { throw fail("timeout", secondsRule, index) }
-            options.timeout = timeout
-        }
-        if let value = entry["globals"] {
-            guard let array = value.array, let names = Optional(array.compactMap { $0.string }), names.count == array.count,
-                  names.allSatisfy({ !$0.isEmpty }) else {
-                throw fail("globals", "must be an array of global variable names, such as [\"server_state\", \"config::limits\"]", index)
-            }
-            options.globals = names
+        if let unmet = BuiltinRegistry.unmetNeed(in: chain) {
+            throw fail("use", "the \(unmet.name) tracer reads the frames the \(unmet.needs) tracer finds: put a [[tracer]] with use = \"\(unmet.needs)\" before it", unmet.index)
         }
     }
 
     private static func tracer(_ entry: TOMLTable, index: Int,
-                               fail: (String, String, Int?) -> ConfigurationError) throws(ConfigurationError) -> TracerSpec {
+                               fail: @escaping (String, String, Int?) -> ConfigurationError) throws(ConfigurationError) -> TracerSpec {
         let hasUse = entry["use"] != nil, hasExec = entry["exec"] != nil
         if hasUse == hasExec {
             throw fail(hasUse ? "use" : "exec", "a tracer needs exactly one of `use = \"unwind\"` (built-in) or `exec = [\"/path\", \"args\"…]` (external program)", index)
         }
         if hasUse {
-            guard let use = entry["use"]?.string, let settings = Configuration.builtinSettings[use] else {
-                throw fail("use", "unknown built-in tracer; this build has: \(Configuration.builtinNames.joined(separator: ", "))", index)
+            // An unknown name is refused here, with the names this build has: never guessed.
+            guard let use = entry["use"]?.string, let builtin = BuiltinRegistry.entry(named: use) else {
+                throw fail("use", "unknown built-in tracer; this build has: \(BuiltinRegistry.names.joined(separator: ", "))", index)
             }
-            let allowed = ["use", "name"] + settings
+            let allowed = ["use", "name"] + builtin.settings
             for key in entry.keys where !allowed.contains(key) {
                 throw fail(key, "not a setting of the \(use) tracer" + suggestion(for: key, among: allowed), index)
             }
-            var spec = BuiltinTracerSpec(use: use)
-            if let value = entry["max_frames"] {
-                guard let frames = value.int, frames > 0, frames <= 4096 else { throw fail("max_frames", "must be an integer from 1 to 4096", index) }
-                spec.maxFrames = frames
-            }
-            if let value = entry["redact"] {
-                guard let array = value.array, let names = Optional(array.compactMap { $0.string }), names.count == array.count else {
-                    throw fail("redact", "must be an array of strings (parts of variable names, such as \"PASSWORD\")", index)
-                }
-                spec.redact = names
-            }
-            if let value = entry["maps"] {
-                guard let mode = value.string, mode == "summary" || mode == "full" else { throw fail("maps", "must be \"summary\" or \"full\"", index) }
-                spec.fullMaps = mode == "full"
-            }
-            if use == "variables" {
-                try variables(entry, into: &spec.variables, index: index, fail: fail)
-                spec.variables.maxFrames = spec.maxFrames ?? spec.variables.maxFrames
-            }
-            if let value = entry["max_descriptors"] {
-                guard let count = value.int, (0...maxCount).contains(count) else { throw fail("max_descriptors", "must be an integer from 0 to \(maxCount)", index) }
-                spec.maxDescriptors = count
-            }
-            return .builtin(spec)
+            let stage = try builtin.makeStage(BuiltinSettingsReader(table: entry, index: index, fail: fail))
+            return .builtin(BuiltinTracerSpec(use: use, stage: stage))
         }
         for key in entry.keys where !externalKeys.contains(key) {
             throw fail(key, "not a setting of an external tracer" + suggestion(for: key, among: externalKeys), index)
@@ -374,7 +315,7 @@ enum ConfigurationLoader {
     static let maxCount = 1_000_000
 
     /// A positive number of seconds, at most `maxSeconds`, from an integer or a float; nil otherwise.
-    private static func seconds(_ value: any TOMLValueConvertible) -> Double? {
+    static func seconds(_ value: any TOMLValueConvertible) -> Double? {
         let number = value.double ?? value.int.map(Double.init)
         guard let number, number > 0, number <= maxSeconds else { return nil }
         return number

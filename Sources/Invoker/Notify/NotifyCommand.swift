@@ -32,7 +32,7 @@ struct NotifyCommand: AsyncParsableCommand {
         guard let specs = try? JSONDecoder().decode([NotifierSpec].self, from: Data(notifiers.utf8)),
               let values = try? JSONDecoder().decode(NotifierValues.self, from: Data(self.values.utf8)) else {
             logger.error("invoker notify: unreadable arguments")
-            throw ExitStatus.usage.exitCode
+            throw CommandFailure(.usage)
         }
         let deadline = Deadline.now().adding(seconds: specs.reduce(0) { $0 + $1.timeout } + 5)
         for spec in specs {

@@ -18,28 +18,36 @@ struct CrashLoopGuard {
     let usesStore: Bool
     let logger: Logger
 
-    /// During the downtime: true when this crash is in a loop, with the report's fingerprint and
-    /// occurrence set; false (nothing changed) otherwise.
-    func isLooping(report: inout CrashReport, snapshot: ProcessSnapshot) -> Bool {
-        guard usesStore, settings.loopReports > 0 else { return false }
-        let now = report.time, window = Int(settings.loopWindow)
+    /// The early check's answer.
+    enum Verdict {
+        /// Not in a loop, or not asked (no store, no limit reached anywhere).
+        case notLooping
+        /// In a loop: the report is compact and the expensive tracers are skipped.
+        case looping(Fingerprint, Occurrence)
+        /// The store could not be asked: the sentence for the report.
+        case unknown(String)
+    }
+
+    /// During the downtime, right after the unwinder: whether the crash `capture` holds (its
+    /// unwound stacks, fault and executable) is in a loop. `modules` name the crashing thread's
+    /// frames for the fingerprint.
+    func verdict(on capture: CaptureRecord, modules: ModuleIndex?) -> Verdict {
+        guard usesStore, settings.loopReports > 0 else { return .notLooping }
+        let now = capture.time, window = Int(settings.loopWindow)
         do {
             guard let store = try CrashStore.open(directory: directory, readOnly: true),
-                  try store.anyGroupAtLoopLimit(now: now, window: window, limit: settings.loopReports) else { return false }
-            guard let crashing = report.threads.first(where: \.isCrashing) else { return false }
-            let frames = Symbolizer(modules: snapshot.modules).symbolize(crashing.frames)
-            let fingerprint = Fingerprint.compute(signal: report.fault?.signal?.number,
-                                                  faultKind: report.fault?.classification?.kind.rawValue, frames: frames)
-            let version = Self.version(executable: report.executable, modules: snapshot.modules?.modules ?? [])
+                  try store.anyGroupAtLoopLimit(now: now, window: window, limit: settings.loopReports) else { return .notLooping }
+            guard let crashing = capture.stacks?.threads.first(where: \.isCrashing) else { return .notLooping }
+            let frames = Symbolizer(modules: modules).symbolize(crashing.frames)
+            let fingerprint = Fingerprint.compute(signal: capture.fault?.signal?.number,
+                                                  faultKind: capture.fault?.classification?.kind.rawValue, frames: frames)
+            let version = Self.version(executable: capture.executable, modules: modules?.modules ?? [])
             let status = try store.status(of: fingerprint.value, version: version, now: now, window: window)
             let occurrence = Triage.occurrence(status: status, settings: settings, version: version)
-            guard occurrence.compact else { return false }
-            report.fingerprint = fingerprint
-            report.occurrence = occurrence
-            return true
+            guard occurrence.compact else { return .notLooping }
+            return .looping(fingerprint, occurrence)
         } catch {
-            report.problems.append("Crash-loop check skipped: \(error.description).")
-            return false
+            return .unknown("Crash-loop check skipped: \(error.description).")
         }
     }
 

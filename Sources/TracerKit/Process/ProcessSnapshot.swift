@@ -1,12 +1,13 @@
-// ProcessSnapshot: the read-only picture of a stopped target that every built-in tracer and
-// writer works from. It is captured once, right after the attach: threads with names and
-// registers, memory maps, loaded modules; memory stays readable through
-// `memory` (a page cache whose stacks were prefetched with one process_vm_readv).
+// ProcessSnapshot: the read-only picture of a target that every capture stage reads: its threads
+// and their registers, its memory maps and loaded modules, the fault, and its memory through a
+// MemoryReader. Stages see only this protocol, never ptrace, so each can run on a constructed
+// snapshot in a unit test (crashpad's snapshot/ interfaces and their test doubles are the model).
+// LiveProcessSnapshot is the one captured from a stopped process; InMemoryProcessSnapshot is the
+// test double.
 
 #if canImport(Glibc)
 import Glibc
 #endif
-import CInvokerShim
 
 /// One thread of a snapshot.
 public struct ThreadSnapshot: Sendable, Equatable {
@@ -22,143 +23,47 @@ public struct ThreadSnapshot: Sendable, Equatable {
 
     /// Where unwinding should start.
     public var unwindStart: Registers? { faultRegisters ?? registers }
+
+    public init(tid: Int32, name: String, registers: Registers?, faultRegisters: Registers? = nil, isCrashing: Bool = false) {
+        self.tid = tid; self.name = name; self.registers = registers; self.faultRegisters = faultRegisters
+        self.isCrashing = isCrashing
+    }
 }
 
-/// A read-only picture of a stopped process.
-public final class ProcessSnapshot {
-    public let pid: Int32
+/// A read-only picture of a target process, as the capture stages read it.
+///
+/// Contract: every property is a value captured once (reading it twice gives the same answer),
+/// except `memory`, which reads the target, and `modules`, which an implementation may open on
+/// first use. After a crash the stages run while the target's threads are still held; in a live
+/// snapshot they run after the release: registers and the stacks copied up front are as of the
+/// stop, any other memory is read from the running process. Threads come crashing thread first.
+public protocol ProcessSnapshot: AnyObject {
+    /// The process.
+    var pid: Int32 { get }
     /// The thread whose /proc entry (maps, memory) stands for the process: `pid` itself, unless
-    /// its main thread has exited (a zombie leader has no memory map) while other threads run.
-    public let addressSpacePid: Int32
-    public let executable: String
-    public let commandLine: [String]
-    /// Threads, the crashing one first. Their names are filled in by `readThreadNames()`.
-    public private(set) var threads: [ThreadSnapshot]
-    public let mappings: [MemoryMapping]
-    /// The loaded modules (libdwfl), reported on first use: opening ELF files is not done while
-    /// a live target is frozen.
-    public private(set) lazy var modules: ModuleIndex? = {
-        let index = ModuleIndex(pid: addressSpacePid)
-        if let problem = index?.problem { moduleProblems.append(problem) }
-        return index
-    }()
-    public let fault: FaultContext?
-    /// Memory of the target (cached; valid while the target is stopped).
-    public let memory: any MemoryReader
+    /// its main thread has exited while other threads run.
+    var addressSpacePid: Int32 { get }
+    /// The executable's path (/proc/PID/exe).
+    var executable: String { get }
+    /// The command line's words.
+    var commandLine: [String] { get }
+    /// The threads, the crashing one first.
+    var threads: [ThreadSnapshot] { get }
+    /// The memory map (/proc/PID/maps).
+    var mappings: [MemoryMapping] { get }
+    /// The loaded modules (libdwfl), nil when they cannot be listed (or, in a test double, are not given).
+    var modules: ModuleIndex? { get }
+    /// The fault, with its crashing thread resolved; nil for a live snapshot.
+    var fault: FaultContext? { get }
+    /// The target's memory.
+    var memory: any MemoryReader { get }
     /// Sentences about what could not be captured.
-    public var problems: [String] { captureProblems + moduleProblems }
-    private let captureProblems: [String]
-    private var moduleProblems: [String] = []
+    var problems: [String] { get }
+}
 
-    /// Bytes of the threads' stacks copied at capture (one process_vm_readv per IOV_MAX ranges).
-    public let copiedStackBytes: Int
-    /// What `stack_copy_limit` cut from that copy, as a phrase for the report; nil if nothing.
-    public let stackCopyCut: String?
-    /// The default cap of the up-front stack copy.
-    public static let defaultStackCopyLimit = 64 << 20
-
-    init(pid: Int32, executable: String, commandLine: [String], threads: [ThreadSnapshot],
-         mappings: [MemoryMapping], fault: FaultContext?, memory: any MemoryReader, problems: [String], copiedStackBytes: Int,
-         stackCopyCut: String? = nil, addressSpacePid: Int32? = nil) {
-        self.pid = pid; self.addressSpacePid = addressSpacePid ?? pid; self.executable = executable; self.commandLine = commandLine; self.threads = threads
-        self.mappings = mappings; self.fault = fault; self.memory = memory; self.captureProblems = problems
-        self.copiedStackBytes = copiedStackBytes; self.stackCopyCut = stackCopyCut
-    }
-
+extension ProcessSnapshot {
     /// The crashing thread, if known.
     public var crashingThread: ThreadSnapshot? { threads.first { $0.isCrashing } }
-
-    /// At most this much of each stack (from the stack pointer up to the top of its mapping, the
-    /// part in use) is copied in the one batch at capture; deeper parts load page by page.
-    static let stackPrefetchBytes: UInt64 = 1 << 20
-
-    /// Captures a snapshot of the process held by `session`. `fault` names the crashing thread and
-    /// its registers at the fault when a payload said so. With `vectorRegisters`, each thread's
-    /// xmm registers are read too (one more system call a thread; the variables tracer needs them
-    /// for floating-point values in the innermost frame).
-    /// `stackCopyLimit` caps the bytes of stacks copied up front (the crashing thread's first);
-    /// what it cut is said in `stackCopyCut`.
-    public static func capture(session: PtraceSession, fault: FaultContext?, vectorRegisters: Bool = false,
-                               stackCopyLimit: Int = defaultStackCopyLimit) -> ProcessSnapshot {
-        let pid = session.pid
-        let source = session.threads.contains { $0.tid == pid } ? pid : session.threads.first?.tid ?? pid
-        var problems = session.problems
-        let mappings = MemoryMapping.parse(ProcFile.readText("/proc/\(source)/maps", limit: 16 << 20) ?? "")
-        var threads: [ThreadSnapshot] = []
-        for held in session.threads {
-            var registers: Registers? = nil
-            do {
-                registers = try session.registers(of: held.tid)
-                if vectorRegisters { registers?.xmmLow = try session.xmmLow(of: held.tid) }
-            } catch {
-                problems.append(error.description)
-            }
-            threads.append(ThreadSnapshot(tid: held.tid, name: "", registers: registers, faultRegisters: nil,
-                                          isCrashing: false))
-        }
-        var resolvedFault = fault
-        if let fault {
-            let crashing = fault.crashingThread.flatMap { tid in threads.firstIndex { $0.tid == tid } }
-                ?? findCrashingThread(threads, fault: fault, mappings: mappings)
-            if let crashing {
-                threads[crashing].isCrashing = true
-                threads[crashing].faultRegisters = fault.registers
-                resolvedFault?.crashingThread = threads[crashing].tid
-                threads.insert(threads.remove(at: crashing), at: 0)
-            } else if let tid = fault.crashingThread {
-                problems.append("The crashing thread \(tid) named by the payload was not found among the target's threads.")
-            }
-        }
-        let reader = CachingMemoryReader(ProcessVMReader(pid: source))
-        let stackRanges = threads.flatMap { thread in
-            [thread.registers?.rsp, thread.faultRegisters?.rsp].compactMap { sp in sp.flatMap { stackRange(sp: $0, mappings: mappings) } }
-        }
-        let stackBytes = reader.prefetch(stackRanges, limit: stackCopyLimit)
-        let wanted = CachingMemoryReader.bytesToCopy(stackRanges)
-        let cut = wanted > stackCopyLimit
-            ? "stack_copy_limit (\(stackCopyLimit / 1024) KiB) cut the up-front copy of \(threads.count) threads' stacks from \(wanted / 1024) KiB; the rest was read page by page as unwinding needed it"
-            : nil
-        // The crashing thread's xmm registers at the fault are where its signal context points
-        // (the kernel saved them on that thread's stack, which the prefetch just copied).
-        if vectorRegisters, let crashing = threads.firstIndex(where: \.isCrashing),
-           let address = threads[crashing].faultRegisters?.floatingPointStateAddress {
-            if let xmm = faultXMM(at: address, memory: reader) {
-                threads[crashing].faultRegisters?.xmmLow = xmm
-            } else {
-                problems.append("The crashing thread's floating-point registers at the fault could not be read at \(address.hex).")
-            }
-        }
-        let commandLine = (ProcFile.readBytes("/proc/\(source)/cmdline", limit: 64 * 1024).map { bytes in
-            bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-        }.get ?? []).filter { !$0.isEmpty }
-        return ProcessSnapshot(
-            pid: pid, executable: ProcFile.readLink("/proc/\(source)/exe") ?? commandLine.first ?? "?",
-            commandLine: commandLine, threads: threads, mappings: mappings,
-            fault: resolvedFault, memory: reader, problems: problems, copiedStackBytes: stackBytes, stackCopyCut: cut,
-            addressSpacePid: source)
-    }
-
-    /// The part of a stack copied up front for a stack pointer: from just below `sp` (the red
-    /// zone) up to `stackPrefetchBytes` above it, within the mapping that holds it. `sp` may come
-    /// from the payload (untrusted): no arithmetic on it may trap.
-    static func stackRange(sp: UInt64, mappings: [MemoryMapping]) -> ClosedRange<UInt64>? {
-        guard sp > 128, let mapping = mappings.mapping(containing: sp) else { return nil }
-        let low = max(mapping.start, sp - 128)
-        let (above, overflow) = sp.addingReportingOverflow(stackPrefetchBytes)
-        let high = (overflow ? mapping.end : min(mapping.end, above)) &- 1
-        return high > low ? low...high : nil
-    }
-
-    /// The low 8 bytes of xmm0–xmm15 from the fxsave area at `address` (a signal context's
-    /// fpregs: a payload field, so any value), or nil if it cannot be read.
-    static func faultXMM(at address: UInt64, memory: any MemoryReader) -> [UInt64]? {
-        let size = Int(IVK_XMM_SIZE)
-        let (start, overflow) = address.addingReportingOverflow(UInt64(IVK_FXSAVE_XMM_OFFSET))
-        guard !overflow, let bytes = try? memory.readBytes(at: start, count: Int(IVK_XMM_COUNT) * size) else { return nil }
-        return stride(from: 0, to: bytes.count, by: size).map { offset in
-            bytes[offset..<offset + 8].reversed().reduce(0) { $0 << 8 | UInt64($1) }
-        }
-    }
 
     /// The message glibc left for abort() (an assertion's "file:line: function: Assertion `…'
     /// failed."), read from `__abort_msg` in the target's C library; nil if there is none.
@@ -168,43 +73,4 @@ public final class ProcessSnapshot {
         // struct abort_msg_s { unsigned int size; char msg[]; }
         return memory.readCString(at: message &+ 4, limit: 4096)?.trimmingWhitespace()
     }
-
-    /// Reads every thread's name (/proc/PID/task/TID/comm). Names need no stop: a live snapshot
-    /// reads them after releasing the target, to keep its threads' freeze short.
-    public func readThreadNames() {
-        for index in threads.indices {
-            threads[index].name = ProcFile.readText("/proc/\(pid)/task/\(threads[index].tid)/comm", limit: 64)?
-                .trimmingWhitespace() ?? ""
-        }
-    }
-
-    /// Finds the crashing thread when the payload did not name it (ATS 9.x–10.1):
-    /// 1. the thread blocked in wait4() on this helper: the server's handler waits for us there;
-    /// 2. else the thread whose stack mapping holds the stack pointer of the fault context.
-    static func findCrashingThread(_ threads: [ThreadSnapshot], fault: FaultContext,
-                                   mappings: [MemoryMapping]) -> Int? {
-        let wait4: UInt64 = 61
-        let helper = UInt64(getpid())
-        if let index = threads.firstIndex(where: { $0.registers?.origRax == wait4 && $0.registers?.rdi == helper }) {
-            return index
-        }
-        if let sp = fault.registers?.rsp, let stack = mappings.mapping(containing: sp) {
-            return threads.firstIndex { thread in
-                thread.registers.map { stack.contains($0.rsp) } ?? false
-            }
-        }
-        return nil
-    }
-
-    /// The state letter of a thread in /proc/PID/task/TID/stat ("S", "R", "D", "t").
-    package static func threadState(pid: Int32, tid: Int32) -> String {
-        guard let stat = ProcFile.readText("/proc/\(pid)/task/\(tid)/stat", limit: 4096),
-              let close = stat.lastIndex(of: ")") else { return "?" }
-        return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init) ?? "?"
-    }
-}
-
-extension Result {
-    /// The success value, or nil.
-    package var get: Success? { try? get() }
 }

@@ -95,7 +95,7 @@ public final class PtraceSession {
                     if error == .noSuchProcess { vanishedThreads.append(tid); continue }
                     // A thread that has exited but is still listed (a main thread that ended with
                     // pthread_exit stays a zombie while the others run) refuses with EPERM.
-                    let state = ProcessSnapshot.threadState(pid: pid, tid: tid)
+                    let state = LiveProcessSnapshot.threadState(pid: pid, tid: tid)
                     if state == "Z" || state == "X" {
                         vanishedThreads.append(tid)
                         problems.append("Thread \(tid) has exited (state \(state), a zombie until its process ends: a main thread that called pthread_exit, or a process exiting); it has no stack to capture.")
@@ -168,7 +168,7 @@ public final class PtraceSession {
                 // Give up on those: release them now rather than report them as stopped.
                 for tid in waiting {
                     release(tid)
-                    let state = ProcessSnapshot.threadState(pid: pid, tid: tid)
+                    let state = LiveProcessSnapshot.threadState(pid: pid, tid: tid)
                     let wchan = ProcFile.readText("/proc/\(pid)/task/\(tid)/wchan", limit: 128)?.trimmingWhitespace()
                     let name = ProcFile.readText("/proc/\(pid)/task/\(tid)/comm", limit: 64)?.trimmingWhitespace()
                     leaveOut(tid, reason: PtraceError.didNotStop(pid: pid, tid: tid, name: name ?? "?", seconds: budget,

@@ -1,5 +1,7 @@
-// CrashReport: the report model every tracer adds to and every writer reads. It holds values
-// only (no handles into the target), so writers can run after the target is released.
+// CrashReport: the report model every writer reads. The invoker's ReportAssembler makes it from
+// the capture stages' products once the target is released (stages return values, they never
+// write into a report); external tracers' runs are added after. It holds values only (no handles
+// into the target), so writers can run after the target is released.
 
 /// How a frame's registers were recovered, so a reader knows how far to trust it.
 public enum FrameRecovery: String, Sendable, Equatable {
@@ -168,7 +170,7 @@ public struct CrashReport: Sendable {
     public var processLimits: String?
     public var memoryRegions: String?
     public var tracerRuns: [TracerRun] = []
-    /// Sections added by built-in tracers other than the unwinder (system stats, process details).
+    /// Sections: a snapshot request's, then the collectors' (process details, system stats), in chain order.
     public var sections: [ReportSection] = []
     /// Global variables the configuration names (the variables tracer), with their values.
     public var globals: [Variable] = []

@@ -1,4 +1,4 @@
-// ReportSection: a titled, ordered set of facts a tracer adds to the report (system stats,
+// ReportSection: a titled, ordered set of facts a collector returns for the report (system stats,
 // process details). Writers render every section the same way: the text log as aligned
 // "key: value" lines, the JSON report as an object.
 

@@ -11,8 +11,10 @@ import Glibc
 import TracerKit
 
 /// Collects details of the target process while it is held.
-public struct ProcessInfoTracer: Tracer {
-    public let name = "process"
+public struct ProcessInfoTracer: SectionCollector {
+    /// Its name in configuration (`use = "process"`) and in the registry.
+    public static let name = "process"
+    public var name: String { Self.name }
     /// Environment variables whose names contain one of these (case-insensitive) are redacted.
     public var redactPatterns: [String]
     /// List every mapping instead of a summary.
@@ -28,7 +30,10 @@ public struct ProcessInfoTracer: Tracer {
         self.redactPatterns = redactPatterns; self.fullMaps = fullMaps; self.maxListedDescriptors = maxListedDescriptors
     }
 
-    public func capture(snapshot: ProcessSnapshot, report: inout CrashReport, deadline: Deadline) {
+    /// The extra patterns this tracer's `redact` setting added to the defaults.
+    public var redactNamePatterns: [String] { Array(redactPatterns.dropFirst(Self.defaultRedactPatterns.count)) }
+
+    public func collect(from snapshot: any ProcessSnapshot, context: CollectorContext) -> ReportSection {
         let pid = snapshot.pid
         let proc = "/proc/\(pid)"
         var builder = SectionBuilder(id: "process", title: "Process Details")
@@ -76,7 +81,7 @@ public struct ProcessInfoTracer: Tracer {
         }
         builder.add("namespaces", .group(namespaces))
         addEnvironment(proc: proc, to: &builder)
-        report.sections.append(builder.section)
+        return builder.section
     }
 
     /// "Max open files            20000    20000    files" → ["Max open files": 20000] (soft limits;

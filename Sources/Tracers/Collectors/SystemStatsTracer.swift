@@ -9,14 +9,14 @@ import Glibc
 import TracerKit
 
 /// Collects system statistics while the target is held.
-public struct SystemStatsTracer: Tracer {
-    public let name = "sysstats"
-    /// Where reports go (its disk space is reported).
-    public var outputDirectory: String
+public struct SystemStatsTracer: SectionCollector {
+    /// Its name in configuration (`use = "sysstats"`) and in the registry.
+    public static let name = "sysstats"
+    public var name: String { Self.name }
 
-    public init(outputDirectory: String) { self.outputDirectory = outputDirectory }
+    public init() {}
 
-    public func capture(snapshot: ProcessSnapshot, report: inout CrashReport, deadline: Deadline) {
+    public func collect(from snapshot: any ProcessSnapshot, context: CollectorContext) -> ReportSection {
         var builder = SectionBuilder(id: "system", title: "System")
         var uts = utsname()
         uname(&uts)
@@ -65,13 +65,13 @@ public struct SystemStatsTracer: Tracer {
             }
         }
         if !pressure.isEmpty { builder.add("pressure", .group(pressure)) }
-        builder.add("disk_output_directory", SectionBuilder.diskSpace(outputDirectory))
+        builder.add("disk_output_directory", SectionBuilder.diskSpace(context.outputDirectory))
         if let cwd = ProcFile.readLink("/proc/\(snapshot.pid)/cwd") {
             builder.add("disk_process_cwd", SectionBuilder.diskSpace(cwd))
         }
         CgroupReader(pid: snapshot.pid).add(to: &builder)
         builder.add("container", .text(ContainerDetector.detect()))
-        report.sections.append(builder.section)
+        return builder.section
     }
 }
 

@@ -61,7 +61,7 @@ public final class RemoteUnwinder {
     /// Address space → the unwinder that owns it (as the bit pattern of an unretained reference).
     private static let registry = Mutex<[UInt: UInt]>([:])
 
-    public init(snapshot: ProcessSnapshot) {
+    public init(snapshot: any ProcessSnapshot) {
         pid = snapshot.addressSpacePid
         memory = snapshot.memory
         mappings = snapshot.mappings

@@ -1,8 +1,9 @@
 // VariablesTracer (`use = "variables"`): parameters and locals in scope at each frame's pc, with
 // their values, read from the stopped target, and the globals the configuration names. DWARF
 // (libdw) names the variables, types and location expressions; the frame's registers from the
-// unwinder and the target's memory give the values. It runs after the unwinder, in the stopped
-// window, because values live in the target; budgets bound its bytes and its time.
+// unwinder and the target's memory give the values. It takes the unwinder's UnwoundStacks as a
+// parameter (so it cannot run before them) and runs in the stopped window, because values live in
+// the target; budgets bound its bytes and its time. It returns CapturedVariables.
 
 #if canImport(Glibc)
 import Glibc
@@ -34,15 +35,23 @@ public struct VariablesOptions: Sendable, Equatable {
 }
 
 /// Collects variables of the crashing thread's frames (or of every thread's), and named globals.
-public final class VariablesTracer: Tracer {
-    public let name = "variables"
+public final class VariablesTracer: Sendable, Equatable {
+    /// Its name in configuration (`use = "variables"`) and in the registry.
+    public static let name = "variables"
     public let options: VariablesOptions
     public let maxVariablesPerFrame = 128
 
     public init(options: VariablesOptions = VariablesOptions()) { self.options = options }
 
-    public func capture(snapshot: ProcessSnapshot, report: inout CrashReport, deadline: Deadline) {
-        guard let modules = snapshot.modules else { return }
+    /// Tracers with the same options are the same configuration.
+    public static func == (lhs: VariablesTracer, rhs: VariablesTracer) -> Bool { lhs.options == rhs.options }
+
+    /// Reads the variables of the frames of `stacks` (after a crash, while the target is stopped;
+    /// in a live snapshot, values outside the copied stacks are read from the running process).
+    public func capture(snapshot: any ProcessSnapshot, stacks: UnwoundStacks, deadline: Deadline) -> CapturedVariables {
+        var result = CapturedVariables()
+        guard let modules = snapshot.modules else { return result }
+        let threads = stacks.threads
         let started = Deadline.now()
         let budget = BudgetedMemoryReader(snapshot.memory, limit: options.maxTotalBytes,
                                           deadline: min(deadline, started.adding(seconds: options.timeout)))
@@ -51,7 +60,7 @@ public final class VariablesTracer: Tracer {
                                                maxValueBytes: options.maxValueBytes)
         formatter.symbolize = { address in Self.symbol(at: address, modules: modules) }
         var count = 0
-        let faultAddress = report.fault?.signal.flatMap { $0.hasFaultAddress ? $0.address : nil }
+        let faultAddress = snapshot.fault?.signal.flatMap { $0.hasFaultAddress ? $0.address : nil }
         var threadsRead = 0
         let threadLocal = ThreadLocalStorage(modules: modules, memory: budget)
         // A thread's thread pointer, from where ptrace stopped it (a signal context has none).
@@ -59,36 +68,37 @@ public final class VariablesTracer: Tracer {
             let pointer = snapshot.threads.first { $0.tid == tid }?.registers?.fsBase ?? 0
             return { bias in threadLocal.blockAddress(moduleBias: bias, threadPointer: pointer) }
         }
-        let chosen = threadsToRead(report.threads, pid: snapshot.pid)
+        let chosen = threadsToRead(threads, pid: snapshot.pid)
         for threadIndex in chosen {
             guard !budget.isSpent else { break }
-            let frames = report.threads[threadIndex].frames
+            let frames = threads[threadIndex].frames
             let reader = FrameVariableReader(frames: frames, modules: modules, memory: budget, formatter: formatter,
                                              maxVariablesPerFrame: maxVariablesPerFrame,
-                                             threadLocalBlock: threadLocalBlock(report.threads[threadIndex].tid))
+                                             threadLocalBlock: threadLocalBlock(threads[threadIndex].tid))
             threadsRead += 1
             for frameIndex in frames.indices.prefix(options.maxFrames) where !budget.isSpent {
                 // A null-page fault is the crashing frame's business: elsewhere every NULL pointer
                 // would "point at" it.
-                let crashingFrame = report.threads[threadIndex].isCrashing && frameIndex == 0
+                let crashingFrame = threads[threadIndex].isCrashing && frameIndex == 0
                 let nearFault = faultAddress.flatMap { $0 >= FaultClassifier.nullRegionSize || crashingFrame ? $0 : nil }
-                let variables = reader.variables(ofFrame: frameIndex, faultAddress: report.threads[threadIndex].isCrashing ? nearFault : nil)
-                report.threads[threadIndex].frames[frameIndex].variables = variables
+                let variables = reader.variables(ofFrame: frameIndex, faultAddress: threads[threadIndex].isCrashing ? nearFault : nil)
+                result.frames[threads[threadIndex].tid, default: [:]][frameIndex] = variables
                 count += variables.count
             }
         }
         if !options.globals.isEmpty {
             // Thread-local globals as the crashing thread (in a snapshot, the main thread) sees them.
-            let thread = chosen.first.map { report.threads[$0].tid } ?? snapshot.pid
-            report.globals = GlobalVariables.read(options.globals, modules: modules, formatter: formatter, budget: budget,
+            let thread = chosen.first.map { threads[$0].tid } ?? snapshot.pid
+            result.globals = GlobalVariables.read(options.globals, modules: modules, formatter: formatter, budget: budget,
                                                   threadLocalBlock: threadLocalBlock(thread))
         }
         if let reason = budget.spentReason {
-            report.problems.append("variables: stopped early, \(reason) is spent (\(budget.bytesRead) bytes read); raise "
+            result.remarks.problems.append("variables: stopped early, \(reason) is spent (\(budget.bytesRead) bytes read); raise "
                                    + "max_total_bytes or timeout on the variables tracer to see more.")
         }
-        report.notes.append("variables: \(count) in \(threadsRead) thread(s) and \(report.globals.count) global(s), "
-                            + "\(budget.bytesRead) bytes read, in \(Deadline.millisecondsSince(started)) ms")
+        result.remarks.notes.append("variables: \(count) in \(threadsRead) thread(s) and \(result.globals.count) global(s), "
+                                    + "\(budget.bytesRead) bytes read, in \(Deadline.millisecondsSince(started)) ms")
+        return result
     }
 
     /// The threads whose frames are read: every thread, or the crashing one; in a live snapshot,

@@ -1,0 +1,161 @@
+// Dispatcher+Capture: the stopped window. Reads what Process Status needs before stopping the
+// target, attaches, takes the LiveProcessSnapshot, classifies the fault, and runs each built-in's
+// stage in chain order: each returns its product (UnwoundStacks, CapturedVariables, a section)
+// into the CaptureRecord; none sees another's output except as a parameter (the variables stage
+// takes the unwound stacks). The crash-loop check runs right after the unwinder when an expensive
+// stage or an external tracer would follow. Then the target is released (PtraceSession.detach);
+// the unwinder's finish (symbolizing) runs after that, from files only.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import TracerKit
+import Tracers
+
+extension Dispatcher {
+    /// Attaches, snapshots, runs the built-ins' stages and releases the target. The snapshot is
+    /// nil when the target could not be stopped. `sections` come first in the report (a client's
+    /// snapshot request).
+    func captureWithBuiltins(pid: Int32, fault: FaultContext?, mode: Mode, stages: [BuiltinStage],
+                             deadline: Deadline, regain earlier: RootRegain = .notNeeded,
+                             loopGuard: CrashLoopGuard? = nil, sections: [ReportSection] = []) -> (CaptureRecord, LiveProcessSnapshot?) {
+        var capture = CaptureRecord(pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? "?",
+                                    hostTriplet: hostTriplet, time: Int(time(nil)), fault: fault, isSnapshot: mode == .live)
+        capture.sections = sections
+        // What was left out of the chain at start-up (a bad -t) is said where the reader looks.
+        capture.problems += configuration.warnings.map { $0 + "." }
+        if let configurationProblem {
+            capture.problems.append("\(configurationProblem); the built-in chain ran instead.")
+        }
+        capture.problems += fault?.problems ?? []
+        // Read before stopping the target, so Process Status shows the state the server was in.
+        capture.processName = ProcFile.readText("/proc/\(pid)/comm", limit: 64)?.trimmingWhitespace()
+        capture.processStatus = ProcFile.readText("/proc/\(pid)/status", limit: 64 * 1024)
+        capture.processLimits = ProcFile.readText("/proc/\(pid)/limits", limit: 64 * 1024)
+        capture.memoryRegions = ProcFile.readText("/proc/\(pid)/maps", limit: 16 << 20)
+        // Under traffic_manager we start with real uid 0 and effective uid trafficserver: the
+        // attach needs root's capabilities back (TracerPrivileges).
+        let regain = earlier == .notNeeded ? TracerPrivileges.regainRootIfPermitted() : earlier
+        switch regain {
+        case .notNeeded: break
+        case .regained: capture.notes += regain.sentence.map { [$0] } ?? []
+        case .refused: capture.problems += regain.sentence.map { [$0] } ?? []
+        }
+        let session: PtraceSession
+        let attachStart = Deadline.now()
+        do {
+            session = try PtraceSession.attach(pid: pid, deadline: deadline, stopTimeout: configuration.stopTimeout)
+        } catch {
+            logger.error("\(error.description)")
+            capture.problems.append(error.description)
+            return (capture, nil)
+        }
+        CrashGuard.hold(session.threads.map(\.tid))
+        defer {
+            session.detach()
+            CrashGuard.hold([])
+        }
+        capture.notes.append("stopped \(session.threads.count) threads in \(Deadline.millisecondsSince(attachStart)) ms")
+        let snapshotStart = Deadline.now()
+        let snapshot = LiveProcessSnapshot.capture(session: session, fault: fault,
+                                                   vectorRegisters: stages.contains(where: \.readsVectorRegisters),
+                                                   stackCopyLimit: configuration.stackCopyLimit)
+        capture.notes.append("registers, maps and \(snapshot.copiedStackBytes / 1024) KiB of stacks copied in \(Deadline.millisecondsSince(snapshotStart)) ms"
+                             + (snapshot.stackCopyCut.map { " (\($0))" } ?? ""))
+        if mode == .live {
+            session.detach()
+            capture.runs.append(TracerRun(name: "freeze", seconds: Deadline.now().seconds(since: attachStart),
+                                          outcome: "threads stopped while registers and stacks were copied"))
+        }
+        snapshot.readThreadNames()
+        capture.fault = snapshot.fault
+        capture.executable = snapshot.executable
+        capture.commandLine = snapshot.commandLine
+        if !session.vanishedThreads.isEmpty {
+            capture.problems.append("Threads \(session.vanishedThreads.map(String.init).joined(separator: ", ")) exited while the target was being stopped.")
+        }
+        // What a crash of ours from here on leaves: the fault, the registers and the process.
+        CrashGuard.keep(ReportAssembler.assemble(capture), path: toStandardOutput ? nil : ReportWriter.plannedTextPath(
+            directory: outputDirectory, prefix: mode == .crash ? "crash" : "snapshot", time: capture.time),
+            layout: configuration.logLayout, groupThreads: configuration.groupThreads)
+        // Classified before the stages run: the crash-loop check needs the fault kind.
+        capture.fault?.classification = Self.classification(of: snapshot)
+        runStages(stages, on: snapshot, into: &capture, deadline: deadline, loopGuard: loopGuard)
+        // The module list comes from /proc/PID/maps: take it while the target surely exists.
+        let modulesStart = Deadline.now()
+        capture.modules = snapshot.modules?.modules ?? []
+        capture.notes.append("\(capture.modules.count) modules listed in \(Deadline.millisecondsSince(modulesStart)) ms")
+        capture.problems += snapshot.problems
+        return (capture, snapshot)
+    }
+
+    /// The fault's classification (kind, sentence) from the snapshot's signal, registers, maps
+    /// and, for SIGABRT, glibc's abort message; nil without a signal.
+    static func classification(of snapshot: any ProcessSnapshot) -> FaultClassification? {
+        guard let signal = snapshot.fault?.signal else { return nil }
+        return FaultClassifier.classify(
+            signal: signal, registers: snapshot.fault?.registers, mappings: snapshot.mappings,
+            abortMessage: signal.number == SIGABRT ? snapshot.abortMessage() : nil, targetPID: snapshot.pid,
+            senderName: signal.wasSentByProcess
+                ? ProcFile.readText("/proc/\(signal.senderPID)/comm", limit: 64)?.trimmingWhitespace() : nil)
+    }
+
+    /// Runs each built-in's capture stage in chain order, filing its product and its sentences in
+    /// `capture`. After the unwinder, `loopGuard` (when given) may find a crash loop: the stages
+    /// after it are then skipped.
+    func runStages(_ stages: [BuiltinStage], on snapshot: any ProcessSnapshot, into capture: inout CaptureRecord,
+                   deadline: Deadline, loopGuard: CrashLoopGuard? = nil) {
+        let context = CollectorContext(outputDirectory: outputDirectory.path, deadline: deadline)
+        for (index, stage) in stages.enumerated() {
+            let started = Deadline.now()
+            CrashGuard.stage("capturing with a built-in tracer (unwinding the stacks, reading variables)")
+            CrashGuard.injectFaultIfAsked(before: stage.name)
+            switch stage {
+            case .unwind(let unwinder):
+                let stacks = unwinder.capture(snapshot: snapshot, deadline: deadline)
+                capture.file(stacks.remarks)
+                capture.stacks = stacks
+            case .variables(let reader):
+                // The loader refuses a chain without the unwinder before this stage (BuiltinEntry.needs);
+                // a chain made in code that lacks it gets the sentence, not an empty result.
+                guard let stacks = capture.stacks else {
+                    capture.problems.append("Not run, no unwinder ran before it: \(stage.name).")
+                    continue
+                }
+                let variables = reader.capture(snapshot: snapshot, stacks: stacks, deadline: deadline)
+                capture.file(variables.remarks)
+                capture.variables = variables
+            case .collector(let collector):
+                capture.sections.append(collector.collect(from: snapshot, context: context))
+            }
+            capture.runs.append(TracerRun(name: stage.name, seconds: Deadline.now().seconds(since: started),
+                                          outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))
+            guard case .unwind = stage, let loopGuard else { continue }
+            let checkStart = Deadline.now()
+            switch loopGuard.verdict(on: capture, modules: snapshot.modules) {
+            case .notLooping: break
+            case .unknown(let problem): capture.problems.append(problem)
+            case .looping(let fingerprint, let occurrence):
+                capture.loop = (fingerprint, occurrence)
+                let skipped = stages[(index + 1)...].map(\.name)
+                if !skipped.isEmpty {
+                    capture.problems.append("Not run, this crash is in a crash loop: \(skipped.joined(separator: ", ")).")
+                }
+                capture.notes.append("crash-loop check (fingerprint and store query) in \(Deadline.millisecondsSince(checkStart)) ms")
+                return
+            }
+        }
+    }
+
+    /// After the release: the unwinder's finish names the unwound frames (with their variables
+    /// on them) from the modules' files. Nil when the chain has no unwinder.
+    func finishStages(_ stages: [BuiltinStage], capture: CaptureRecord, snapshot: any ProcessSnapshot,
+                      deadline: Deadline) -> SymbolizedStacks? {
+        for stage in stages {
+            if case .unwind(let unwinder) = stage {
+                return unwinder.finish(capture.unwoundThreads, modules: snapshot.modules, deadline: deadline)
+            }
+        }
+        return nil
+    }
+}

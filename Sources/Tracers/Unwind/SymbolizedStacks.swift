@@ -1,0 +1,17 @@
+// SymbolizedStacks: what the unwinder's finish returns after the target is released: every
+// thread's frames named (module, function, source position), inlined functions as frames of
+// their own.
+
+import TracerKit
+
+/// Every thread's stack, named.
+public struct SymbolizedStacks: Sendable, Equatable {
+    /// The threads, crashing thread first, with symbolized frames.
+    public var threads: [ThreadReport]
+    /// What symbolizing says about its run.
+    public var remarks: StageRemarks
+
+    public init(threads: [ThreadReport], remarks: StageRemarks = StageRemarks()) {
+        self.threads = threads; self.remarks = remarks
+    }
+}
