@@ -64,8 +64,9 @@ struct SentryForwarder {
             case .unforked: break
             }
         }
-        let json = Array(JSONReportFormatter(options: ReportFormatOptions(kind: kind)).render(report).utf8)
-        let text = Array(CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render().utf8)
+        let options = ReportFormatOptions(kind: kind)
+        let json = Array(ReportFormat.json.formatter(options).render(report).utf8)
+        let text = Array(ReportFormat.text.formatter(options).render(report).utf8)
         let logPath = directory + "/" + baseName + ".log"
         _ = forwarder.enqueue(reportJSON: json, textLog: text, reportPath: logPath, baseName: baseName)
         _ = forwarder.deliverPending()
