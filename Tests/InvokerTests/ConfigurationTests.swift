@@ -22,7 +22,7 @@ import Tracers
         #expect(status == 1)
         let problems = output.split(separator: "\n").filter { $0.hasPrefix(bad + ":") }.map { String($0.dropFirst(bad.count)) }
         #expect(Set(problems) == [":1: deadline: must be a positive number of seconds, at most 86400 (one day)",
-                                  ":2: colour: unknown setting; known: output_dir, formats, deadline, failure_policy, max_output_bytes, retention, early_release, log_layout, group_threads, stop_timeout, stack_copy_limit, tracer, sentry, store, notify",
+                                  ":2: colour: unknown setting; known: output_dir, formats, deadline, failure_policy, max_output_bytes, retention, early_release, log_layout, group_threads, stop_timeout, stack_copy_limit, keep_core, keep_core_limit, tracer, sentry, store, notify",
                                   ":5: tracer[1].max_frames: must be an integer from 1 to 4096",
                                   ":9: tracer[2].timeout: must be a positive number of seconds, at most 86400 (one day)"], "\(output)")
         let good = try writeConfiguration("""
@@ -115,6 +115,10 @@ import Tracers
         #expect(try ConfigurationLoader.parse("", file: "empty.conf") == Configuration())
         #expect(Configuration().groupThreads)
         #expect(try ConfigurationLoader.parse("group_threads = false\n", file: "flat.conf").groupThreads == false)
+        // invoker core's kept copy of a piped core: off, and 1 GiB of core when on.
+        #expect(!Configuration().keepCore && Configuration().keepCoreLimit == 1 << 30)
+        let keep = try ConfigurationLoader.parse("keep_core = true\nkeep_core_limit = 65536\n", file: "keep.conf")
+        #expect(keep.keepCore && keep.keepCoreLimit == 65536)
     }
 
     /// Malformed files and the exact sentence each must get.
@@ -122,6 +126,8 @@ import Tracers
         ("deadline = 5\nformats = [\"text\"\n", "bad.conf:2: not valid TOML at column 19: Error while parsing array"),
         ("deadlin = 5\n", "bad.conf:1: deadlin: unknown setting (did you mean `deadline`?)"),
         ("deadline = -1\n", "bad.conf:1: deadline: must be a positive number of seconds"),
+        ("keep_core = \"yes\"\n", "bad.conf:1: keep_core: must be true or false"),
+        ("keep_core_limit = 0\n", "bad.conf:1: keep_core_limit: must be a positive number of bytes"),
         ("\nfailure_policy = \"sometimes\"\n", "bad.conf:2: failure_policy: must be \"continue\" or \"stop\""),
         ("formats = [\"xml\"]\n", "bad.conf:1: formats: \"xml\" is not a format; use \"text\" or \"json\""),
         ("[[tracer]]\nuse = \"unwind\"\n\n[[tracer]]\nexec = [\"gdb\", \"-p\", \"%p\"]\n",

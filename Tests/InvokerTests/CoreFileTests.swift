@@ -21,34 +21,46 @@ private var corePatternProblem: String? {
     return nil
 }
 
-/// A core of the core-crasher fixture, made by the kernel in a directory of its own.
+/// A core of the core-crasher fixture, made by the kernel in a directory of its own; with a
+/// witness, the pid of a process that shares the crashed one's memory (see the fixture's
+/// --witness): its /proc/PID is what a core_pattern pipe helper reads while the kernel waits.
 struct FixtureCore {
     let directory: String
     let pid: Int32
     let path: String
+    var witness: Int32? = nil
     let executable = builtProduct("core-crasher")
 
-    static func make() throws -> FixtureCore {
+    static func make(witness: Bool = false) throws -> FixtureCore {
         let directory = makeTemporaryDirectory("invoker-core")
         let executable = builtProduct("core-crasher")
         // posix_spawn cannot set limits: the shell raises RLIMIT_CORE, then becomes the fixture,
         // started by a short relative name so its secret argument fits in NT_PRPSINFO's 80 bytes.
         mkdir(directory + "/bin", 0o755)
         symlink(executable, directory + "/bin/core-crasher")
-        let process = try TestProcess("/bin/sh", ["-c", "cd \"$1\" && ulimit -c unlimited && exec bin/core-crasher --token s3cret-value",
-                                                  "sh", directory],
-                                      environment: ["SWIFT_BACKTRACE": "enable=no"])
+        let process = try TestProcess("/bin/sh", ["-c", "cd \"$1\" && ulimit -c unlimited && exec bin/core-crasher --token s3cret-value \"$2\"",
+                                                  "sh", directory, witness ? "--witness" : "--"],
+                                      environment: ["SWIFT_BACKTRACE": "enable=no"], outputPath: directory + "/output.txt")
         let status = process.waitForExit(seconds: 60)
         #expect(status & 0x7f == SIGSEGV, "the fixture should die of SIGSEGV, wait status \(status)")
         #expect(status & 0x80 != 0, "the kernel should have dumped a core (wait status \(status))")
         let prefix = String(corePattern.prefix { $0 != "%" })
         let name = try #require(directoryEntries(directory).first { $0.hasPrefix(prefix) },
                                 "no core named \(corePattern) in \(directory): \(directoryEntries(directory))")
-        return FixtureCore(directory: directory, pid: process.pid, path: directory + "/" + name)
+        var core = FixtureCore(directory: directory, pid: process.pid, path: directory + "/" + name)
+        if witness {
+            let printed: String = (readFile(directory + "/output.txt") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            core.witness = try #require(Int32(printed), "the fixture prints its witness's pid: \(printed)")
+        }
+        return core
     }
 
     func remove() {
         unlink(path)
+        if let witness {
+            kill(witness, SIGKILL)
+            _ = waitpid(witness, nil, 0)
+        }
     }
 }
 
@@ -59,7 +71,10 @@ struct CoreFileTests {
         defer { core.remove() }
         let output = core.directory + "/reports"
         mkdir(output, 0o755)
-        let (status, messages) = try runInvoker(["core", "--file", core.path, "--exe", core.executable, "--log-dir", output])
+        // The variables tracer reads the core's memory as it reads a live process's.
+        let config = try writeConfiguration("[[tracer]]\nuse = \"unwind\"\n[[tracer]]\nuse = \"variables\"\nglobals = [\"never_written\"]\n")
+        let (status, messages) = try runInvoker(["core", "--file", core.path, "--exe", core.executable, "--log-dir", output,
+                                                 "--config", config])
         #expect(status == 0, "\(messages)")
         let names = directoryEntries(output)
         let jsonName = try #require(names.first { $0.hasPrefix("crash-") && $0.hasSuffix(".json") }, "\(names)")
@@ -78,17 +93,9 @@ struct CoreFileTests {
 
         // Every thread, each with eu-stack's frames (function and file:line, inlined ones too).
         let oracle = try euStack(arguments: ["--core=" + core.path, "--executable=" + core.executable])
-        var ours: [Int32: [OracleFrame]] = [:]
-        var crashing: [Int32] = []
-        for thread in report["threads"] as? [[String: Any]] ?? [] {
-            let tid = Int32(thread["tid"] as? Int ?? -1)
-            if thread["crashed"] as? Bool == true { crashing.append(tid) }
-            ours[tid] = (thread["frames"] as? [[String: Any]] ?? []).map { frame in
-                let file = frame["file"] as? String, line = frame["line"] as? Int
-                return OracleFrame(function: frame["function"] as? String ?? "??",
-                                   location: file.flatMap { file in line.map { "\(file):\($0)" } })
-            }
-        }
+        let ours = Self.frames(report)
+        let crashing = (report["threads"] as? [[String: Any]] ?? []).filter { $0["crashed"] as? Bool == true }
+            .map { Int32($0["tid"] as? Int ?? -1) }
         #expect(ours.count == 3 && Set(ours.keys) == Set(oracle.keys), "ours \(ours.keys.sorted()) eu-stack \(oracle.keys.sorted())")
         #expect(crashing == [core.pid])
         for (tid, theirs) in oracle {
@@ -104,56 +111,135 @@ struct CoreFileTests {
         let text = readFile(output + "/" + textName) ?? ""
         #expect(text.contains("Crashing Thread (TID \(core.pid), core-crasher):\n0   0x"))
         #expect(text.contains("read from the core file \(core.path)"))
+        #expect(text.contains("CPU Registers:\nR8 :0x") && !text.contains("No target CPU registers"))
+        #expect(text.contains("      nothing = 0x0  [points at the faulting address 0x0]  (volatile int *)"))
+        #expect(text.contains("      argc = 4  (parameter, int)"), "core-crasher --token s3cret-value --")
+        // String literals: read-only file pages the kernel does not dump, read from the module's file.
+        #expect(text.range(of: #"names = \{0x[0-9a-f]+ "core-worker-1", 0x[0-9a-f]+ "core-worker-2"\}"#, options: .regularExpression) != nil)
+        #expect(text.range(of: #"  never_written = \{[0-9]+, [0-9]+\}  \(int \[2\]"#, options: .regularExpression) != nil)
+        #expect(text.contains("(not a live process: no collectors, external tracers, thread names or process status)"))
         // The command line from NT_PRPSINFO, its secret redacted as in every report.
         let process = try #require(report["process"] as? [String: Any])
         #expect("\(process)".contains("bin/core-crasher") && "\(process)".contains("--token"), "\(process)")
         #expect(!text.contains("s3cret-value") && !"\(report)".contains("s3cret-value"))
+        // A crash like any other: fingerprinted and in the crash store.
+        #expect(text.contains("Fingerprint:        fp1:") && text.contains("Occurrence:         new, crash 1 of this fingerprint"))
+        let (listed, list) = try runInvoker(["list", "--log-dir", output])
+        #expect(listed == 0 && list.contains("core-crasher  SIGSEGV  null-dereference  fp1:"), "\(list)")
         #expect(leftoverProcesses().isEmpty, "\(leftoverProcesses())")
     }
 
     /// `invoker core PID TID 11 1700000000` with the core on a pipe, as kernel.core_pattern
-    /// `|invoker core %P %i %s %t` runs it; the report's JSON, parsed.
-    func pipe(_ core: FixtureCore, extra: [String] = []) throws -> [String: Any] {
-        let output = makeTemporaryDirectory("invoker-core-pipe")
-        let pid = String(core.pid)
+    /// `|invoker core %P %i %s %t` runs it: the output directory and the report's JSON, parsed.
+    func pipe(_ core: FixtureCore, pid: Int32, configuration: String, time: Int = 1_700_000_000,
+              into directory: String? = nil) throws -> (String, [String: Any]) {
+        let output = directory ?? makeTemporaryDirectory("invoker-core-pipe")
+        let config = try writeConfiguration(configuration)
         let script = "core=$1 invoker=$2 output=$3; shift 3; cat \"$core\" | \"$invoker\" core --log-dir \"$output\" \"$@\""
-        let process = try TestProcess("/bin/sh", ["-c", script, "sh", core.path, builtProduct("invoker"), output] + extra + [pid, pid, "11", "1700000000"],
+        let process = try TestProcess("/bin/sh", ["-c", script, "sh", core.path, builtProduct("invoker"), output,
+                                                  "--config", config, String(pid), String(core.pid), "11", String(time)],
                                       outputPath: output + ".txt")
         #expect(process.waitForExit(seconds: 60) == 0, "\(readFile(output + ".txt") ?? "")")
         let names = directoryEntries(output)
-        let jsonName = try #require(names.first { $0.hasPrefix("crash-") && $0.hasSuffix(".json") }, "\(names)")
+        let jsonName = try #require(names.sorted().last { $0.hasPrefix("crash-") && $0.hasSuffix(".json") }, "\(names)")
         #expect(!names.contains { $0.hasSuffix(".tmp") }, "the temporary core is removed: \(names)")
         let data = try #require(readFile(output + "/" + jsonName)).data(using: .utf8)!
-        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return (output, try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any]))
     }
 
-    func functions(_ report: [String: Any]) -> [Int: [String]] {
-        var result: [Int: [String]] = [:]
+    /// Each thread's frames in a report, as eu-stack -s -i prints them (function, file:line).
+    static func frames(_ report: [String: Any]) -> [Int32: [OracleFrame]] {
+        var result: [Int32: [OracleFrame]] = [:]
         for thread in report["threads"] as? [[String: Any]] ?? [] {
-            result[thread["tid"] as? Int ?? -1] = (thread["frames"] as? [[String: Any]] ?? []).map { $0["function"] as? String ?? "??" }
+            result[Int32(thread["tid"] as? Int ?? -1)] = (thread["frames"] as? [[String: Any]] ?? []).map { frame in
+                let file = frame["file"] as? String, line = frame["line"] as? Int
+                return OracleFrame(function: frame["function"] as? String ?? "??",
+                                   location: file.flatMap { file in line.map { "\(file):\($0)" } })
+            }
         }
         return result
     }
 
-    @Test func aCorePipedInAsByTheKernelGivesTheSameStacksAndACapIsSaid() throws {
+    /// The gunzipped bytes of `path`.
+    func gunzip(_ path: String) throws -> Data {
+        let output = makeTemporaryDirectory("invoker-gunzip") + "/core"
+        let process = try TestProcess("/bin/sh", ["-c", "gzip -dc \"$1\" > \"$2\"", "sh", path, output])
+        #expect(process.waitForExit(seconds: 60) == 0)
+        return try Data(contentsOf: URL(fileURLWithPath: output))
+    }
+
+    @Test func aCorePipedWhileItsProcessIsDumpingIsReadFromTheProcessByEveryBuiltin() throws {
+        let core = try FixtureCore.make(witness: true)
+        defer { core.remove() }
+        let witness = try #require(core.witness)
+        let oracle = try euStack(arguments: ["--core=" + core.path, "--executable=" + core.executable])
+        let chain = ["unwind", "variables", "process", "sysstats"].map { "[[tracer]]\nuse = \"\($0)\"\n" }.joined()
+        let (output, report) = try pipe(core, pid: witness, configuration: "keep_core = true\n" + chain)
+        #expect(report["time_unix"] as? Int == 1_700_000_000)
+        let timing = "\(report["timing"] ?? "")"
+        #expect(timing.contains("read from process \(witness) while the kernel piped its core"), "\(timing)")
+        // The same stacks as eu-stack's on the core, unwound from the live memory.
+        let ours = Self.frames(report)
+        #expect(Set(ours.keys) == Set(oracle.keys) && oracle.count == 3)
+        for (tid, theirs) in oracle {
+            #expect(ours[tid] == theirs, "thread \(tid): ours \(ours[tid] ?? []) eu-stack \(theirs)")
+        }
+        let fault = try #require(report["fault"] as? [String: Any])
+        #expect(fault["crashing_thread"] as? Int == Int(core.pid))
+        #expect((fault["classification"] as? [String: Any])?["kind"] as? String == "null-dereference")
+        // The variables tracer: the crashing frame's NULL pointer; the collectors' sections.
+        let crashed = try #require((report["threads"] as? [[String: Any]])?.first { $0["crashed"] as? Bool == true })
+        let top = try #require((crashed["frames"] as? [[String: Any]])?.first)
+        let variables = top["variables"] as? [[String: Any]] ?? []
+        #expect(variables.first?["name"] as? String == "nothing" && variables.first?["value"] as? String == "0x0", "\(variables)")
+        let sections = "\(report["sections"] ?? "")"
+        #expect(sections.contains("Process Details") && sections.contains("System"), "\(sections)")
+        // The text log prints the crashing thread's registers.
+        let textName = try #require(directoryEntries(output).first { $0.hasSuffix(".log") })
+        let text = readFile(output + "/" + textName) ?? ""
+        #expect(text.contains("CPU Registers:\nR8 :0x") && text.contains("RIP:0x"), "\(text.prefix(1500))")
+        #expect(text.contains("Crashing Thread (TID \(core.pid), core-crasher):\n0   0x"))
+        #expect(text.contains("      nothing = 0x0  [points at the faulting address 0x0]  (volatile int *)"))
+        // keep_core: the whole core, gzip-compressed, beside the report, mode 0600.
+        let keptName = try #require(directoryEntries(output).first { $0.hasSuffix(".core.gz") })
+        var info = stat()
+        #expect(stat(output + "/" + keptName, &info) == 0 && info.st_mode & 0o777 == 0o600)
+        #expect(try gunzip(output + "/" + keptName) == Data(contentsOf: URL(fileURLWithPath: core.path)))
+        #expect(leftoverProcesses().isEmpty, "\(leftoverProcesses())")
+    }
+
+    @Test func aCorePipedAfterItsProcessIsGoneIsUnwoundFromItsOwnStacks() throws {
         let core = try FixtureCore.make()
         defer { core.remove() }
         let oracle = try euStack(arguments: ["--core=" + core.path, "--executable=" + core.executable])
-        let whole = try pipe(core)
-        #expect(whole["time_unix"] as? Int == 1_700_000_000)
-        #expect(Set(functions(whole).keys) == Set(oracle.keys.map(Int.init)) && oracle.count == 3)
+        let chain = ["unwind", "variables"].map { "[[tracer]]\nuse = \"\($0)\"\n" }.joined()
+        let (output, report) = try pipe(core, pid: core.pid, configuration: "keep_core = true\nkeep_core_limit = 65536\n" + chain)
+        let ours = Self.frames(report)
+        #expect(Set(ours.keys) == Set(oracle.keys) && oracle.count == 3)
         for (tid, theirs) in oracle {
-            #expect(functions(whole)[Int(tid)] == theirs.map(\.function), "thread \(tid)")
+            #expect(ours[tid] == theirs, "thread \(tid): ours \(ours[tid] ?? []) eu-stack \(theirs)")
         }
-        let timing = "\(whole["timing"] ?? "")"
-        #expect(timing.contains("bytes of core read from the pipe"), "\(timing)")
-
-        // Capped at 64 KiB: the notes survive (signal, every thread), the stacks' memory does not.
-        let capped = try pipe(core, extra: ["--max-core-size", "65536"])
-        #expect(Set(functions(capped).keys) == Set(oracle.keys.map(Int.init)))
-        #expect(((capped["fault"] as? [String: Any])?["signal"] as? [String: Any])?["name"] as? String == "SIGSEGV")
-        let problems = "\(capped["problems"] ?? "")"
-        #expect(problems.contains("only the first 65536 were kept (--max-core-size)"), "\(problems)")
+        let timing = "\(report["timing"] ?? "")"
+        #expect(timing.contains("process \(core.pid) being gone"), "\(timing)")
+        // Variables on the kept stacks: the crashing frame's NULL pointer.
+        let crashed = try #require((report["threads"] as? [[String: Any]])?.first { $0["crashed"] as? Bool == true })
+        let top = try #require((crashed["frames"] as? [[String: Any]])?.first)
+        let variables = top["variables"] as? [[String: Any]] ?? []
+        #expect(variables.first?["name"] as? String == "nothing" && variables.first?["value"] as? String == "0x0", "\(variables)")
+        // The sparse copy holds the stacks and small segments only, not the whole core.
+        var info = stat()
+        #expect(stat(core.path, &info) == 0)
+        let kept = try #require(timing.firstMatch(of: /([0-9]+) bytes of the core \(its notes, stacks and small segments\)/).map { UInt64($0.1)! })
+        #expect(kept > 0 && kept < UInt64(info.st_size) / 2, "\(kept) of \(info.st_size)")
+        // keep_core_limit: the first 64 KiB of the core, and the report says so.
+        let keptName = try #require(directoryEntries(output).first { $0.hasSuffix(".core.gz") })
+        #expect(try gunzip(output + "/" + keptName) == Data(contentsOf: URL(fileURLWithPath: core.path)).prefix(65536))
+        #expect("\(report["problems"] ?? "")".contains("holds its first 65536 of \(info.st_size) bytes (keep_core_limit)"))
+        // retention = 1: the next core's report prunes this one, its kept core with it.
+        _ = try pipe(core, pid: core.pid, configuration: "retention = 1\nkeep_core = true\nkeep_core_limit = 65536\n",
+                     time: 1_700_000_100, into: output)
+        #expect(directoryEntries(output).filter { $0.hasPrefix("crash-") }.sorted()
+                == ["crash-2023-11-14-221500.core.gz", "crash-2023-11-14-221500.json", "crash-2023-11-14-221500.log"])
         #expect(leftoverProcesses().isEmpty, "\(leftoverProcesses())")
     }
 
@@ -165,6 +251,14 @@ struct CoreFileTests {
         let (missing, missingMessages) = try runInvoker(["core", "--file", directory + "/absent", "--log-dir", directory])
         #expect(missing == 2)
         #expect(missingMessages.contains("Cannot open the core file \(directory)/absent: No such file or directory."), "\(missingMessages)")
+        // On the pipe: a program, and nothing at all.
+        for (input, sentence) in [("/bin/true", "Standard input is not an ELF core: its ELF type is not ET_CORE."),
+                                  ("/dev/null", "Standard input is not an ELF core: it ends after 0 bytes, inside its headers.")] {
+            let process = try TestProcess("/bin/sh", ["-c", "exec \"$1\" core --log-dir \"$2\" 1 1 11 0 < \"$3\"", "sh",
+                                                      builtProduct("invoker"), directory, input], outputPath: directory + ".txt")
+            #expect(process.waitForExit(seconds: 60) >> 8 == 2, "nothing done")
+            #expect((readFile(directory + ".txt") ?? "").contains(sentence), "\(readFile(directory + ".txt") ?? "")")
+        }
         #expect(directoryEntries(directory).isEmpty)
         #expect(leftoverProcesses().isEmpty, "\(leftoverProcesses())")
     }

@@ -1,7 +1,8 @@
 // CoreCommand: `invoker core --file CORE` writes the crash report of a core file on disk (the
 // same text log and JSON report a live crash gets) with libdwfl's core support;
 // `invoker core PID TID SIGNAL TIME` (kernel.core_pattern = |invoker core %P %i %s %t) does the
-// same for the core the kernel pipes to it, spooled to a capped temporary file first.
+// same for the core the kernel pipes to it (CorePipe: the live process read while the kernel
+// waits, the core itself only streamed past).
 
 #if canImport(Glibc)
 import Glibc
@@ -17,10 +18,13 @@ struct CoreCommand: ParsableCommand {
         commandName: "core",
         abstract: "Write the crash report of a core file, or of the core the kernel pipes in.",
         discussion: """
-        Reads the core's notes (the signal, every thread's registers, the process name) and \
-        unwinds every thread with elfutils' libdwfl, as eu-stack does on a core. The report is \
-        named crash-%Y-%m-%d-%H%M%S.log (and .json) after the crash's time. As a \
-        kernel.core_pattern pipe, it reads the core from standard input: |/usr/local/bin/invoker core --log-dir DIR %P %i %s %t
+        With --file, reads the core's notes (the signal, every thread's registers, the process \
+        name) and unwinds every thread with elfutils' libdwfl, as eu-stack does on a core. As a \
+        kernel.core_pattern pipe (|/usr/local/bin/invoker core --log-dir DIR %P %i %s %t), it reads \
+        the notes from standard input and runs the configured built-in tracers on the process \
+        itself, readable while the kernel waits on the pipe, then drains the rest of the core \
+        (keep_core keeps it, compressed). The report is named crash-%Y-%m-%d-%H%M%S.log (and .json) \
+        after the crash's time.
         """)
 
     @Option(name: .long, help: "The core file to read.")
@@ -34,9 +38,6 @@ struct CoreCommand: ParsableCommand {
 
     @Option(name: .long, help: "The configuration file (default: $INVOKER_CONFIG, else /etc/invoker/invoker.conf).")
     var config: String?
-
-    @Option(name: .customLong("max-core-size"), help: "Bytes of a piped core kept in the temporary copy; the rest is read and dropped (default: 1 GiB).")
-    var maxCoreSize: UInt64 = 1 << 30
 
     @Argument(help: "Without a file, the kernel's %P %i %s %t (pid, crashing thread, signal, time); the core is read from standard input.")
     var kernel: [String] = []
@@ -62,61 +63,63 @@ struct CoreCommand: ParsableCommand {
             throw CommandFailure(.nothing, problem)
         }
         let started = Deadline.now()
+        let numbers = kernel.compactMap { Int64($0) }
+        var time = Int(Glibc.time(nil))
+        if let file {
+            var status = stat()
+            if stat(file, &status) == 0 { time = Int(status.st_mtim.tv_sec) }
+        } else if numbers.count > 3 {
+            time = Int(numbers[3])
+        }
+        let writer = ReportWriter(directory: directory, formats: configuration.formats, retention: configuration.retention,
+                                  prefix: "crash", time: time, logger: logger, layout: configuration.logLayout,
+                                  groupThreads: configuration.groupThreads)
         var report: CrashReport
         if let file {
-            let dump = try read(file, executable: exe, logger: logger)
-            var status = stat()
-            let time = stat(file, &status) == 0 ? Int(status.st_mtim.tv_sec) : Int(Glibc.time(nil))
+            // The variables tracer, when the chain has it, reads the core's memory as it would the process's.
+            let dump = try read(file, executable: exe, variables: CorePipe.variablesOptions(of: configuration),
+                                deadline: started.adding(seconds: configuration.deadline), logger: logger)
             report = CoreReport.make(from: dump, time: time, readSeconds: Deadline.now().seconds(since: started))
         } else {
-            report = try readPiped(directory: directory.path, started: started, logger: logger)
+            let pipe = CorePipe(pid: Int32(truncatingIfNeeded: numbers[0]), crashingThread: numbers.count > 1 ? Int32(truncatingIfNeeded: numbers[1]) : nil,
+                                time: time, executable: exe, configuration: configuration, logDirectory: directory,
+                                keptCoreName: writer.baseName + ReportRetention.keptCoreSuffix, logger: logger)
+            do {
+                report = try pipe.report(from: .standardInput, started: started)
+            } catch {
+                logger.error("\(error)")
+                throw CommandFailure(.nothing, "\(error)")
+            }
         }
-        // The command line (NT_PRPSINFO) can carry a secret: the same redaction as every report.
+        // A crash like any other: its fingerprint and its group's standing in the crash store.
+        CrashLoopGuard(directory: directory.path, settings: configuration.store, usesStore: configuration.store.enabled,
+                       logger: logger).assess(report: &report)
+        // The command line (NT_PRPSINFO, /proc/%P/cmdline) can carry a secret: the same redaction as every report.
         report.redact(with: Dispatcher(configuration: configuration, outputDirectory: directory, serverUser: nil,
                                        hostTriplet: nil, toStandardOutput: false, logger: logger).redactor)
-        let writer = ReportWriter(directory: directory, formats: configuration.formats, retention: configuration.retention,
-                                  prefix: "crash", time: report.time, logger: logger, layout: configuration.logLayout,
-                                  groupThreads: configuration.groupThreads)
-        let status = ExitStatus.of(report, written: writer.writeFinal(report, replacing: nil) != nil)
+        let written = writer.writeFinal(report, replacing: nil)
+        let status = ExitStatus.of(report, written: written != nil)
+        // Then, as after a crash: the store's index, Sentry, the notifiers (exec'd in place of this process).
+        if let written, configuration.store.enabled {
+            _ = ReportIndexer(directory: directory.path, settings: configuration.store, logger: logger)
+                .index(report, at: written, now: Int(Glibc.time(nil)))
+        }
+        SentryForwarder.forwardAfterFinalReport(report, kind: "crash", baseName: writer.baseName, directory: directory.path,
+                                                configuration: configuration, serverPID: report.pid, logger: logger,
+                                                exitStatus: status.rawValue)
+        if let written, !configuration.notifiers.isEmpty {
+            logger.error("\(NotifyCommand.exec(configuration.notifiers, report: report, location: written, outputDirectory: directory.path))")
+        }
         if let failure = ExitStatus.ending(status) { throw failure }
     }
 
-    private func read(_ path: String, executable: String?, logger: Logger) throws -> CoreDump {
+    private func read(_ path: String, executable: String?, variables: VariablesOptions?, deadline: Deadline,
+                      logger: Logger) throws -> CoreDump {
         do {
-            return try CoreFileReader.read(path: path, executable: executable)
+            return try CoreFileReader.read(path: path, executable: executable, variables: variables, deadline: deadline)
         } catch {
             logger.error("\(error.description)")
             throw CommandFailure(.nothing, error.description)
         }
-    }
-
-    /// The report of the core on standard input: the kernel's %P %i %s %t, the program from
-    /// /proc/%P/exe (readable while the kernel waits on the pipe), the core spooled and read.
-    private func readPiped(directory: String, started: Deadline, logger: Logger) throws -> CrashReport {
-        let numbers = kernel.compactMap { Int64($0) }
-        let pid = Int32(truncatingIfNeeded: numbers[0])
-        var executable = exe
-        if executable == nil, let link = ProcFile.readLink("/proc/\(pid)/exe") {
-            executable = link.hasSuffix(" (deleted)") ? String(link.dropLast(" (deleted)".count)) : link
-        }
-        let spool: CoreSpool
-        do {
-            spool = try CoreSpool.spool(from: .standardInput, directory: directory, pid: pid, limit: maxCoreSize)
-        } catch {
-            logger.error("\(error.description)")
-            throw CommandFailure(.nothing, error.description)
-        }
-        defer { unlink(spool.path) }
-        // The core names its files; the one /proc/PID/exe named is used only if it still exists.
-        let dump = try read(spool.path, executable: executable.flatMap { access($0, R_OK) == 0 ? $0 : nil }, logger: logger)
-        let time = numbers.count > 3 ? Int(numbers[3]) : Int(Glibc.time(nil))
-        var report = CoreReport.make(from: dump, time: time, readSeconds: Deadline.now().seconds(since: started),
-                                     source: "the core piped in by the kernel")
-        if report.fault?.crashingThread == nil, numbers.count > 1 { report.fault?.crashingThread = Int32(truncatingIfNeeded: numbers[1]) }
-        report.notes.append("\(spool.bytesRead) bytes of core read from the pipe, \(spool.bytesKept) kept in a temporary copy (since removed)")
-        if spool.isTruncated {
-            report.problems.append("The piped core was \(spool.bytesRead) bytes; only the first \(spool.bytesKept) were kept (--max-core-size), so stacks in memory past that point could not be read.")
-        }
-        return report
     }
 }

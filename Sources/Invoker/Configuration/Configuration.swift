@@ -80,6 +80,10 @@ struct Configuration: Equatable {
     /// Bytes of the threads' stacks copied up front while the target is stopped, in all; stacks
     /// beyond it are read page by page as the unwinder needs them.
     var stackCopyLimit: Int = 64 << 20
+    /// `invoker core` as a kernel.core_pattern pipe: keep the piped core, gzip-compressed, beside
+    /// the report (keep_core), at most this many bytes of it (keep_core_limit, before compression).
+    var keepCore = false
+    var keepCoreLimit: UInt64 = 1 << 30
     /// The text log's thread layout (log_layout); nil is "auto": the layout of the Traffic
     /// Server that started us (LogLayout.automatic).
     var logLayout: LogLayout? = nil

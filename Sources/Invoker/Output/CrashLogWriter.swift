@@ -169,14 +169,17 @@ struct CrashLogWriter {
         }
     }
 
-    /// The 23 gregs of the signal context, four to a line, as traffic_crashlog prints them.
+    /// The 23 gregs of the signal context, four to a line, as traffic_crashlog prints them; for
+    /// registers from elsewhere (a core's NT_PRSTATUS), the first 18 of them (R8 … EFL), the ones
+    /// such registers hold, in the same layout.
     private func renderRegisters(_ out: inout String) {
-        guard let gregs = report.fault?.registers?.signalContextGregs else {
+        guard let registers = report.fault?.registers else {
             out += "No target CPU registers\n"
             return
         }
+        let values = registers.signalContextGregs ?? registers.generalRegistersInGregOrder
         out += "CPU Registers:\n"
-        for (index, value) in gregs.enumerated() {
+        for (index, value) in values.enumerated() {
             let name = Registers.gregNames[index]
             out += (name.count < 3 ? name + String(repeating: " ", count: 3 - name.count) : name)
             out += ":0x" + hex(value, width: 16) + (index % 4 == 3 ? "\n" : " ")

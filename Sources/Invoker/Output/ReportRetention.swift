@@ -1,5 +1,5 @@
 // ReportRetention: keeps the report directory to the configured number of reports. A report is
-// its base name's .log and .json together (either alone counts too: an orphan .json of a crash
+// its base name's .log, .json and kept .core.gz together (any alone counts too: an orphan .json of a crash
 // whose log was pruned is pruned in turn); reports are ordered by modification time, newest
 // first, never by name (a planted crash-9999-… name, or one written while the clock was ahead,
 // must not push out this run's report), and this run's files are never deleted. Temporary files
@@ -16,6 +16,8 @@ struct ReportRetention {
     let prefix: String
     /// Reports to keep, this run's included; 0 keeps all.
     let keep: Int
+    /// A core `invoker core` kept beside its report (keep_core) goes with it.
+    static let keptCoreSuffix = ".core.gz"
     /// A temporary file older than this was left by a writer that is gone.
     static let staleTemporarySeconds = 60
 
@@ -33,7 +35,8 @@ struct ReportRetention {
             }
             guard keep > 0, name.hasPrefix(prefix + "-") else { continue }
             let base: Substring
-            if name.hasSuffix(".log") { base = name.dropLast(4) } else if name.hasSuffix(".json") { base = name.dropLast(5) } else { continue }
+            if name.hasSuffix(".log") { base = name.dropLast(4) } else if name.hasSuffix(".json") { base = name.dropLast(5) }
+            else if name.hasSuffix(Self.keptCoreSuffix) { base = name.dropLast(Self.keptCoreSuffix.count) } else { continue }
             let entry = reports[String(base), default: (0, [])]
             reports[String(base)] = (max(entry.mtime, Int(info.st_mtim.tv_sec)), entry.names + [name])
         }

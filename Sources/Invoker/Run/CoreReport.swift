@@ -1,6 +1,7 @@
 // CoreReport: the crash report of a core file: the same model a live crash fills (threads,
 // frames, fault and its classification, modules), from what CoreFileReader read, with a note
-// that it came from a core, so a reader knows why the live-only sections are missing.
+// that it came from a core, so a reader knows why the live-only sections are missing (the
+// variables tracer runs on a core file's memory when the configuration has it).
 
 #if canImport(Glibc)
 import Glibc
@@ -30,9 +31,17 @@ enum CoreReport {
                          frames: thread.frames, unwindStop: thread.unwindStop)
         }
         report.problems = dump.problems
-        report.notes.append("read from \(source ?? "the core file " + dump.path) (not a live process: no variables, "
-            + "collectors, external tracers, thread names or process status) in \(Int(readSeconds * 1000)) ms")
+        report.globals = dump.globals
+        report.notes += dump.notes
+        let missing = (dump.readVariables ? [] : ["variables"]) + ["collectors", "external tracers", "thread names", "process status"]
+        report.notes.append("read from \(source ?? "the core file " + dump.path) (not a live process: no "
+            + sentence(missing) + ") in \(Int(readSeconds * 1000)) ms")
         report.tracerRuns.append(TracerRun(name: "core", seconds: readSeconds, outcome: "completed"))
         return report
+    }
+
+    /// "a, b or c".
+    private static func sentence(_ items: [String]) -> String {
+        items.count <= 1 ? items.joined() : items.dropLast().joined(separator: ", ") + " or " + items.last!
     }
 }

@@ -57,6 +57,12 @@ public struct Registers: Sendable, Equatable {
         "RDX", "RAX", "RCX", "RSP", "RIP", "EFL", "CSGSFS", "ERR", "TRAPNO", "OLDMASK", "CR2",
     ]
 
+    /// R8 … RIP and EFLAGS in glibc's REG_* order (the first 18 `gregs`): what registers that
+    /// did not come from a signal context (ptrace, a core's NT_PRSTATUS) print as.
+    public var generalRegistersInGregOrder: [UInt64] {
+        [r8, r9, r10, r11, r12, r13, r14, r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags]
+    }
+
     /// The value of a register by libunwind's x86_64 number (UNW_X86_64_RAX … UNW_X86_64_RIP),
     /// or nil for a number this type does not hold.
     public func value(libunwindNumber number: Int32) -> UInt64? {

@@ -1,6 +1,6 @@
 // CoreFileReader: a report's worth of facts from an ELF core file on disk, with elfutils doing
-// all the ELF work: libelf walks the notes (NT_PRPSINFO for the process, NT_PRSTATUS for each
-// thread's id and registers, NT_SIGINFO for the fatal signal), libdwfl reports the modules the
+// all the ELF work: libelf walks the notes (CoreNotes: the process, each thread's id and
+// registers, the fatal signal), libdwfl reports the modules the
 // core maps (dwfl_core_file_report), attaches to its threads (dwfl_core_file_attach) and unwinds
 // each one (dwfl_thread_getframes), as `eu-stack --core` does; the symbolizer names the frames.
 // Everything is read and symbolized inside `read`, so what it returns holds values only.
@@ -42,6 +42,11 @@ public struct CoreDump: Sendable {
     public var modules: [LoadedModule]
     /// Sentences about whatever could not be read.
     public var problems: [String]
+    /// Globals the variables tracer read, and its timing notes (when it ran).
+    public var globals: [Variable] = []
+    public var notes: [String] = []
+    /// Whether the variables tracer ran on the core's memory.
+    public var readVariables = false
 }
 
 /// Why a core file could not be read at all.
@@ -64,8 +69,13 @@ public enum CoreFileReader {
     public static let frameLimit = 256
 
     /// Reads the core file at `path`; `executable` names the program when the core's own file
-    /// names cannot be trusted or found (a program moved or rebuilt since).
-    public static func read(path: String, executable: String?) throws(CoreFileError) -> CoreDump {
+    /// names cannot be trusted or found (a program moved or rebuilt since). With `variables`, the
+    /// variables tracer reads the frames' variables from the core's memory (CoreFileMemoryReader),
+    /// as it reads a live process's, within `deadline`.
+    /// `present` names the file ranges that hold the core's bytes when the file is a sparse copy.
+    public static func read(path: String, executable: String?, variables: VariablesOptions? = nil,
+                            deadline: Deadline = Deadline.now().adding(seconds: 60),
+                            present: [Range<UInt64>]? = nil) throws(CoreFileError) -> CoreDump {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         defer { close(descriptor) }
@@ -78,34 +88,10 @@ public enum CoreFileReader {
         guard gelf_getehdr(elf, &header) != nil, header.e_type == UInt16(ET_CORE) else {
             throw .notACore(path: path, reason: "its ELF type is not ET_CORE")
         }
-        var dump = CoreDump(path: path, pid: 0, threads: [], modules: [], problems: [])
-        var statuses: [ivk_core_prstatus] = []
-        readNotes(elf) { type, descriptor, size in
-            switch Int32(type) {
-            case NT_PRPSINFO:
-                var info = ivk_core_prpsinfo()
-                guard ivk_core_prpsinfo(descriptor, size, &info) == 0 else { return }
-                dump.pid = info.pid
-                dump.processName = withUnsafeBytes(of: info.name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-                let arguments = withUnsafeBytes(of: info.arguments) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-                dump.arguments = arguments.trimmingTrailingSpaces()
-            case NT_PRSTATUS:
-                var status = ivk_core_prstatus()
-                if ivk_core_prstatus(descriptor, size, &status) == 0 { statuses.append(status) }
-            case Self.siginfoNoteType:
-                guard size >= Int(IVK_SIGINFO_SIZE) else { return }
-                var raw = ivk_siginfo()
-                ivk_decode_siginfo(descriptor, &raw)
-                dump.signal = SignalInfo(raw)
-            default:
-                break
-            }
-        }
-        dump.crashingThread = statuses.first?.tid
-        if dump.signal == nil, let first = statuses.first, first.signal > 0 {
-            dump.signal = SignalInfo(number: first.signal)
-            dump.problems.append("The core has no NT_SIGINFO note: only the signal number is known, not its code or address.")
-        }
+        let notes = CoreNotes(elf: elf)
+        var dump = CoreDump(path: path, pid: notes.pid, processName: notes.processName, arguments: notes.arguments,
+                            signal: notes.signal, crashingThread: notes.crashingThread, threads: [], modules: [],
+                            problems: notes.problems)
 
         guard let dwfl = ivk_dwfl_begin_for_core() else {
             throw .cannotReport(path: path, reason: String(cString: dwfl_errmsg(-1)))
@@ -129,46 +115,52 @@ public enum CoreFileReader {
             } else {
                 stacks = unwindThreads(dwfl)
             }
-            let symbolizer = Symbolizer(modules: index)
-            for status in statuses {
-                let stack = stacks[status.tid] ?? ThreadStack(frames: [], stop: "libdwfl did not find this thread in the core")
+            for thread in notes.threads {
+                let stack = stacks[thread.tid] ?? ThreadStack(frames: [], stop: "libdwfl did not find this thread in the core")
                 var frames = stack.frames
                 if let first = frames.indices.first {
-                    frames[first].recovery = status.tid == dump.crashingThread ? .faultContext : .stopped
+                    frames[first].recovery = thread.tid == dump.crashingThread ? .faultContext : .stopped
+                    // xmm0–xmm15 (DWARF 17–32, from NT_PRFPREG) are known in frame 0 only.
+                    for (number, value) in (thread.registers.xmmLow ?? []).enumerated() {
+                        frames[first].registers.values[UInt16(17 + number)] = value
+                    }
                 }
-                dump.threads.append(CoreThread(tid: status.tid, signal: status.signal, registers: Registers(status.regs),
-                                               frames: symbolizer.symbolize(frames), unwindStop: stack.stop))
+                dump.threads.append(CoreThread(tid: thread.tid, signal: thread.signal, registers: thread.registers,
+                                               frames: frames, unwindStop: stack.stop))
+            }
+            // Variables are read from the unwound frames before they are named, as in a live capture.
+            if let variables {
+                readVariables(into: &dump, options: variables, notes: notes, modules: index,
+                              memory: CoreFileMemoryReader(descriptor: descriptor, elf: elf, modules: index, present: present),
+                              deadline: deadline)
+            }
+            let symbolizer = Symbolizer(modules: index)
+            for thread in dump.threads.indices {
+                dump.threads[thread].frames = symbolizer.symbolize(dump.threads[thread].frames)
             }
         }
-        if statuses.isEmpty { dump.problems.append("The core has no NT_PRSTATUS note: no thread's registers are known.") }
         return dump
     }
 
-    /// NT_SIGINFO ("SIGI"), which Debian's <elf.h> defines but Swift does not import as a constant.
-    static let siginfoNoteType: Int32 = 0x5349_4749
-
-    /// Calls `body` with the type, descriptor and descriptor size of each "CORE" note.
-    static func readNotes(_ elf: OpaquePointer, _ body: (UInt32, UnsafeRawPointer, Int) -> Void) {
-        var count = 0
-        guard elf_getphdrnum(elf, &count) == 0 else { return }
-        for index in 0..<count {
-            var header = GElf_Phdr()
-            guard gelf_getphdr(elf, Int32(index), &header) != nil, header.p_type == UInt32(PT_NOTE) else { continue }
-            guard let data = elf_getdata_rawchunk(elf, Int64(header.p_offset), Int(header.p_filesz), ELF_T_NHDR),
-                  let base = data.pointee.d_buf else { continue }
-            var offset = 0
-            while true {
-                var note = GElf_Nhdr()
-                var nameOffset = 0, descriptorOffset = 0
-                let next = gelf_getnote(data, offset, &note, &nameOffset, &descriptorOffset)
-                guard next > 0 else { break }
-                let name = String(cString: base.advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
-                if name == "CORE" || name == "LINUX" {
-                    body(note.n_type, UnsafeRawPointer(base.advanced(by: descriptorOffset)), Int(note.n_descsz))
-                }
-                offset = next
-            }
-        }
+    /// Runs the variables tracer on the core: a snapshot whose memory is the core file's.
+    static func readVariables(into dump: inout CoreDump, options: VariablesOptions, notes: CoreNotes, modules: ModuleIndex,
+                              memory: any MemoryReader, deadline: Deadline) {
+        let fault = FaultContext(pid: dump.pid, crashingThread: dump.crashingThread, signal: dump.signal,
+                                 registers: notes.threads.first?.registers)
+        let snapshot = CoreProcessSnapshot.ofCoreFile(pid: dump.pid, executable: dump.executable ?? "?",
+                                                      threads: notes.threads.map { ($0.tid, $0.registers) }, fault: fault,
+                                                      memory: memory, modules: modules)
+        let stacks = UnwoundStacks(threads: dump.threads.map { thread in
+            ThreadReport(tid: thread.tid, name: "", isCrashing: thread.tid == dump.crashingThread, registers: thread.registers,
+                         frames: thread.frames, unwindStop: thread.unwindStop)
+        })
+        let variables = VariablesTracer(options: options).capture(snapshot: snapshot, stacks: stacks, deadline: deadline)
+        let threads = stacks.attaching(variables)
+        for index in dump.threads.indices { dump.threads[index].frames = threads[index].frames }
+        dump.globals = variables.globals
+        dump.readVariables = true
+        dump.problems += variables.remarks.problems
+        dump.notes += variables.remarks.notes
     }
 
     /// The module the process was started from: the one whose file name begins with the process
@@ -204,8 +196,16 @@ public enum CoreFileReader {
                     let index = box.current.count
                     // A frame above 0 whose pc is exact follows a signal trampoline.
                     if index > 0, isActivation { box.current[index - 1].isSignalFrame = true }
-                    box.current.append(Frame(index: index, pc: pc, stackPointer: stackPointer,
-                                             recovery: index == 0 ? .stopped : .callFrameInfo))
+                    var frame = Frame(index: index, pc: pc, stackPointer: stackPointer,
+                                      recovery: index == 0 ? .stopped : .callFrameInfo)
+                    // As RemoteUnwinder: every general register in frame 0, the callee-saved ones above.
+                    for number: UInt16 in index == 0 ? Array(0...16) : [3, 6, 7, 12, 13, 14, 15, 16] {
+                        var value: Dwarf_Word = 0
+                        if dwfl_frame_reg(state!, UInt32(number), &value) == 0 { frame.registers.values[number] = value }
+                    }
+                    // A frame's canonical frame address is its caller's stack pointer.
+                    if index > 0, !isActivation { box.current[index - 1].registers.cfa = stackPointer }
+                    box.current.append(frame)
                     return box.current.count >= CoreFileReader.frameLimit ? Int32(DWARF_CB_ABORT) : Int32(DWARF_CB_OK)
                 }, argument)
                 var stop: String? = nil
@@ -221,13 +221,5 @@ public enum CoreFileReader {
             }, Unmanaged.passUnretained(box).toOpaque())
         }
         return box.stacks
-    }
-}
-
-extension String {
-    fileprivate func trimmingTrailingSpaces() -> String {
-        var text = self
-        while text.last == " " { text.removeLast() }
-        return text
     }
 }
