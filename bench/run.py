@@ -98,16 +98,20 @@ def main():
     # 32 deep), and time enough that no budget cuts the capture short.
     variables_dir = tempfile.mkdtemp(prefix="invoker-bench-variables-")
     configs = {}
-    for which in ("crashing", "all"):
+    cache_dir = os.path.join(variables_dir, "debug-info-cache")
+    for which, threads, cache in (("crashing", "crashing", None), ("all", "all", None), ("cached", "crashing", cache_dir)):
         configs[which] = os.path.join(variables_dir, f"{which}.conf")
         with open(configs[which], "w") as out:
             # The same crash again and again is a crash loop to the crash store, which would skip
             # the variables tracer after the third: the store is off for these runs.
-            out.write(f'[store]\nenabled = false\n\n[[tracer]]\nuse = "unwind"\n[[tracer]]\nuse = "variables"\nthreads = "{which}"\n'
+            out.write((f'debug_info_cache = "{cache}"\n' if cache else "")
+                      + f'[store]\nenabled = false\n\n[[tracer]]\nuse = "unwind"\n[[tracer]]\nuse = "variables"\nthreads = "{threads}"\n'
                       f'max_frames = 64\ntimeout = 10\n')
     variables_helpers = {
         "invoker variables": (os.path.join(bin_dir, "invoker"), ["--log-dir", variables_dir, "--config", configs["crashing"]]),
         "gdb bt full": (peer, ["/usr/bin/gdb", "-batch", "-nx", "-p", "%p", "-ex", "bt full"]),
+        "invoker variables, debug-info cache": (os.path.join(bin_dir, "invoker"),
+                                                ["--log-dir", variables_dir, "--config", configs["cached"]]),
         "invoker variables, all threads": (os.path.join(bin_dir, "invoker"),
                                            ["--log-dir", variables_dir, "--config", configs["all"]]),
         "gdb thread apply all bt full": (peer, ["/usr/bin/gdb", "-batch", "-nx", "-p", "%p", "-ex", "thread apply all bt full"]),
@@ -115,6 +119,17 @@ def main():
     thread_counts = [int(n) for n in args.threads.split(",")]
     helpers_and_variables = {**helpers, **variables_helpers}
     crash = {(tool, n): [] for tool in helpers_and_variables for n in thread_counts}
+    # One crash, not timed, fills the debug-info cache (after its report, outside the downtime):
+    # the timed runs are every crash after the first on a machine.
+    crash_run(bin_dir, variables_helpers["invoker variables, debug-info cache"], thread_counts[0], args.depth, log_dir)
+    def cached_files():
+        found = [name for _, _, names in os.walk(cache_dir) for name in names]
+        return [] if any(name.endswith(".tmp") for name in found) else [name for name in found if name.endswith(".debug")]
+    deadline = time.monotonic() + 60
+    while not cached_files() and time.monotonic() < deadline:  # the report's child stores them after the release
+        time.sleep(0.1)
+    if not cached_files():
+        raise RuntimeError(f"the warm-up crash stored nothing in the debug-info cache {cache_dir}")
     live = {(tool, n): [] for tool in live_tools for n in thread_counts}
     for n in thread_counts:
         for run in range(args.runs):
@@ -162,6 +177,18 @@ def main():
             cells.append(f"{ms(mine[0])} [{ms(mine[1])}–{ms(mine[2])}] | {ms(peer_time[0])} [{ms(peer_time[1])}–{ms(peer_time[2])}] "
                          f"| {mine[0] / peer_time[0]:.3f}")
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    lines.append("\n## Crash downtime with variables and a debug-info cache (SIGCONT to helper exit)\n")
+    lines.append("The crashing thread's variables as above, with `debug_info_cache` set and filled by an earlier crash: "
+                 "the C library's separate debug file is opened uncompressed instead of inflated in the stopped window. "
+                 "Same runs as the tables above.\n")
+    lines.append("| threads | invoker variables, cache | invoker variables, no cache | eu-stack | gdb bt full "
+                 "| cache / eu-stack | cache / gdb bt full | no cache / eu-stack |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for n in thread_counts:
+        cached, uncached, eu, gdb = (summary([s["downtime_us"] for s in crash[(tool, n)]])
+                                     for tool in ("invoker variables, debug-info cache", "invoker variables", "eu-stack", "gdb bt full"))
+        lines.append(f"| {n} | " + " | ".join(f"{ms(m)} [{ms(lo)}–{ms(hi)}]" for m, lo, hi in (cached, uncached, eu, gdb))
+                     + f" | {cached[0] / eu[0]:.2f} | {cached[0] / gdb[0]:.3f} | {uncached[0] / eu[0]:.2f} |")
     lines.append("\n## Live capture: freeze (longest stall of a worker) and wall time\n")
     lines.append("| threads | " + " | ".join(f"{t} freeze | {t} wall" for t in live_tools) + " |")
     lines.append("|---|" + "---|---|" * len(live_tools))

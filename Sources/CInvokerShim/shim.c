@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -101,6 +102,16 @@ static const Dwfl_Callbacks process_callbacks = {
 };
 
 Dwfl *ivk_dwfl_begin_for_process(void) { return dwfl_begin(&process_callbacks); }
+
+int ivk_dwfl_set_debuginfo_path(const char *path) {
+    // libdwfl reads the path through the pointer at every lookup: a change applies to every session.
+    char *copy = NULL;
+    if (path != NULL && (copy = strdup(path)) == NULL) return -1;
+    char *old = debuginfo_path;
+    debuginfo_path = copy;
+    free(old);
+    return 0;
+}
 
 
 ssize_t ivk_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long local_count,

@@ -58,7 +58,8 @@ public struct UnwindTracer: Sendable, Equatable {
     }
 
     /// Names the frames of `threads` (the unwound stacks, with any variables already on their
-    /// frames) from the modules' files: after the target is released.
+    /// frames and levels) from the modules' files, after the target is released; the scope
+    /// chains the variables stage walked are reused (`ModuleIndex.scopeChain`).
     public func finish(_ threads: [ThreadReport], modules: ModuleIndex?, deadline: Deadline) -> SymbolizedStacks {
         let started = Deadline.now()
         let symbolizer = Symbolizer(modules: modules)

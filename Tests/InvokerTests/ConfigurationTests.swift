@@ -22,7 +22,7 @@ import Tracers
         #expect(status == 1)
         let problems = output.split(separator: "\n").filter { $0.hasPrefix(bad + ":") }.map { String($0.dropFirst(bad.count)) }
         #expect(Set(problems) == [":1: deadline: must be a positive number of seconds, at most 86400 (one day)",
-                                  ":2: colour: unknown setting; known: output_dir, formats, deadline, failure_policy, max_output_bytes, retention, early_release, log_layout, group_threads, stop_timeout, stack_copy_limit, keep_core, keep_core_limit, tracer, sentry, store, notify",
+                                  ":2: colour: unknown setting; known: output_dir, formats, deadline, failure_policy, max_output_bytes, retention, early_release, log_layout, group_threads, stop_timeout, stack_copy_limit, keep_core, keep_core_limit, debug_info_cache, tracer, sentry, store, notify",
                                   ":5: tracer[1].max_frames: must be an integer from 1 to 4096",
                                   ":9: tracer[2].timeout: must be a positive number of seconds, at most 86400 (one day)"], "\(output)")
         let good = try writeConfiguration("""

@@ -26,7 +26,8 @@ let packageRoot: String = {
     }
 
     @Test(arguments: [["help", "helper"], ["snapshot", "--help"], ["check-config", "--help"], ["list", "--help"], ["show", "--help"],
-                      ["groups", "--help"], ["resolve", "--help"], ["store", "rebuild", "--help"], ["core", "--help"]])
+                      ["groups", "--help"], ["resolve", "--help"], ["store", "rebuild", "--help"], ["core", "--help"],
+                      ["cache-debug-info", "--help"]])
     func everyOptionIsInTheManual(help: [String]) throws {
         let manual = try #require(readFile(packageRoot + "/man/invoker.8"))
         let (_, output) = try runInvoker(help)

@@ -35,21 +35,16 @@ func completeReport() -> CrashReport {
     report.serverVersion = "Traffic Server 9.2.9"
     report.threads[0].registers = registers
     report.threads[0].unwindStop = "the stack pointer left the stack"
-    var inlined = report.threads[0].frames[0]
-    inlined.isInlined = true
-    inlined.symbol.function = "inline_helper"
-    inlined.symbol.buildID = "f1c3bcc0279865fe3058404b2831d9e64135386c"
-    inlined.symbol.moduleOffset = 0x1136
-    inlined.symbol.functionOffset = 0x6
-    inlined.symbol.column = 7
-    inlined.variables = [Variable(name: "request", kind: "parameter", type: "struct request *", value: "0x0",
-                                  note: "points at the faulting address 0x0", pointee: nil, scope: "inline_helper")]
-    var trampoline = report.threads[0].frames[1]
-    trampoline.isSignalFrame = true
-    trampoline.recovery = .signalContext
-    report.threads[0].frames.insert(inlined, at: 0)
-    report.threads[0].frames[2] = trampoline
-    for index in report.threads[0].frames.indices { report.threads[0].frames[index].index = index }
+    // Frame 0 has one inlined level (a row of its own in the JSON); main is a signal trampoline.
+    report.threads[0].frames[0].symbol.buildID = "f1c3bcc0279865fe3058404b2831d9e64135386c"
+    report.threads[0].frames[0].symbol.moduleOffset = 0x1136
+    report.threads[0].frames[0].symbol.functionOffset = 0x6
+    report.threads[0].frames[0].inlined = [InlinedCall(function: "inline_helper", file: "server.c", line: 7, column: 7, variables: [
+        Variable(name: "request", kind: "parameter", type: "struct request *", value: "0x0",
+                 note: "points at the faulting address 0x0", pointee: nil, scope: "inline_helper"),
+    ])]
+    report.threads[0].frames[1].isSignalFrame = true
+    report.threads[0].frames[1].recovery = .signalContext
     report.globals = [Variable(name: "g_config", kind: "global", type: "int", value: "42", scope: "/usr/bin/server")]
     report.configurationRecords = ["proxy.config.http.server_ports 8080", "proxy.process.http.incoming_requests 12"]
     report.modules = [LoadedModule(path: "/usr/bin/server", start: 0x400000, end: 0x500000, buildID: "f1c3bcc0279865fe3058404b2831d9e64135386c"),
@@ -97,6 +92,10 @@ func expectRoundTrip(jsonPath: String, sourceLocation: SourceLocation = #_source
         #expect(decoded.fault?.crashingThread == 100 && decoded.fault?.address == "0x8" && decoded.fault?.payload == "ats-10.2")
         #expect(decoded.fault?.fingerprint == "fp1:0123456789abcdef" && decoded.occurrence?.state == "repeat")
         #expect(decoded.threads[0].frames.map(\.inlined) == [true, false, false])
+        #expect(decoded.threads[0].frames.map(\.function) == ["inline_helper", "crash_here", "main"])
+        #expect(decoded.threads[0].frames.map(\.index) == [0, 1, 2])
+        // Read back, the inlined row is a level of its physical frame again.
+        #expect(decoded.threads[0].threadReport.frames == report.threads[0].frames.map { var frame = $0; frame.registers = FrameRegisters(); return frame })
         #expect(decoded.threads[0].frames.map(\.recovery) == ["cfi", "cfi", "signal-context"])
         #expect(decoded.threads[0].frames[2].signalFrame)
         #expect(decoded.threads[0].frames[0].variables?.first?.scope == "inline_helper")

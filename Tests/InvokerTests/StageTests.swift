@@ -84,7 +84,7 @@ struct StageTests {
             ThreadReport(tid: 40, name: "main", isCrashing: false, registers: nil, frames: Array(frames.prefix(1))),
         ])
         let count = Variable(name: "count", kind: "local", type: "int", value: "3")
-        capture.variables = CapturedVariables(frames: [41: [1: [count]]],
+        capture.variables = CapturedVariables(frames: [41: [1: FrameVariables(own: [count])]],
                                               globals: [Variable(name: "state", kind: "global", type: "int", value: "1")])
         capture.sections = [ReportSection(id: "request", title: "Snapshot Request", fields: [])]
         capture.runs = [TracerRun(name: "unwind", seconds: 0.001, outcome: "completed")]

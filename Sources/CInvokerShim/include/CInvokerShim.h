@@ -89,6 +89,10 @@ long ivk_ptrace_get_xmm_low(pid_t tid, uint64_t xmm_low[IVK_XMM_COUNT]);
 /// dwfl_begin with the callbacks for a live process (/proc/PID/maps, separate debug files
 /// found by build-id and debuglink). The callbacks table is static.
 Dwfl *ivk_dwfl_begin_for_process(void);
+/// Sets the directories libdwfl searches for separate debug files (its debuginfo_path syntax:
+/// colon-separated; build-ids are looked up as DIR/.build-id/xx/rest.debug in each absolute
+/// DIR, in order); NULL restores libdwfl's default. Returns 0, or -1 when out of memory.
+int ivk_dwfl_set_debuginfo_path(const char *path);
 
 // MARK: core files (core.c)
 

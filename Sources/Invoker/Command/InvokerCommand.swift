@@ -18,7 +18,7 @@ struct InvokerCommand: AsyncParsableCommand {
         """,
         subcommands: [HelperCommand.self, CheckConfigCommand.self, SnapshotCommand.self, ShowCommand.self, SendCommand.self,
                       ExecTracerCommand.self, ListCommand.self, GroupsCommand.self, ResolveCommand.self, StoreCommand.self,
-                      NotifyCommand.self, CoreCommand.self],
+                      NotifyCommand.self, CoreCommand.self, CacheDebugInfoCommand.self],
         defaultSubcommand: HelperCommand.self)
 
     /// ArgumentParser's main(), except that the helper parks on the main thread before any

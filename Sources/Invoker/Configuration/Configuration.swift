@@ -80,6 +80,9 @@ struct Configuration: Equatable {
     /// Bytes of the threads' stacks copied up front while the target is stopped, in all; stacks
     /// beyond it are read page by page as the unwinder needs them.
     var stackCopyLimit: Int = 64 << 20
+    /// Where separate debug files are kept with their DWARF uncompressed (debug_info_cache), so
+    /// that no crash inflates zlib while the server is stopped; nil: not kept.
+    var debugInfoCache: String? = nil
     /// `invoker core` as a kernel.core_pattern pipe: keep the piped core, gzip-compressed, beside
     /// the report (keep_core), at most this many bytes of it (keep_core_limit, before compression).
     var keepCore = false

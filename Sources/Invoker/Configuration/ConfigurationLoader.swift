@@ -14,7 +14,8 @@ import Tracers
 
 enum ConfigurationLoader {
     static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release",
-                             "log_layout", "group_threads", "stop_timeout", "stack_copy_limit", "keep_core", "keep_core_limit", "tracer", "sentry", "store", "notify"]
+                             "log_layout", "group_threads", "stop_timeout", "stack_copy_limit", "keep_core", "keep_core_limit",
+                             "debug_info_cache", "tracer", "sentry", "store", "notify"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "inherit_env", "cwd"]
     static let builtinKeys = ["use", "name"] + BuiltinRegistry.settingKeys
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -177,6 +178,13 @@ enum ConfigurationLoader {
                 throw fail("stack_copy_limit", "must be a number of bytes from 0 (copy no stack up front) to 1073741824 (1 GiB)")
             }
             configuration.stackCopyLimit = bytes
+        }
+        if let value = table["debug_info_cache"] {
+            guard let path = value.string, path.isEmpty || path.hasPrefix("/") else {
+                throw fail("debug_info_cache", "must be an absolute path, or \"\" to keep no cache")
+            }
+            let trimmed = String(path.reversed().drop { $0 == "/" }.reversed())
+            configuration.debugInfoCache = path.isEmpty ? nil : trimmed.isEmpty ? "/" : trimmed
         }
         if let value = table["keep_core"] {
             guard let flag = value.bool else { throw fail("keep_core", "must be true or false") }

@@ -244,7 +244,7 @@ struct CrashLogWriter {
     /// `indexWidth` columns: 4 in ATS 10, 5 in 9.x), then what it does not print: the source
     /// location and the module.
     private func renderFrames(_ thread: ThreadReport, indexWidth: Int, _ out: inout String) {
-        for frame in thread.frames {
+        for frame in thread.flattenedFrames {
             var text = String(frame.index).padding(to: indexWidth) + "0x" + hex(frame.pc, width: 16) + " "
             if let function = frame.function {
                 text += function + (frame.isInlined ? "" : " + 0x" + hex(frame.functionOffset ?? 0))

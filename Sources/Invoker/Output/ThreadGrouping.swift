@@ -176,7 +176,7 @@ private struct StackKey: Hashable {
     var unwindStop: String?
 
     init(_ thread: ThreadReport) {
-        frames = thread.frames.map { frame in
+        frames = thread.flattenedFrames.map { frame in
             FrameKey(function: frame.function, file: frame.file, line: frame.line, module: frame.module,
                      moduleOffset: frame.function == nil ? frame.moduleOffset ?? frame.pc : nil,
                      isInlined: frame.isInlined, isSignalFrame: frame.isSignalFrame,

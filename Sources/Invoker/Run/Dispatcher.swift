@@ -54,6 +54,10 @@ struct Dispatcher {
              start: Deadline = .now(), sections: [ReportSection] = []) async -> Int32 {
         let deadline = start.adding(seconds: configuration.deadline)
         CrashGuard.install()
+        // Before any module index exists: libdwfl then finds the uncompressed copies first.
+        var debugInfoCache = configuration.debugInfoCache.map(DebugInfoCache.init(directory:))
+        let cacheProblem = debugInfoCache?.activate()
+        if cacheProblem != nil { debugInfoCache = nil }
         var externals = externalSpecs()
         let loopGuard = CrashLoopGuard(directory: outputDirectory.path, settings: configuration.store,
                                        usesStore: mode == .crash && !toStandardOutput && configuration.store.enabled, logger: logger)
@@ -66,6 +70,7 @@ struct Dispatcher {
             externals = []
         }
         var released = false
+        if let cacheProblem { capture.problems.append("Debug-info cache: \(cacheProblem).") }
         // Nothing left needs the server: let it go now and finish the report on our own time.
         if mode == .crash && externals.isEmpty && !toStandardOutput && configuration.earlyRelease {
             capture.notes.append("the server was released after \(Deadline.millisecondsSince(start)) ms; the report was completed after that")
@@ -85,6 +90,10 @@ struct Dispatcher {
                             groupThreads: configuration.groupThreads)
             CrashGuard.stage("symbolizing the stacks (reading the modules' ELF and DWARF files)")
             symbolized = finishStages(stages, capture: capture, snapshot: snapshot, deadline: deadline)
+        }
+        let debugFiles = snapshot?.modules?.openedDebugFiles() ?? []
+        if let debugInfoCache, !debugFiles.isEmpty {
+            capture.notes.append("\(debugFiles.count) separate debug files read, \(debugFiles.filter { debugInfoCache.holds($0.path) }.count) of them from the debug-info cache")
         }
         // Done with the snapshot: its module index holds every module's file open, and the
         // writers need descriptors of their own (a server started with RLIMIT_NOFILE 12 has few).
@@ -123,6 +132,10 @@ struct Dispatcher {
         // (which then does not fork again) nor the notifiers lengthen the downtime.
         if mode == .crash, let written, configuration.store.enabled || !configuration.notifiers.isEmpty {
             released = releaseAndIndex(report, at: written, released: released)
+        }
+        // Only once the server no longer waits for us (a crash's early release, or a snapshot).
+        if let debugInfoCache, mode == .live || released {
+            fillDebugInfoCache(debugInfoCache, with: debugFiles)
         }
         SentryForwarder.forwardAfterFinalReport(report, kind: writer.prefix, baseName: writer.baseName, directory: outputDirectory.path,
                                                 configuration: configuration, serverPID: pid, logger: logger, exitStatus: status)

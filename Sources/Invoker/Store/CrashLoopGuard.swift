@@ -38,7 +38,7 @@ struct CrashLoopGuard {
             guard let store = try CrashStore.open(directory: directory, readOnly: true),
                   try store.anyGroupAtLoopLimit(now: now, window: window, limit: settings.loopReports) else { return .notLooping }
             guard let crashing = capture.stacks?.threads.first(where: \.isCrashing) else { return .notLooping }
-            let frames = Symbolizer(modules: modules).symbolize(crashing.frames)
+            let frames = Symbolizer(modules: modules).symbolize(crashing.frames).flattened()
             let fingerprint = Fingerprint.compute(signal: capture.fault?.signal?.number,
                                                   faultKind: capture.fault?.classification?.kind.rawValue, frames: frames)
             let version = Self.version(executable: capture.executable, modules: modules?.modules ?? [])
@@ -57,7 +57,7 @@ struct CrashLoopGuard {
         if report.fingerprint == nil, let crashing = report.threads.first(where: \.isCrashing) {
             report.fingerprint = Fingerprint.compute(signal: report.fault?.signal?.number,
                                                      faultKind: report.fault?.classification?.kind.rawValue,
-                                                     frames: crashing.frames)
+                                                     frames: crashing.flattenedFrames)
         }
         if usesStore, report.occurrence == nil, let fingerprint = report.fingerprint {
             let version = Self.version(executable: report.executable, modules: report.modules)
@@ -78,7 +78,12 @@ struct CrashLoopGuard {
     static func compact(_ report: inout CrashReport) {
         report.threads = report.threads.filter(\.isCrashing).map { thread in
             var thread = thread
-            thread.frames = thread.frames.map { var frame = $0; frame.variables = []; return frame }
+            thread.frames = thread.frames.map { frame in
+                var frame = frame
+                frame.variables = []
+                frame.inlined = frame.inlined.map { var level = $0; level.variables = []; return level }
+                return frame
+            }
             return thread
         }
         report.modules = report.modules.filter { $0.path == report.executable }

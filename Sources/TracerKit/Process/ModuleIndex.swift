@@ -32,6 +32,11 @@ public final class ModuleIndex {
     public private(set) var problem: String?
     /// The process's executable (/proc/PID/exe), when it can be read.
     public let executablePath: String?
+    /// The DWARF scope chain of each code address asked (nil: no DWARF there), computed once
+    /// (`scopeChain(at:)`): the symbolizer and the variables reader share it.
+    var scopeChains: [UInt64: ScopeChain?] = [:]
+    /// How many scope chains were walked (addresses asked for the first time), for the tests.
+    package internal(set) var scopeChainWalks = 0
 
     /// Reports the modules of live process `pid` (reads /proc/PID/maps).
     public init?(pid: Int32) {

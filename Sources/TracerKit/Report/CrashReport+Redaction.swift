@@ -19,6 +19,10 @@ extension CrashReport {
         for thread in threads.indices {
             for frame in threads[thread].frames.indices {
                 threads[thread].frames[frame].variables = threads[thread].frames[frame].variables.map { Self.redact($0, with: redactor) }
+                for level in threads[thread].frames[frame].inlined.indices {
+                    threads[thread].frames[frame].inlined[level].variables =
+                        threads[thread].frames[frame].inlined[level].variables.map { Self.redact($0, with: redactor) }
+                }
             }
         }
         globals = globals.map { Self.redact($0, with: redactor) }

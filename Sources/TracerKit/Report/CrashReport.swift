@@ -68,9 +68,13 @@ public struct Variable: Sendable, Equatable {
     }
 }
 
-/// One frame of a thread's stack, symbolized.
+/// One physical frame of a thread's stack, symbolized, with the functions the compiler inlined
+/// at its pc as levels of it (`inlined`), as the Swift runtime's `SymbolicatedBacktrace.Frame`
+/// keeps them. Formatters show the levels as frames of their own through one function,
+/// `ThreadReport.flattenedFrames`.
 @dynamicMemberLookup
 public struct Frame: Sendable, Equatable {
+    /// The frame's position: among the physical frames, or in a flattened list, among its rows.
     public var index: Int
     /// The program counter (for frames above 0, the return address).
     public var pc: UInt64
@@ -79,13 +83,19 @@ public struct Frame: Sendable, Equatable {
     /// The signal trampoline (__restore_rt) a signal handler returns through; the frame after it
     /// is the interrupted one, with its registers from the signal context.
     public var isSignalFrame: Bool
-    /// A function inlined into the next frame: same pc, no frame of its own on the stack.
+    /// Only in a flattened list (`ThreadReport.flattenedFrames`): a row standing for one of the
+    /// next physical frame's `inlined` levels (same pc, no frame of its own on the stack).
     public var isInlined = false
-    /// Module, function and source position of the pc, once symbolized.
+    /// Module, function and source position of the pc, once symbolized. With inlined levels, the
+    /// position is the physical function's: the call site of the outermost inlined body.
     public var symbol = SymbolInfo()
     /// Registers of this frame, as unwinding recovered them.
     public var registers = FrameRegisters()
-    /// Parameters and locals in scope at the pc (the variables tracer).
+    /// The functions inlined at the pc, innermost first (the symbolizer; the variables tracer
+    /// fills in their variables).
+    public var inlined: [InlinedCall] = []
+    /// The physical function's own parameters and locals in scope at the pc (the variables
+    /// tracer); an inlined body's are its level's.
     public var variables: [Variable] = []
 
     /// `frame.function` and the like read `frame.symbol.function`.
@@ -119,6 +129,8 @@ public struct ThreadReport: Sendable, Equatable {
     public var name: String
     public var isCrashing: Bool
     public var registers: Registers?
+    /// The physical frames, innermost first, each with its inlined levels (formatters show them
+    /// through `flattenedFrames`).
     public var frames: [Frame]
     /// Why the stack ends where it does, when it did not reach its natural end.
     public var unwindStop: String?

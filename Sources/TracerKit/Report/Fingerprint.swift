@@ -47,7 +47,8 @@ public struct Fingerprint: Sendable, Equatable {
 
     /// Computes the fingerprint of a crash: its signal (nil for none), its fault kind
     /// ("null-dereference"…, nil if unclassified) and the crashing thread's symbolized frames,
-    /// innermost first.
+    /// innermost first, flattened (`ThreadReport.flattenedFrames`: an inlined call counts as a
+    /// frame, as every format shows it).
     public static func compute(signal: Int32?, faultKind: String?, frames: [Frame]) -> Fingerprint {
         var stack = frames
         // A handler's frames above its trampoline are the handler's, not the bug's.

@@ -1,6 +1,6 @@
-// InlineFrames: the functions inlined at an address, from the DWARF scopes around it (libdw's
-// dwarf_getscopes): innermost inlined body first, each with where it was called from, as
-// eu-stack -i and addr2line -i show them.
+// InlineFrames: the functions inlined at an address, named from its DWARF scope chain
+// (ScopeChain): innermost inlined body first, each with where it was called from, as eu-stack -i
+// and addr2line -i show them.
 
 #if canImport(Glibc)
 import Glibc
@@ -28,29 +28,19 @@ struct ScopeInfo: Equatable {
 }
 
 enum InlineFrames {
-    /// The scopes at `address` (an address of `module`'s process); empty when there is no DWARF.
-    ///
-    /// The DIE tree of the address's compilation unit is walked with libdw (dwarf_child,
-    /// dwarf_siblingof, dwarf_haspc) from the unit down to the innermost scope holding the
-    /// address. (elfutils 0.188's dwarf_getscopes misses an inlined call whose range ends right
-    /// after the call instruction, where a return address points; gdb finds it, and so do we.)
-    static func scopes(module: OpaquePointer, address: UInt64) -> ScopeInfo {
-        guard let (cu, bias) = CompileUnits.unit(module: module, address: address) else { return ScopeInfo() }
-        let pc = Dwarf_Addr(address) - bias
+    /// What the scope chain at an address says (libdw): the function's DWARF name and the
+    /// bodies inlined into it, innermost first, each with its call site. (Not dwarf_getscopes:
+    /// `ScopeChain` says why.)
+    static func scopes(in chain: ScopeChain) -> ScopeInfo {
+        let levels = chain.levels
+        guard var function = levels.first?.die else { return ScopeInfo() }
+        var unit = chain.unit
         var files: OpaquePointer? = nil
         var fileCount = 0
-        _ = dwarf_getsrcfiles(cu, &files, &fileCount)
-        // Outermost first: the subprogram, then the inlined subroutines inside it.
-        var path: [Dwarf_Die] = []
-        descend(from: cu.pointee, pc: pc, into: &path, depth: 0)
+        _ = dwarf_getsrcfiles(&unit, &files, &fileCount)
         var info = ScopeInfo()
-        for var die in path.reversed() {
-            let tag = dwarf_tag(&die)
-            if tag == DW_TAG_subprogram {
-                info.function = name(of: &die)
-                break
-            }
-            guard tag == DW_TAG_inlined_subroutine else { continue }
+        info.function = name(of: &function)
+        for var die in levels.dropFirst().reversed().map(\.die) {
             var level = InlineLevel(function: name(of: &die) ?? "??")
             if let files, let call = unsigned(&die, DW_AT_call_file), Int(call) < fileCount,
                let file = dwarf_filesrc(files, Int(call), nil, nil) {
@@ -61,35 +51,6 @@ enum InlineFrames {
             info.inlined.append(level)
         }
         return info
-    }
-
-    /// Appends to `path` the chain of code scopes under `parent` that hold `pc`, outermost first.
-    /// Namespaces and types are searched through (C++ puts definitions inside them).
-    static func descend(from parent: Dwarf_Die, pc: Dwarf_Addr, into path: inout [Dwarf_Die], depth: Int) {
-        guard depth < 64 else { return }
-        var parent = parent
-        var child = Dwarf_Die()
-        guard dwarf_child(&parent, &child) == 0 else { return }
-        repeat {
-            let tag = dwarf_tag(&child)
-            switch Int(tag) {
-            case Int(DW_TAG_subprogram), Int(DW_TAG_inlined_subroutine), Int(DW_TAG_lexical_block):
-                if dwarf_haspc(&child, pc) == 1 {
-                    path.append(child)
-                    descend(from: child, pc: pc, into: &path, depth: depth + 1)
-                    return
-                }
-            case Int(DW_TAG_namespace), Int(DW_TAG_class_type), Int(DW_TAG_structure_type), Int(DW_TAG_union_type):
-                let before = path.count
-                descend(from: child, pc: pc, into: &path, depth: depth + 1)
-                if path.count > before { return }
-            default:
-                break
-            }
-            var next = Dwarf_Die()
-            guard dwarf_siblingof(&child, &next) == 0 else { return }
-            child = next
-        } while true
     }
 
     /// The linkage name (demangled) or the plain name of a function DIE, following its abstract

@@ -18,15 +18,16 @@ public final class Symbolizer {
 
     public init(modules: ModuleIndex?) { self.modules = modules }
 
-    /// Fills in the symbol fields of `frames`. Return addresses (frames above 0 that do not follow a
-    /// signal frame) are looked up at pc - 1, inside the call instruction, so that the line is the
-    /// call's and a call at the very end of a function is not attributed to the next one.
-    /// Functions inlined at a call site become frames of their own, marked inlined, above the
-    /// function they were inlined into; frames are numbered again. Return addresses are looked up
-    /// inside their call (`lookupAddress(at:)`), offsets are reported for the pc itself.
+    /// Fills in the symbol fields of `frames` and their inlined levels. Return addresses (frames
+    /// above 0 that do not follow a signal frame) are looked up at pc - 1, inside the call
+    /// instruction (`lookupAddress(at:)`), so that the line is the call's and a call at the very
+    /// end of a function is not attributed to the next one; offsets are reported for the pc
+    /// itself. Functions inlined at the pc become the frame's `inlined` levels, innermost first;
+    /// variables the variables tracer already gave a level stay with it.
     public func symbolize(_ frames: [Frame]) -> [Frame] {
-        var result: [Frame] = []
-        for (index, physical) in frames.enumerated() {
+        var result = frames
+        for index in frames.indices {
+            let physical = frames[index]
             let lookup = frames.lookupAddress(at: index)
             var info = symbol(at: lookup)
             // Offsets are of the pc itself, not of the address looked up.
@@ -40,39 +41,29 @@ public final class Symbolizer {
             // DWARF's name of the function (__libc_start_main_impl) over the symbol table's
             // (__libc_start_main@@GLIBC_2.34), as eu-stack and gdb name it.
             if let function = scopes.function { info.function = function }
-            for level in scopes.inlined {
-                var inlined = physical
-                inlined.isInlined = true
-                // An inlined body's own variables go with it; the rest stay with the function.
-                inlined.variables = physical.variables.filter { $0.scope == level.function }
-                inlined.symbol = info
-                inlined.symbol.function = level.function
-                inlined.symbol.functionOffset = nil
-                inlined.symbol.file = file
-                inlined.symbol.line = line
-                inlined.symbol.column = column
-                result.append(inlined)
+            var levels: [InlinedCall] = []
+            for (position, level) in scopes.inlined.enumerated() {
+                // Both come from the one scope chain at this address: the levels line up.
+                let variables = position < physical.inlined.count ? physical.inlined[position].variables : []
+                levels.append(InlinedCall(function: level.function, file: file, line: line, column: column, variables: variables))
                 file = level.callFile ?? file
                 line = level.callLine
                 column = level.callColumn
             }
-            var frame = physical
-            let inlinedNames = Set(scopes.inlined.map(\.function))
-            frame.variables = physical.variables.filter { $0.scope.map { !inlinedNames.contains($0) } ?? true }
             info.file = file
             info.line = line
             info.column = column
-            frame.symbol = info
-            result.append(frame)
+            result[index].symbol = info
+            result[index].inlined = levels
         }
-        for index in result.indices { result[index].index = index }
         return result
     }
 
-    /// The DWARF scopes at `address` (cached).
+    /// The DWARF scopes at `address`, named (cached; the scope chain itself is the module
+    /// index's, shared with the variables reader).
     private func scopeInfo(at address: UInt64) -> ScopeInfo {
         if let cached = scopeCache[address] { return cached }
-        let info = modules?.module(at: address).map { InlineFrames.scopes(module: $0, address: address) } ?? ScopeInfo()
+        let info = modules?.scopeChain(at: address).map(InlineFrames.scopes(in:)) ?? ScopeInfo()
         scopeCache[address] = info
         return info
     }
@@ -106,7 +97,7 @@ public final class Symbolizer {
             info.functionOffset = offset
         }
         // Not dwfl_module_getsrc: its unit can be the wrong one (CompileUnits says when).
-        if let found = CompileUnits.line(module: module, address: address) {
+        if let chain = modules.scopeChain(at: address), let found = CompileUnits.line(in: chain) {
             (info.file, info.line, info.column) = (found.file, found.line, found.column)
         }
         info.buildID = modules.buildID(of: info.module)

@@ -1,6 +1,6 @@
 // SymbolizedStacks: what the unwinder's finish returns after the target is released: every
-// thread's frames named (module, function, source position), inlined functions as frames of
-// their own.
+// thread's physical frames named (module, function, source position), the functions inlined at
+// each pc as its levels (Frame.inlined; the writers show them as rows of their own).
 
 import TracerKit
 

@@ -1,6 +1,7 @@
-// FrameVariableReader: the parameters and locals of one thread's frames. For each frame it finds
-// the DWARF scopes at the frame's pc (libdw), the frame base, and evaluates every variable's
-// location there with the registers the unwinder recovered for that frame. A parameter the
+// FrameVariableReader: the parameters and locals of one thread's frames. For each frame it takes
+// the DWARF scope chain at the frame's pc (the module index's, shared with the symbolizer), finds
+// the frame base, and evaluates every variable's location there with the registers the unwinder
+// recovered for that frame; each variable goes with its function level. A parameter the
 // compiler kept only as "its value on entry" (DW_OP_entry_value) is recovered, as gdb does, from
 // the caller's call site (DW_TAG_call_site_parameter), evaluated in the caller's frame.
 
@@ -21,13 +22,13 @@ final class FrameVariableReader {
     /// Each frame's scope, once looked up (nil: no DWARF there).
     private var scopes: [Int: FrameScope?] = [:]
 
-    /// What is known of a frame's code position: its module's DWARF unit, the scopes holding the
-    /// pc (outermost first) and an evaluator for its registers.
+    /// What is known of a frame's code position: the scope chain at its pc (the module index's,
+    /// shared with the symbolizer) and an evaluator for its registers.
     struct FrameScope {
-        var bias: UInt64
-        var pc: Dwarf_Addr
-        var path: [Dwarf_Die]
+        var chain: ScopeChain
         var evaluator: LocationEvaluator
+        var bias: UInt64 { chain.bias }
+        var pc: Dwarf_Addr { chain.pc }
     }
 
     init(frames: [Frame], modules: ModuleIndex, memory: any MemoryReader, formatter: ValueFormatter, maxVariablesPerFrame: Int,
@@ -36,36 +37,39 @@ final class FrameVariableReader {
         self.maxVariablesPerFrame = maxVariablesPerFrame; self.threadLocalBlock = threadLocalBlock
     }
 
-    /// The variables of frame `index`: for each function level (the function, then the bodies
-    /// inlined into it), its parameters, then its locals innermost block first, as gdb lists them.
-    func variables(ofFrame index: Int, faultAddress: UInt64?) -> [Variable] {
-        guard let scope = scope(of: index) else { return [] }
-        var levels: [(name: String?, dies: [Dwarf_Die])] = []
-        for var die in scope.path {
-            let tag = DWARFType.tag(&die)
-            if tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine {
-                levels.append((tag == DW_TAG_inlined_subroutine ? InlineFrames.name(of: &die) : nil, [die]))
-            } else if !levels.isEmpty {
-                levels[levels.count - 1].dies.append(die)
-            }
-        }
-        var result: [Variable] = []
-        for level in levels {
+    /// The variables of frame `index` by function level (the function, then the bodies inlined
+    /// into it): its parameters, then its locals innermost block first, as gdb lists them.
+    func variables(ofFrame index: Int, faultAddress: UInt64?) -> FrameVariables {
+        guard let scope = scope(of: index) else { return FrameVariables() }
+        var result = FrameVariables()
+        var count = 0
+        for (levelIndex, level) in scope.chain.levels.enumerated() {
+            var levelDie = level.die
+            let name = levelIndex == 0 ? nil : InlineFrames.name(of: &levelDie)
             var parameters: [Variable] = []
             var locals: [Variable] = []
-            for (position, var die) in level.dies.enumerated().reversed() {
+            for (position, var die) in ([level.die] + level.blocks).enumerated().reversed() {
                 let children = DWARFType.children(&die) + Self.abstractOnly(die)
-                for var child in children where result.count + parameters.count + locals.count < maxVariablesPerFrame {
+                for var child in children where count + parameters.count + locals.count < maxVariablesPerFrame {
                     let tag = DWARFType.tag(&child)
                     guard tag == DW_TAG_variable || (tag == DW_TAG_formal_parameter && position == 0),
                           !DWARFType.has(&child, DW_AT_declaration),
                           var variable = value(of: &child, kind: tag == DW_TAG_formal_parameter ? "parameter" : "local",
                                                frame: index, scope: scope, faultAddress: faultAddress) else { continue }
-                    variable.scope = level.name
+                    variable.scope = name
                     if tag == DW_TAG_formal_parameter { parameters.append(variable) } else { locals.append(variable) }
                 }
             }
-            result += parameters + locals
+            count += parameters.count + locals.count
+            if levelIndex == 0 {
+                result.own = parameters + locals
+            } else if let name {
+                result.inlined.insert(InlinedCall(function: name, variables: parameters + locals), at: 0)
+            } else {
+                // An inlined body without a name: its variables cannot say whose they are.
+                result.inlined.insert(InlinedCall(function: "??"), at: 0)
+                result.own += parameters + locals
+            }
         }
         return result
     }
@@ -109,14 +113,9 @@ final class FrameVariableReader {
     }
 
     private func makeScope(_ index: Int) -> FrameScope? {
-        let address = frames.lookupAddress(at: index)
-        guard let module = modules.module(at: address), let (unit, bias) = CompileUnits.unit(module: module, address: address) else {
-            return nil
-        }
-        let pc = Dwarf_Addr(address) - bias
-        var path: [Dwarf_Die] = []
-        InlineFrames.descend(from: unit.pointee, pc: pc, into: &path, depth: 0)
-        guard var function = path.first(where: { var die = $0; return DWARFType.tag(&die) == DW_TAG_subprogram }) else { return nil }
+        guard let chain = modules.scopeChain(at: frames.lookupAddress(at: index)),
+              var function = chain.levels.first?.die else { return nil }
+        let (bias, pc) = (chain.bias, chain.pc)
         let registers = frames[index].registers
         var evaluator = LocationEvaluator(registers: registers, bias: bias, frameBase: nil, memory: memory)
         let threadLocalBlock = self.threadLocalBlock
@@ -130,7 +129,7 @@ final class FrameVariableReader {
             default: break
             }
         }
-        return FrameScope(bias: bias, pc: pc, path: path, evaluator: evaluator)
+        return FrameScope(chain: chain, evaluator: evaluator)
     }
 
     /// Evaluates the location in `attribute` at `pc` in frame `frame`, with what only a frame can
@@ -172,7 +171,7 @@ final class FrameVariableReader {
         let caller = frame + 1
         guard caller < frames.count, !frames[frame].isInlined, frames.isReturnAddress(at: caller),
               let callerScope = scope(of: caller),
-              var function = callerScope.path.first(where: { var die = $0; return DWARFType.tag(&die) == DW_TAG_subprogram }),
+              var function = callerScope.chain.levels.first?.die,
               var site = callSite(in: &function, returnAddress: frames[caller].pc - callerScope.bias) else { return nil }
         for var parameter in DWARFType.children(&site) {
             let tag = DWARFType.tag(&parameter)

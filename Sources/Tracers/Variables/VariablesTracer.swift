@@ -81,9 +81,9 @@ public final class VariablesTracer: Sendable, Equatable {
                 // would "point at" it.
                 let crashingFrame = threads[threadIndex].isCrashing && frameIndex == 0
                 let nearFault = faultAddress.flatMap { $0 >= FaultClassifier.nullRegionSize || crashingFrame ? $0 : nil }
-                let variables = reader.variables(ofFrame: frameIndex, faultAddress: threads[threadIndex].isCrashing ? nearFault : nil)
-                result.frames[threads[threadIndex].tid, default: [:]][frameIndex] = variables
-                count += variables.count
+                let levels = reader.variables(ofFrame: frameIndex, faultAddress: threads[threadIndex].isCrashing ? nearFault : nil)
+                result.frames[threads[threadIndex].tid, default: [:]][frameIndex] = levels
+                count += levels.count
             }
         }
         if !options.globals.isEmpty {

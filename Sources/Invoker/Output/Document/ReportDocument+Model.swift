@@ -5,9 +5,11 @@
 import TracerKit
 
 extension ReportDocument.Thread {
-    /// The thread as the report model has it (no registers: the listing does not print them).
+    /// The thread as the report model has it (no registers: the listing does not print them);
+    /// the document's inlined rows become levels of their physical frames again.
     var threadReport: ThreadReport {
-        ThreadReport(tid: tid, name: name, isCrashing: crashed, registers: nil, frames: frames.map(\.frame), unwindStop: unwindStop)
+        ThreadReport(tid: tid, name: name, isCrashing: crashed, registers: nil, frames: frames.map(\.frame).nestingInlined(),
+                     unwindStop: unwindStop)
     }
 }
 

@@ -48,9 +48,10 @@ extension ReportDocument {
             timing: report.notes)
     }
 
-    /// A thread's stack as the document lists it: one entry per frame of the model, innermost first.
+    /// A thread's stack as the document lists it, innermost first: each physical frame's inlined
+    /// levels as rows of their own (marked `inlined`) before it (ThreadReport.flattenedFrames).
     static func frames(of thread: ThreadReport) -> [Frame] {
-        thread.frames.map(Frame.init)
+        thread.flattenedFrames.map(Frame.init)
     }
 
     /// Registers by lowercase name.

@@ -4,16 +4,17 @@
 // that mixes both kinds of unit (gcc's and clang's objects, or one target built with other flags)
 // libdwfl answers with the unit whose arange starts last before the address, even when that
 // range ends before it: a wrong unit, so no line, or a wrong one. So its answer is checked with
-// dwarf_haspc, and otherwise every unit of the module is asked, once per address.
+// dwarf_haspc, and otherwise every unit of the module is asked. ModuleIndex.scopeChain(at:) asks
+// once per address and session; everything else reads the unit from its chain.
 
 #if canImport(Glibc)
 import Glibc
 #endif
 import CElfutils
 
-enum CompileUnits {
+package enum CompileUnits {
     /// The unit holding `address` and the module's bias; nil without DWARF for it.
-    static func unit(module: OpaquePointer, address: UInt64) -> (die: UnsafeMutablePointer<Dwarf_Die>, bias: Dwarf_Addr)? {
+    package static func unit(module: OpaquePointer, address: UInt64) -> (die: UnsafeMutablePointer<Dwarf_Die>, bias: Dwarf_Addr)? {
         var bias: Dwarf_Addr = 0
         if let die = dwfl_module_addrdie(module, Dwarf_Addr(address), &bias),
            dwarf_haspc(die, Dwarf_Addr(address) - bias) == 1 { return (die, bias) }
@@ -27,11 +28,10 @@ enum CompileUnits {
         return nil
     }
 
-    /// File, line and column of `address` from the line table of the unit that holds it.
-    static func line(module: OpaquePointer, address: UInt64) -> (file: String, line: Int?, column: Int?)? {
-        guard let (unit, bias) = unit(module: module, address: address),
-              let line = dwarf_getsrc_die(unit, Dwarf_Addr(address) - bias),
-              let file = dwarf_linesrc(line, nil, nil) else { return nil }
+    /// File, line and column of the chain's address, from the line table of its unit.
+    package static func line(in chain: ScopeChain) -> (file: String, line: Int?, column: Int?)? {
+        var unit = chain.unit
+        guard let line = dwarf_getsrc_die(&unit, chain.pc), let file = dwarf_linesrc(line, nil, nil) else { return nil }
         var number: Int32 = 0, column: Int32 = 0
         _ = dwarf_lineno(line, &number)
         _ = dwarf_linecol(line, &column)

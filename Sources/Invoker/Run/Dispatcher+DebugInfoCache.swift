@@ -1,0 +1,25 @@
+// Dispatcher+DebugInfoCache: after the report is written, and only once the server no longer
+// waits for us, the compressed separate debug files the run read are stored uncompressed in the
+// debug-info cache (debug_info_cache), so the next crash's variables tracer and symbolizer open
+// them without inflating zlib (DebugInfoCache says why that matters).
+
+import Logging
+import TracerKit
+
+extension Dispatcher {
+    /// Stores `files` (the run's separate debug files) in `cache`, uncompressed; what cannot be
+    /// stored is logged (the report is already written).
+    func fillDebugInfoCache(_ cache: DebugInfoCache, with files: [ModuleIndex.SeparateDebugFile]) {
+        for file in files where !cache.holds(file.path) {
+            let started = Deadline.now()
+            switch cache.store(file.path, buildID: file.buildID) {
+            case .success(true):
+                logger.info("stored \(file.path) uncompressed in the debug-info cache \(cache.directory) in \(Deadline.millisecondsSince(started)) ms")
+            case .success(false):
+                break
+            case .failure(let failure):
+                logger.warning("debug-info cache: \(failure)")
+            }
+        }
+    }
+}
