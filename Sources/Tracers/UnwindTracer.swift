@@ -10,14 +10,19 @@ public struct UnwindTracer: Sendable, Equatable {
     /// Its name in configuration (`use = "unwind"`), in Capture Timing and in the registry.
     public static let name = "unwind"
     public var maxFrames: Int
+    /// Keep each frame's registers (the variables tracer reads them; nothing else does).
+    public var recordsRegisters: Bool
 
-    public init(maxFrames: Int = RemoteUnwinder.defaultMaxFrames) { self.maxFrames = maxFrames }
+    public init(maxFrames: Int = RemoteUnwinder.defaultMaxFrames, recordsRegisters: Bool = true) {
+        self.maxFrames = maxFrames
+        self.recordsRegisters = recordsRegisters
+    }
 
     /// Unwinds every thread of `snapshot` (after a crash, while the target is stopped; in a live
     /// snapshot, from the registers and stacks copied while it was).
     public func capture(snapshot: any ProcessSnapshot, deadline: Deadline) -> UnwoundStacks {
         let started = Deadline.now()
-        let unwinder = RemoteUnwinder(snapshot: snapshot)
+        let unwinder = RemoteUnwinder(snapshot: snapshot, recordsRegisters: recordsRegisters)
         var stacks = UnwoundStacks(threads: [])
         var frameCount = 0
         for thread in snapshot.threads {

@@ -292,8 +292,9 @@ struct ChainTests {
         let main = try #require(log.threads(named: "ats-crasher").first)
         #expect(main.functions.containsRun(["fixture_hang", "fixture_crash_middle", "fixture_crash_outer", "main"]), "\(main.lines)")
         #expect(log.text.contains("  freeze: "))
-        // Every thread's stack was copied while the threads were frozen (a page at least each), so
-        // the stacks are a consistent picture even though the process ran on.
+        #expect(log.text.contains("  stopped 4 threads 16 at a time (1 batch), each batch released once its registers and stacks were copied\n"))
+        // Every thread's stack was copied while its batch of threads was frozen (a page at least
+        // each), so each batch is a consistent picture even though the process ran on.
         let copied = log.text.firstMatch(of: /registers, maps and ([0-9]+) KiB of stacks copied in/).flatMap { Int($0.1) }
         #expect((copied ?? 0) >= 4 * 4, "\(String(describing: copied))")
         // The process goes on, untraced.

@@ -15,3 +15,11 @@ const char *ivk_unw_strerror(int code);
 
 /// unw_get_proc_info for the cursor's current frame: 0 if call-frame information covers it.
 int ivk_unw_get_proc_info(unw_cursor_t *cursor, unw_proc_info_t *info);
+
+/// Marks the start of a walk of `space` on this thread: accessors find `context` through
+/// ivk_unw_context, and libunwind's cache lock stops changing the signal mask (see unwind.c).
+void ivk_unw_begin_walk(unw_addr_space_t space, void *context);
+/// Ends the walk begun on this thread.
+void ivk_unw_end_walk(void);
+/// The context given to ivk_unw_begin_walk if `space` is being walked on this thread, else NULL.
+void *ivk_unw_context(unw_addr_space_t space);

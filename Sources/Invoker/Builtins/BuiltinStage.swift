@@ -32,6 +32,12 @@ enum BuiltinStage: Equatable, Sendable {
         if case .variables = self { true } else { false }
     }
 
+    /// Whether it reads the unwound frames' registers (which the unwinder then keeps; without such
+    /// a stage it reads none beyond each frame's pc and stack pointer).
+    var readsFrameRegisters: Bool {
+        if case .variables = self { true } else { false }
+    }
+
     /// Whether it costs enough downtime that a crash loop should skip it (the crash-loop check then
     /// runs right after the unwinder, in the stopped window).
     var isExpensive: Bool {

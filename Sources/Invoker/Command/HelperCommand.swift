@@ -2,9 +2,10 @@
 // options (ATS starts it with `--syslog --wait --host TRIPLET --user NAME`) and the old
 // backtrace-invoker's (-p -t -w -n -d -P -v). An option it does not know must never make it exit
 // at start-up (ATS would then run with no crash helper), so unknown words are logged and ignored.
+// What the helper does with its options is HelperOptions'; a server's usual command line is read
+// there without argument-parser.
 
 import ArgumentParser
-import Logging
 
 struct HelperCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -65,83 +66,26 @@ struct HelperCommand: AsyncParsableCommand {
     @Argument(parsing: .allUnrecognized, help: .hidden)
     var unrecognized: [String] = []
 
+    /// The options as a plain value (what the helper runs with).
+    var options: HelperOptions {
+        var options = HelperOptions()
+        options.syslog = syslog; options.wait = wait; options.host = host; options.user = user
+        options.target = target; options.debug = debug; options.tracer = tracer; options.exec = exec
+        options.noATSCompatibility = noATSCompatibility; options.pidFile = pidFile; options.config = config
+        options.runroot = runroot; options.logDirectory = logDirectory; options.client = client
+        options.version = version; options.unrecognized = unrecognized
+        return options
+    }
+
     func run() async throws {
-        if client { return try await runClient() }
-        guard let helper = makeHelper() else { return }
-        let status = await helper.run()
+        let status = await options.run()
         if let failure = ExitStatus.ending(status) { throw failure }
     }
 
-    /// The root command's main() runs this on the main thread: everything up to and including
-    /// parking and waking is synchronous (no Swift concurrency worker thread exists while the
-    /// helper is parked; see CrashHelper.parkAndWake), then the capture runs.
+    /// The root command's main() runs this on the main thread (HelperOptions.runParkingFirst).
     @MainActor
     func runParkingFirst() async throws {
-        if client { return try await runClient() }
-        guard let helper = makeHelper() else { return }
-        let status = switch helper.parkAndWake() {
-        case .exit(let status): status
-        case let .capture(pid, fault, regain, start): await helper.capture(pid: pid, fault: fault, regain: regain, start: start)
-        }
+        let status = await options.runParkingFirst()
         if let failure = ExitStatus.ending(status) { throw failure }
-    }
-
-    /// With --client: serve a program armed by libinvoker-client (ClientHelper).
-    @MainActor
-    func runClient() async throws {
-        guard let dispatcher = makeDispatcher() else { return }
-        let status = await ClientHelper(target: target, dispatcher: dispatcher).run()
-        if let failure = ExitStatus.ending(status) { throw failure }
-    }
-
-    /// Sets up logging, the configuration and the dispatcher (synchronously); nil after --version.
-    func makeHelper() -> CrashHelper? {
-        makeDispatcher().map { CrashHelper(target: target, wait: wait, readPayload: !noATSCompatibility, dispatcher: $0) }
-    }
-
-    /// Logging, the configuration and the dispatcher; nil after --version.
-    func makeDispatcher() -> Dispatcher? {
-        if version {
-            print("invoker \(InvokerCommand.version)")
-            return nil
-        }
-        StandardDescriptors.ensureOpen()
-        StandardDescriptors.raiseLimit()
-        Diagnostics.bootstrap(syslog: !debug && (syslog || wait), ident: "invoker")
-        let logger = Logger(label: "invoker")
-        if !unrecognized.isEmpty {
-            logger.warning("ignoring unrecognized arguments: \(unrecognized.joined(separator: " "))")
-        }
-        let environment = LogDirectory.currentEnvironment()
-        let configuration: Configuration
-        var configurationProblem: String? = nil
-        do {
-            configuration = try ChainAssembly.configuration(
-                file: ConfigurationLoader.locate(explicit: config, environment: environment),
-                commandLineTracers: tracer, environmentTracer: environment["INVOKER_TRACER"], exec: exec)
-        } catch {
-            // A bad configuration is reported now, at server start-up, and the helper still parks
-            // with the built-in chain: a server must never lose its crash helper to a typo.
-            // Said on standard error as well as in the log: Traffic Server shows the helper's
-            // standard error where it was started.
-            logger.critical("\(error.description); using the built-in chain instead")
-            if syslog || wait { printToStandardError("invoker: \(error.description); using the built-in chain instead") }
-            configuration = Configuration()
-            configurationProblem = error.description
-        }
-        for warning in configuration.warnings {
-            logger.error("\(warning)")
-            if syslog || wait { printToStandardError("invoker: \(warning)") }
-        }
-        if let pidFile { PidFile.takeOver(pidFile, logger: logger) }
-        var dispatcher = Dispatcher(
-            configuration: configuration,
-            outputDirectory: client
-                ? LogDirectory.forClient(explicit: logDirectory, configured: configuration.outputDirectory, environment: environment)
-                : LogDirectory.resolve(explicit: logDirectory ?? configuration.outputDirectory,
-                                       runroot: runroot, environment: environment),
-            serverUser: user, hostTriplet: host, toStandardOutput: debug, logger: logger)
-        dispatcher.configurationProblem = configurationProblem
-        return dispatcher
     }
 }

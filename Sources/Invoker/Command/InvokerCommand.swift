@@ -28,6 +28,12 @@ struct InvokerCommand: AsyncParsableCommand {
         // `invoker --help` is the helper's help too: the helper is what Traffic Server runs, and
         // its options would otherwise show only under `invoker help helper`.
         let arguments = Array(CommandLine.arguments.dropFirst())
+        // A server's command line parks without argument-parser (HelperOptions' header says why).
+        if let options = HelperOptions(serverArguments: arguments) {
+            let status = await options.runParkingFirst()
+            if let failure = ExitStatus.ending(status) { ExitStatus.exit(for: failure) }
+            return
+        }
         if arguments == ["--help"] || arguments == ["-h"] || arguments == ["help"] {
             print(helpMessage())
             print("\nThe helper (the default command; `invoker` with no subcommand is `invoker helper`):\n")

@@ -1,5 +1,6 @@
 // Dispatcher+Capture: the stopped window. Reads what Process Status needs before stopping the
-// target, attaches, takes the LiveProcessSnapshot, classifies the fault, and runs each built-in's
+// target, attaches (a live target: a batch of threads at a time, each released once its registers
+// and stacks are copied), takes the LiveProcessSnapshot, classifies the fault, and runs each built-in's
 // stage in chain order: each returns its product (UnwoundStacks, CapturedVariables, a section)
 // into the CaptureRecord; none sees another's output except as a parameter (the variables stage
 // takes the unwound stacks). The crash-loop check runs right after the unwinder when an expensive
@@ -41,38 +42,63 @@ extension Dispatcher {
         case .regained: capture.notes += regain.sentence.map { [$0] } ?? []
         case .refused: capture.problems += regain.sentence.map { [$0] } ?? []
         }
-        let session: PtraceSession
         let attachStart = Deadline.now()
-        do {
-            session = try PtraceSession.attach(pid: pid, deadline: deadline, stopTimeout: configuration.stopTimeout)
-        } catch {
-            logger.error("\(error.description)")
-            capture.problems.append(error.description)
-            return (capture, nil)
-        }
-        CrashGuard.hold(session.threads.map(\.tid))
+        let snapshot: LiveProcessSnapshot
+        let vanished: [Int32]
+        // A crash's threads stay stopped until the stages are done (released by `defer`).
+        var session: PtraceSession? = nil
         defer {
-            session.detach()
-            CrashGuard.hold([])
+            if let session {
+                session.detach()
+                CrashGuard.hold([])
+            }
         }
-        capture.notes.append("stopped \(session.threads.count) threads in \(Deadline.millisecondsSince(attachStart)) ms")
-        let snapshotStart = Deadline.now()
-        let snapshot = LiveProcessSnapshot.capture(session: session, fault: fault,
+        if mode == .live {
+            // A running process is stopped a batch of threads at a time, each batch only while
+            // its registers and stacks are copied: no worker stalls for the whole capture.
+            do {
+                let batched = try LiveProcessSnapshot.captureInBatches(
+                    pid: pid, deadline: deadline, stopTimeout: configuration.stopTimeout,
+                    vectorRegisters: stages.contains(where: \.readsVectorRegisters), stackCopyLimit: configuration.stackCopyLimit,
+                    hold: { CrashGuard.hold($0) })
+                snapshot = batched.snapshot
+                vanished = batched.vanishedThreads
+                capture.notes.append("stopped \(snapshot.threads.count) threads \(LiveProcessSnapshot.liveBatchSize) at a time (\(batched.batches) batch\(batched.batches == 1 ? "" : "es")), each batch released once its registers and stacks were copied")
+                capture.notes.append("registers, maps and \(snapshot.copiedStackBytes / 1024) KiB of stacks copied in \(Deadline.millisecondsSince(attachStart)) ms"
+                                     + (snapshot.stackCopyCut.map { " (\($0))" } ?? ""))
+                capture.runs.append(TracerRun(name: "freeze", seconds: batched.longestStop,
+                                              outcome: "threads stopped \(LiveProcessSnapshot.liveBatchSize) at a time while their registers and stacks were copied (the longest stop)"))
+            } catch {
+                logger.error("\(error.description)")
+                capture.problems.append(error.description)
+                return (capture, nil)
+            }
+        } else {
+            let held: PtraceSession
+            do {
+                held = try PtraceSession.attach(pid: pid, deadline: deadline, stopTimeout: configuration.stopTimeout)
+            } catch {
+                logger.error("\(error.description)")
+                capture.problems.append(error.description)
+                return (capture, nil)
+            }
+            session = held
+            CrashGuard.hold(held.threads.map(\.tid))
+            capture.notes.append("stopped \(held.threads.count) threads in \(Deadline.millisecondsSince(attachStart)) ms")
+            let snapshotStart = Deadline.now()
+            snapshot = LiveProcessSnapshot.capture(session: held, fault: fault,
                                                    vectorRegisters: stages.contains(where: \.readsVectorRegisters),
                                                    stackCopyLimit: configuration.stackCopyLimit)
-        capture.notes.append("registers, maps and \(snapshot.copiedStackBytes / 1024) KiB of stacks copied in \(Deadline.millisecondsSince(snapshotStart)) ms"
-                             + (snapshot.stackCopyCut.map { " (\($0))" } ?? ""))
-        if mode == .live {
-            session.detach()
-            capture.runs.append(TracerRun(name: "freeze", seconds: Deadline.now().seconds(since: attachStart),
-                                          outcome: "threads stopped while registers and stacks were copied"))
+            capture.notes.append("registers, maps and \(snapshot.copiedStackBytes / 1024) KiB of stacks copied in \(Deadline.millisecondsSince(snapshotStart)) ms"
+                                 + (snapshot.stackCopyCut.map { " (\($0))" } ?? ""))
+            vanished = held.vanishedThreads
         }
         snapshot.readThreadNames()
         capture.fault = snapshot.fault
         capture.executable = snapshot.executable
         capture.commandLine = snapshot.commandLine
-        if !session.vanishedThreads.isEmpty {
-            capture.problems.append("Threads \(session.vanishedThreads.map(String.init).joined(separator: ", ")) exited while the target was being stopped.")
+        if !vanished.isEmpty {
+            capture.problems.append("Threads \(vanished.map(String.init).joined(separator: ", ")) exited while the target was being stopped.")
         }
         // What a crash of ours from here on leaves: the fault, the registers and the process.
         CrashGuard.keep(ReportAssembler.assemble(capture), path: toStandardOutput ? nil : ReportWriter.plannedTextPath(
@@ -111,7 +137,8 @@ extension Dispatcher {
             CrashGuard.stage("capturing with a built-in tracer (unwinding the stacks, reading variables)")
             CrashGuard.injectFaultIfAsked(before: stage.name)
             switch stage {
-            case .unwind(let unwinder):
+            case .unwind(var unwinder):
+                unwinder.recordsRegisters = stages.contains(where: \.readsFrameRegisters)
                 let stacks = unwinder.capture(snapshot: snapshot, deadline: deadline)
                 capture.file(stacks.remarks)
                 capture.stacks = stacks

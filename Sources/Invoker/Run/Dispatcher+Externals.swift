@@ -18,8 +18,10 @@ extension Dispatcher {
         }
     }
 
-    /// Runs the external tracers in order, applying the failure policy.
-    func runExternals(_ specs: [ExternalTracerSpec], values: PlaceholderValues, report: inout CrashReport,
+    /// Runs the external tracers in order, applying the failure policy. On the caller's executor
+    /// (nonsending), like `run`: after the early release's fork only the forking thread exists,
+    /// and a hop to another executor there would wait for threads the child does not have.
+    nonisolated(nonsending) func runExternals(_ specs: [ExternalTracerSpec], values: PlaceholderValues, report: inout CrashReport,
                               deadline: Deadline) async {
         var warnedNotDumpable = false
         for (index, spec) in specs.enumerated() {

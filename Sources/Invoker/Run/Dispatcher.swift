@@ -50,7 +50,9 @@ struct Dispatcher {
     /// before any thread starts); otherwise it is done before attaching. `start` is when the run's
     /// deadline began (for a crash: when the server spoke). `sections` go into the report first
     /// (a client's snapshot request and its reason).
-    func run(pid: Int32, fault: FaultContext?, mode: Mode, regain: RootRegain = .notNeeded,
+    /// It runs on the caller's executor (nonsending): the crash helper calls it on the main
+    /// thread, so the stop, the capture and the release start no concurrency worker threads.
+    nonisolated(nonsending) func run(pid: Int32, fault: FaultContext?, mode: Mode, regain: RootRegain = .notNeeded,
              start: Deadline = .now(), sections: [ReportSection] = []) async -> Int32 {
         let deadline = start.adding(seconds: configuration.deadline)
         CrashGuard.install()

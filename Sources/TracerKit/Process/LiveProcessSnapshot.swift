@@ -144,9 +144,8 @@ public final class LiveProcessSnapshot: ProcessSnapshot {
     /// Reads every thread's name (/proc/PID/task/TID/comm). Names need no stop: a live snapshot
     /// reads them after releasing the target, to keep its threads' freeze short.
     public func readThreadNames() {
-        for index in threads.indices {
-            threads[index].name = ProcFile.readText("/proc/\(pid)/task/\(threads[index].tid)/comm", limit: 64)?
-                .trimmingWhitespace() ?? ""
+        for (index, name) in ProcFile.threadNames(pid: pid, tids: threads.map(\.tid)).enumerated() {
+            threads[index].name = name
         }
     }
 

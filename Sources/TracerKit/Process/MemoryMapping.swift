@@ -18,17 +18,23 @@ public struct MemoryMapping: Sendable, Equatable {
     public func contains(_ address: UInt64) -> Bool { address >= start && address < end }
 
     /// Parses the text of /proc/PID/maps.
+    /// Read as UTF-8 bytes (a process with thousands of threads has thousands of lines, parsed
+    /// while it is stopped).
     public static func parse(_ text: String) -> [MemoryMapping] {
-        text.split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-            guard fields.count >= 5 else { return nil }
-            let range = fields[0].split(separator: "-")
-            guard range.count == 2, let start = UInt64(range[0], radix: 16), let end = UInt64(range[1], radix: 16),
-                  let offset = UInt64(fields[2], radix: 16), let inode = UInt64(fields[4]) else { return nil }
-            let path = fields.count > 5 ? fields[5].trimmingWhitespace() : ""
-            return MemoryMapping(start: start, end: end, permissions: String(fields[1]), offset: offset,
-                                 inode: inode, path: path)
+        let newline = UInt8(ascii: "\n"), space = UInt8(ascii: " "), dash = UInt8(ascii: "-")
+        var result: [MemoryMapping] = []
+        for line in text.utf8.split(separator: newline) {
+            let fields = line.split(separator: space, maxSplits: 5, omittingEmptySubsequences: true)
+            guard fields.count >= 5 else { continue }
+            let range = fields[0].split(separator: dash)
+            guard range.count == 2, let start = UInt64(Substring(range[0]), radix: 16),
+                  let end = UInt64(Substring(range[1]), radix: 16),
+                  let offset = UInt64(Substring(fields[2]), radix: 16), let inode = UInt64(Substring(fields[4])) else { continue }
+            let path = fields.count > 5 ? Substring(fields[5]).trimmingWhitespace() : ""
+            result.append(MemoryMapping(start: start, end: end, permissions: String(Substring(fields[1])), offset: offset,
+                                        inode: inode, path: path))
         }
+        return result
     }
 }
 

@@ -66,12 +66,14 @@ public final class PtraceSession {
     /// and at most half the time left before `deadline` (the rest is for unwinding what stopped),
     /// for the threads to stop. Throws if no thread could be stopped; on any throw, every thread
     /// already seized has been released.
-    public static func attach(pid: Int32, deadline: Deadline,
-                              stopTimeout: Double = defaultStopTimeout) throws(PtraceError) -> PtraceSession {
+    /// With `only`, just those threads are stopped (a live snapshot stops its target a batch at a
+    /// time), and threads started meanwhile are not looked for.
+    public static func attach(pid: Int32, deadline: Deadline, stopTimeout: Double = defaultStopTimeout,
+                              only: [Int32]? = nil) throws(PtraceError) -> PtraceSession {
         let session = PtraceSession(pid: pid)
         let budget = min(max(0, stopTimeout), deadline.secondsRemaining / 2)
         do {
-            try session.stopAllThreads(deadline: Deadline.now().adding(seconds: budget), budget: budget)
+            try session.stopAllThreads(deadline: Deadline.now().adding(seconds: budget), budget: budget, only: only)
         } catch {
             session.detach()
             throw error
@@ -79,13 +81,13 @@ public final class PtraceSession {
         return session
     }
 
-    private func stopAllThreads(deadline: Deadline, budget: Double) throws(PtraceError) {
+    private func stopAllThreads(deadline: Deadline, budget: Double, only: [Int32]?) throws(PtraceError) {
         var seized = Set<Int32>()
         var waiting: [Int32] = []
         // The first thread that could not be seized: thrown if no thread at all could be.
         var firstRefusal: PtraceError? = nil
         while true {
-            let listed = ProcFile.numericEntries(of: "/proc/\(pid)/task")
+            let listed = only.map { given in seized.isEmpty ? given : [] } ?? ProcFile.numericEntries(of: "/proc/\(pid)/task")
             let fresh = listed.filter { !seized.contains($0) }
             if fresh.isEmpty { break }
             for tid in fresh {

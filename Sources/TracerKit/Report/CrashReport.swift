@@ -40,9 +40,52 @@ public struct SymbolInfo: Sendable, Equatable {
 /// 2 rcx, 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp, 8–15 r8–r15, 16 the return address), and its
 /// canonical frame address.
 public struct FrameRegisters: Sendable, Equatable {
-    public var values: [UInt16: UInt64] = [:]
+    public var values = RegisterValues()
     public var cfa: UInt64?
     public init() {}
+}
+
+/// Register values by DWARF number, 0–32 (the general registers, the return address, xmm0–xmm15's
+/// low 8 bytes), in one array of fixed size allocated on the first value (none for a frame whose
+/// registers were not recorded): the unwinder fills one per frame, and a dictionary per frame
+/// cost it an allocation and a hash per register. Other numbers are never known.
+public struct RegisterValues: Sendable, Equatable, ExpressibleByDictionaryLiteral {
+    /// DWARF numbers 0 through `capacity - 1` can be held.
+    public static let capacity = 33
+    private var storage: [UInt64] = []
+    /// Bit n set: register n is known.
+    private var known: UInt64 = 0
+
+    public init() {}
+
+    public init(dictionaryLiteral elements: (UInt16, UInt64)...) {
+        for (number, value) in elements { self[number] = value }
+    }
+
+    public subscript(number: UInt16) -> UInt64? {
+        get { Int(number) < Self.capacity && known & (1 << UInt64(number)) != 0 ? storage[Int(number)] : nil }
+        set {
+            guard Int(number) < Self.capacity else { return }
+            if let newValue {
+                if storage.isEmpty { storage = Array(repeating: 0, count: Self.capacity) }
+                storage[Int(number)] = newValue
+                known |= 1 << UInt64(number)
+            } else {
+                known &= ~(1 << UInt64(number))
+            }
+        }
+    }
+
+    /// How many registers are known.
+    public var count: Int { known.nonzeroBitCount }
+
+    public static func == (lhs: RegisterValues, rhs: RegisterValues) -> Bool {
+        guard lhs.known == rhs.known else { return false }
+        for number in 0..<capacity where lhs.known & (1 << UInt64(number)) != 0 {
+            if lhs.storage[number] != rhs.storage[number] { return false }
+        }
+        return true
+    }
 }
 
 /// A variable of a frame and its value, as far as it could be recovered.

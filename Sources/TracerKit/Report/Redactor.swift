@@ -31,8 +31,25 @@ public struct Redactor: Sendable {
     public func isSecretName<S: StringProtocol>(_ name: S) -> Bool {
         let upper = name.drop { $0 == "-" }.uppercased()
         guard !upper.isEmpty, upper != "PWD", upper != "OLDPWD" else { return false }
-        if namePatterns.contains(where: { upper.contains($0) }) { return true }
+        // Compared as UTF-8 bytes: String.contains(String) matches Characters and costs a
+        // generic search per pattern (the process collector asks this for every variable of
+        // the environment, while the server is stopped).
+        if namePatterns.contains(where: { Self.bytes(of: upper, contain: $0) }) { return true }
         return upper.hasSuffix("PWD") || upper == "PASS" || upper.hasSuffix("_PASS") || upper.hasPrefix("PASS_") || upper == "SIG"
+    }
+
+    /// Whether `pattern`'s UTF-8 bytes occur in `text`'s.
+    private static func bytes(of text: String, contain pattern: String) -> Bool {
+        let haystack = text.utf8, needle = pattern.utf8
+        guard let first = needle.first else { return true }
+        guard haystack.count >= needle.count else { return false }
+        var start = haystack.startIndex
+        let last = haystack.index(haystack.endIndex, offsetBy: -needle.count)
+        while start <= last {
+            if haystack[start] == first && haystack[start...].starts(with: needle) { return true }
+            start = haystack.index(after: start)
+        }
+        return false
     }
 
     /// `NAME=value` from an environment: the value redacted when the name or the value says secret.

@@ -68,6 +68,33 @@ package enum ProcFile {
         entries(of: directory).compactMap { Int32($0) }.sorted()
     }
 
+    /// The names of threads `tids` of `pid` (/proc/PID/task/TID/comm, trimmed), in that order; ""
+    /// for a thread whose name cannot be read. One directory descriptor for all of them and a
+    /// fixed buffer each (names are at most 16 bytes): read for every thread during a crash's
+    /// downtime, where a path lookup and an allocation per thread added up to milliseconds.
+    package static func threadNames(pid: Int32, tids: [Int32]) -> [String] {
+        let task = open("/proc/\(pid)/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard task >= 0 else { return tids.map { _ in "" } }
+        defer { close(task) }
+        var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        return tids.map { tid in
+            // openat relative to the task directory (swift-system has no openat).
+            let fd = openat(task, "\(tid)/comm", O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            guard fd >= 0 else { return "" }
+            defer { close(fd) }
+            return withUnsafeMutableBytes(of: &buffer) { raw in
+                var got = 0
+                while got < raw.count {
+                    let count = read(fd, raw.baseAddress! + got, raw.count - got)
+                    if count < 0 && errno == EINTR { continue }
+                    if count <= 0 { break }
+                    got += count
+                }
+                return String(decoding: raw.prefix(got), as: UTF8.self).trimmingWhitespace()
+            }
+        }
+    }
+
     /// The value of a `Key:\tvalue` line in a /proc status-style text, trimmed.
     package static func field(_ key: String, in text: String) -> String? {
         for line in text.split(separator: "\n") where line.hasPrefix(key + ":") {

@@ -5,7 +5,8 @@
 // the module an address falls in (they map the module's ELF file from disk). One _UPT handle per
 // module keeps each module's tables cached. Every accessor call carries the address space, not
 // our context (_UPT_find_proc_info passes its own argument down to access_mem), so accessors find
-// their unwinder through a small registry keyed by address space.
+// their unwinder in the walk the C shim keeps for this thread (ivk_unw_begin_walk): no lock, no
+// lookup. While the walk runs, libunwind's cache lock costs no system calls (see unwind.c).
 
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +14,6 @@ import Glibc
 import CInvokerShim
 import CUnwindShim
 import CUnwind
-import Synchronization
 import TracerKit
 
 /// A frame as the unwinder found it, before symbolization.
@@ -39,6 +39,11 @@ public final class RemoteUnwinder {
 
     private let pid: Int32
     private let memory: any MemoryReader
+    /// `memory` when it is the snapshot's page cache (always, but for tests' fakes): read
+    /// without a dynamic dispatch per word.
+    private let cache: CachingMemoryReader?
+    /// Whether frames keep their registers (only the variables tracer reads them).
+    private let recordsRegisters: Bool
     private let mappings: [MemoryMapping]
     private var space: unw_addr_space_t?
     private var uptHandles: [String: UnsafeMutableRawPointer] = [:]
@@ -58,16 +63,17 @@ public final class RemoteUnwinder {
     /// "inode path" of a mapping → whether the file at that path now is another file.
     private var replacedOnDisk: [String: Bool] = [:]
 
-    /// Address space → the unwinder that owns it (as the bit pattern of an unretained reference).
-    private static let registry = Mutex<[UInt: UInt]>([:])
-
-    public init(snapshot: any ProcessSnapshot) {
+    /// `recordsRegisters`: keep each frame's registers (`RawFrame.registers`) for readers of
+    /// variables; without, a frame costs no register reads beyond its pc and stack pointer.
+    public init(snapshot: any ProcessSnapshot, recordsRegisters: Bool = true) {
         pid = snapshot.addressSpacePid
         memory = snapshot.memory
+        cache = snapshot.memory as? CachingMemoryReader
+        self.recordsRegisters = recordsRegisters
         mappings = snapshot.mappings
         var accessors = unw_accessors_t()
         accessors.find_proc_info = { space, ip, info, needUnwindInfo, _ in
-            guard let unwinder = RemoteUnwinder.lookup(space), let upt = unwinder.uptHandle(for: ip) else {
+            guard let unwinder = RemoteUnwinder.walking(space), let upt = unwinder.uptHandle(for: ip) else {
                 return -Int32(UNW_ENOINFO.rawValue)
             }
             return _UPT_find_proc_info(space, ip, info, needUnwindInfo, upt)
@@ -75,11 +81,15 @@ public final class RemoteUnwinder {
         accessors.put_unwind_info = { space, info, arg in _UPT_put_unwind_info(space, info, arg) }
         accessors.get_dyn_info_list_addr = { _, _, _ in -Int32(UNW_ENOINFO.rawValue) }
         accessors.access_mem = { space, address, value, write, _ in
-            guard write == 0, let value, let unwinder = RemoteUnwinder.lookup(space) else {
+            guard write == 0, let value, let unwinder = RemoteUnwinder.walking(space) else {
                 return -Int32(UNW_EINVAL.rawValue)
             }
             do throws(MemoryReadError) {
-                value.pointee = try unwinder.memory.read(UInt64.self, at: address)
+                if let cache = unwinder.cache {
+                    value.pointee = try cache.read(UInt64.self, at: address)
+                } else {
+                    value.pointee = try unwinder.memory.read(UInt64.self, at: address)
+                }
                 return 0
             } catch {
                 unwinder.lastReadFailure = error
@@ -87,7 +97,7 @@ public final class RemoteUnwinder {
             }
         }
         accessors.access_reg = { space, number, value, write, _ in
-            guard write == 0, let value, let unwinder = RemoteUnwinder.lookup(space),
+            guard write == 0, let value, let unwinder = RemoteUnwinder.walking(space),
                   let register = unwinder.current.value(libunwindNumber: number) else {
                 return -Int32(UNW_EBADREG.rawValue)
             }
@@ -99,26 +109,20 @@ public final class RemoteUnwinder {
         accessors.get_proc_name = nil
         space = ivk_unw_create_addr_space(&accessors)
         if let space {
+            // The global cache: Debian's libunwind has no per-thread one (it takes
+            // UNW_CACHE_PER_THREAD for this), and without a cache every step searches the tables.
             _ = ivk_unw_set_caching_policy(space, UNW_CACHE_GLOBAL)
-            let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(space)))
-            let value = UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque())
-            RemoteUnwinder.registry.withLock { $0[key] = value }
         }
     }
 
     deinit {
-        if let space {
-            let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(space)))
-            _ = RemoteUnwinder.registry.withLock { $0.removeValue(forKey: key) }
-            ivk_unw_destroy_addr_space(space)
-        }
+        if let space { ivk_unw_destroy_addr_space(space) }
         for handle in uptHandles.values { _UPT_destroy(handle) }
     }
 
-    private static func lookup(_ space: unw_addr_space_t?) -> RemoteUnwinder? {
-        guard let space else { return nil }
-        let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(space)))
-        guard let value = registry.withLock({ $0[key] }), let pointer = UnsafeRawPointer(bitPattern: value) else { return nil }
+    /// The unwinder walking `space` on this thread (accessors are called only inside a walk).
+    private static func walking(_ space: unw_addr_space_t?) -> RemoteUnwinder? {
+        guard let pointer = ivk_unw_context(space) else { return nil }
         return Unmanaged<RemoteUnwinder>.fromOpaque(pointer).takeUnretainedValue()
     }
 
@@ -151,8 +155,7 @@ public final class RemoteUnwinder {
     /// (rbx, rbp, r12–r15), its stack pointer and pc: the others hold the callee's values.
     private func frameRegisters(_ cursor: inout unw_cursor_t, all: Bool) -> FrameRegisters {
         var result = FrameRegisters()
-        let numbers: [Int32] = all ? Array(0...16) : [3, 6, 7, 12, 13, 14, 15, 16]
-        for number in numbers {
+        for number in all ? Self.allGeneralRegisters : Self.preservedRegisters {
             var value: unw_word_t = 0
             if ivk_unw_get_reg(&cursor, number, &value) == 0 { result.values[UInt16(number)] = value }
         }
@@ -206,6 +209,17 @@ public final class RemoteUnwinder {
         return UnwoundStack(frames: frames, stopReason: stopReason)
     }
 
+    /// DWARF numbers of the general registers and the return address (frame 0 knows them all).
+    private static let allGeneralRegisters: [Int32] = Array(0...16)
+    /// rbx, rbp, rsp, r12–r15 and the return address: what an outer frame knows.
+    private static let preservedRegisters: [Int32] = [3, 6, 7, 12, 13, 14, 15, 16]
+
+    /// A frame's place, to notice a stack that loops.
+    private struct FramePlace: Hashable {
+        var pc: UInt64
+        var sp: UInt64
+    }
+
     /// Unwinds from `registers`. `startRecovery` says where those registers came from.
     public func unwind(from registers: Registers, startRecovery: FrameRecovery,
                        maxFrames: Int = RemoteUnwinder.defaultMaxFrames, deadline: Deadline) -> UnwoundStack {
@@ -215,6 +229,8 @@ public final class RemoteUnwinder {
                                 stopReason: "libunwind could not create an address space")
         }
         current = registers
+        ivk_unw_begin_walk(space, Unmanaged.passUnretained(self).toOpaque())
+        defer { ivk_unw_end_walk() }
         var cursor = unw_cursor_t()
         let initResult = ivk_unw_init_remote(&cursor, space, nil)
         guard initResult == 0 else {
@@ -224,7 +240,9 @@ public final class RemoteUnwinder {
         }
         var frames: [RawFrame] = []
         var recovery = startRecovery
-        var seen = Set<[UInt64]>()
+        // Places seen, to notice a loop; built only once a stack pointer fails to grow (until
+        // then no place can repeat), so a sound stack costs no hashing.
+        var seen: Set<FramePlace>? = nil
         while true {
             var ip: unw_word_t = 0, sp: unw_word_t = 0
             _ = ivk_unw_get_reg(&cursor, Int32(UNW_REG_IP.rawValue), &ip)
@@ -237,11 +255,14 @@ public final class RemoteUnwinder {
                 frames[frames.count - 1].isSignalFrame = true
                 recovery = .signalContext
             }
-            if !seen.insert([ip, sp]).inserted {
+            if seen == nil, let previous = frames.last, sp <= previous.stackPointer {
+                seen = Set(frames.map { FramePlace(pc: $0.pc, sp: $0.stackPointer) })
+            }
+            if seen?.insert(FramePlace(pc: ip, sp: sp)).inserted == false {
                 return Self.linked(frames, stopReason: "the stack loops back to frame at pc \(ip.hex), sp \(sp.hex)")
             }
             frames.append(RawFrame(pc: ip, stackPointer: sp, recovery: recovery, isSignalFrame: false,
-                                   registers: frameRegisters(&cursor, all: frames.isEmpty)))
+                                   registers: recordsRegisters ? frameRegisters(&cursor, all: frames.isEmpty) : FrameRegisters()))
             if frames.count >= maxFrames {
                 return Self.linked(frames, stopReason: "stopped after \(maxFrames) frames")
             }
