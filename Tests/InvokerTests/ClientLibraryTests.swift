@@ -209,6 +209,7 @@ struct ClientLibraryTests {
         let jsonText = try #require(readFile(run.directory + "/" + json))
         #expect(jsonText.contains("\"request\""))
         #expect(try schemaComplaint(reportPath: run.directory + "/" + json) == nil)
+        try expectRoundTrip(jsonPath: run.directory + "/" + json)
         #expect(leftoverProcesses().isEmpty)
     }
 }

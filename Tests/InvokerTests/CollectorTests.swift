@@ -32,6 +32,7 @@ func snapshotReports(_ pid: Int32, config: String? = nil) throws -> (json: [Stri
     let text = try #require(names.first { $0.hasSuffix(".log") })
     let data = try #require(readFile(directory + "/" + json)).data(using: .utf8)!
     let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    try expectRoundTrip(jsonPath: directory + "/" + json)
     return (object, readFile(directory + "/" + text) ?? "", directory + "/" + json)
 }
 
@@ -157,6 +158,7 @@ struct CollectorTests {
         #expect(fault?["crashing_thread"] as? Int == crashed["tid"] as? Int)
         // The published schema accepts it (Debian's python3-jsonschema, which scripts/install-deps installs).
         #expect(try schemaComplaint(reportPath: run.directory + "/" + json) == nil)
+        try expectRoundTrip(jsonPath: run.directory + "/" + json)
     }
 }
 

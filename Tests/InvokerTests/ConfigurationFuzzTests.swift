@@ -120,10 +120,10 @@ private func loadError(_ path: String) -> String? {
     }
 }
 
-/// The campaign's seed: INVOKER_FUZZ_SEED, else one from the clock (printed, to reproduce).
+/// The campaign's seed: INVOKER_FUZZ_SEED, else a random one (printed, to reproduce).
 enum ProcessInfoSeed {
     static var value: UInt64 {
         if let text = LogDirectory.currentEnvironment()["INVOKER_FUZZ_SEED"], let seed = UInt64(text) { return seed }
-        return UInt64(Deadline.now().nanoseconds)
+        return UInt64.random(in: .min ... .max)
     }
 }

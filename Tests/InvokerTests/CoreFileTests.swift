@@ -81,6 +81,7 @@ struct CoreFileTests {
         let textName = try #require(names.first { $0.hasPrefix("crash-") && $0.hasSuffix(".log") }, "\(names)")
         let data = try #require(readFile(output + "/" + jsonName)).data(using: .utf8)!
         let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        try expectRoundTrip(jsonPath: output + "/" + jsonName)
 
         // The fault: NT_SIGINFO's SIGSEGV, SEGV_MAPERR at 0, in the main thread.
         let fault = try #require(report["fault"] as? [String: Any])

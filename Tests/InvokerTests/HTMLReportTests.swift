@@ -35,7 +35,7 @@ func hostileReport() -> CrashReport {
 func htmlPage(_ report: CrashReport, fault: FaultContext? = nil) throws -> String {
     var report = report
     report.fault = fault ?? report.fault
-    let json = JSONReportWriter(report: report, kind: "crash", helperVersion: "test").render()
+    let json = JSONReportFormatter(options: ReportFormatOptions(kind: "crash", helperVersion: "test")).render(report)
     return HTMLReport(document: try ReportDocument.decode(Array(json.utf8))).render()
 }
 

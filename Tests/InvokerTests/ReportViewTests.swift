@@ -90,6 +90,7 @@ struct ReportViewTests {
         #expect(groups.compactMap { $0["count"] as? Int } == [1, 1, 256])
         #expect(threads.allSatisfy { thread in groups.contains { $0["id"] as? Int == thread["group"] as? Int } })
         #expect(try schemaComplaint(reportPath: jsonPath) == nil)
+        try expectRoundTrip(jsonPath: jsonPath)
 
         // invoker show --all-threads: every thread under its own heading, the rest of the log as written.
         let (showStatus, full) = try runInvoker(["show", "--all-threads", "--log-dir", directory, "latest"])

@@ -12,8 +12,8 @@ import Testing
 /// (innermost first, named f0, f1, …) whose top frame has `variables`, and one other thread.
 func sampleReport(frames: Int = 4, variables: [(String, String)] = [], fingerprint: String? = "fp1:abc",
                   kind: String = "crash") -> [UInt8] {
-    func frame(_ index: Int, _ vars: [(String, String)] = []) -> SentryJSON {
-        var members: [String: SentryJSON] = [
+    func frame(_ index: Int, _ vars: [(String, String)] = []) -> JSONValue {
+        var members: [String: JSONValue] = [
             "index": .integer(Int64(index)), "pc": .string("0x" + String(0x401000 + index * 16, radix: 16)),
             "sp": "0x7ffd0000", "recovery": index == 0 ? "context" : (index == 1 ? "cfi" : "frame-pointer"),
             "signal_frame": false, "inlined": false, "module": "/usr/bin/traffic_server",
@@ -25,7 +25,7 @@ func sampleReport(frames: Int = 4, variables: [(String, String)] = [], fingerpri
         }
         return .object(members)
     }
-    var fault: SentryJSON = [
+    var fault: JSONValue = [
         "signal": ["number": 11, "name": "SIGSEGV", "description": "Segmentation fault"],
         "code": ["value": 1, "meaning": "SEGV_MAPERR (address not mapped to object)"],
         "address": "0x0", "payload": "ats-10.2", "crashing_thread": 100,
@@ -36,7 +36,7 @@ func sampleReport(frames: Int = 4, variables: [(String, String)] = [], fingerpri
         members["fingerprint"] = .string(fingerprint)
         fault = .object(members)
     }
-    var document: [String: SentryJSON] = [
+    var document: [String: JSONValue] = [
         "schema": "invoker-report/1", "generator": ["name": "invoker", "version": "0.2.0"], "kind": .string(kind),
         "time": "2026-12-03T08:00:00Z", "time_unix": 1_796_284_800, "host": ["hostname": "proxy-7"],
         "process": ["pid": 100, "name": "[ET_NET 0]", "executable": "/usr/bin/traffic_server", "server_version": "Traffic Server 9.2.9",
@@ -52,12 +52,12 @@ func sampleReport(frames: Int = 4, variables: [(String, String)] = [], fingerpri
         "sections": [:], "tracers": [], "problems": [], "timing": [],
     ]
     if kind == "crash" { document["fault"] = fault }
-    return SentryJSON.object(document).encoded()
+    return JSONValue.object(document).encoded()
 }
 
-func mapSample(_ report: [UInt8], settings: SentrySettings = SentrySettings()) throws -> SentryJSON {
+func mapSample(_ report: [UInt8], settings: SentrySettings = SentrySettings()) throws -> JSONValue {
     let mapper = SentryEventMapper(settings: settings, clientVersion: "9.9.9")
-    return mapper.fittedEvent(from: try SentryReportDocument.decode(report), eventID: String(repeating: "a", count: 32)).event
+    return mapper.fittedEvent(from: try ReportDocument.decode(report), eventID: String(repeating: "a", count: 32)).event
 }
 
 @Suite(.timeLimit(.minutes(1))) struct SentryEventTests {
@@ -213,7 +213,7 @@ func mapSample(_ report: [UInt8], settings: SentrySettings = SentrySettings()) t
         settings.maxEventBytes = 16_384
         let report = sampleReport(frames: 8, variables: big)
         let mapper = SentryEventMapper(settings: settings, clientVersion: "9.9.9")
-        let (event, bytes) = mapper.fittedEvent(from: try SentryReportDocument.decode(report), eventID: String(repeating: "b", count: 32))
+        let (event, bytes) = mapper.fittedEvent(from: try ReportDocument.decode(report), eventID: String(repeating: "b", count: 32))
         #expect(bytes.count <= 16_384)
         let top = event["exception"]?["values"]?.arrayValue?.first?["stacktrace"]?["frames"]?.arrayValue?.last
         #expect(top?["vars"] == nil && top?["function"] == "f0")

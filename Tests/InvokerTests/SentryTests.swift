@@ -41,11 +41,11 @@ struct SentryReceiver {
     }
 
     /// The requests received: (method, path, headers) and the body as sent.
-    func requests() throws -> [(meta: SentryJSON, body: [UInt8])] {
-        try (0..<16).compactMap { index -> (SentryJSON, [UInt8])? in
+    func requests() throws -> [(meta: JSONValue, body: [UInt8])] {
+        try (0..<16).compactMap { index -> (JSONValue, [UInt8])? in
             guard case .success(let meta) = ProcFile.readBytes(directory + "/\(index).json"),
                   case .success(let body) = ProcFile.readBytes(directory + "/\(index).body", limit: 64 << 20) else { return nil }
-            return (try SentryJSON.decode(meta), body)
+            return (try JSONValue.decode(meta), body)
         }
     }
 }
@@ -69,11 +69,11 @@ func outbox(of run: CrasherRun) -> Outbox {
 }
 
 /// The event of a gzipped envelope, and its items' headers.
-func unpack(_ gzipped: [UInt8]) throws -> (event: SentryJSON, eventBytes: [UInt8], items: [SentryJSON]) {
+func unpack(_ gzipped: [UInt8]) throws -> (event: JSONValue, eventBytes: [UInt8], items: [JSONValue]) {
     let bytes = try #require(Gzip.decompress(gzipped), "not gzip")
     let envelope = try SentryEnvelope.parse(bytes)
     let event = try #require(envelope.items.first { $0.header["type"] == "event" })
-    return (try SentryJSON.decode(event.payload), event.payload, envelope.items.map(\.header))
+    return (try JSONValue.decode(event.payload), event.payload, envelope.items.map(\.header))
 }
 
 /// `invoker send …` with the configuration of the run in `directory`.
@@ -155,7 +155,7 @@ struct SentryTests {
                                          outputPath: directory + "/normalized.json")
         let status = normalizer.waitForExit()
         let output = readFile(directory + "/normalized.json") ?? ""
-        let normalized = try SentryJSON.decode(Array(output.utf8))
+        let normalized = try JSONValue.decode(Array(output.utf8))
         #expect(status == 0, "\(normalized["errors"] ?? .null)")
         #expect(normalized["errors"] == nil)
         #expect(normalized["platform"] == "native" && normalized["level"] == "fatal")

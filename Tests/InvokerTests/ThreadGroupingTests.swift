@@ -139,7 +139,7 @@ func constructedServerReport() -> CrashReport {
 
     @Test func jsonReportKeepsEveryThreadAndAddsItsGroup() throws {
         let report = constructedServerReport()
-        let text = JSONReportWriter(report: report, kind: "crash", helperVersion: "test").render()
+        let text = JSONReportFormatter(options: ReportFormatOptions(kind: "crash", helperVersion: "test")).render(report)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         let threads = try #require(object["threads"] as? [[String: Any]])
         let groups = try #require(object["thread_groups"] as? [[String: Any]])

@@ -36,6 +36,7 @@ struct VariablesTests {
         let top = try #require((crashed["frames"] as? [[String: Any]])?.first)
         let variables = top["variables"] as? [[String: Any]] ?? []
         #expect(variables.map { $0["name"] as? String } == ["fixture_null", "fixture_value"])
+        try expectRoundTrip(jsonPath: run.directory + "/" + json)
         #expect(variables.last?["value"] as? String == "42")
         #expect(leftoverProcesses().isEmpty)
     }

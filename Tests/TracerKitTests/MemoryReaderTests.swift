@@ -60,6 +60,35 @@ import Testing
         #expect(throws: MemoryReadError.self) { try ProcessVMReader(pid: getpid()).readBytes(at: 8, count: 8) }
     }
 
+    /// The fallback where process_vm_readv is refused: /proc/PID/mem with pread. A read across
+    /// the end of a mapping names the first unreadable address; an address above 2^63 (a negative
+    /// file offset) is an error, not a trap.
+    @Test func procMemReaderReadsALiveProcessAndStopsAtAHole() throws {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let mapping = try #require(mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        defer { munmap(mapping, page) }
+        // (/proc/PID/mem reads PROT_NONE pages: a hole is an unmapped page.)
+        #expect(munmap(mapping + page, page) == 0)
+        let marker: [UInt8] = Array("proc-mem-marker".utf8)
+        let start = UInt64(UInt(bitPattern: mapping)) + UInt64(page - marker.count)
+        UnsafeMutableRawBufferPointer(start: mapping + page - marker.count, count: marker.count).copyBytes(from: marker)
+        let reader = try ProcMemReader(pid: getpid())
+        #expect(try reader.readBytes(at: start, count: marker.count) == marker)
+        do {
+            _ = try reader.readBytes(at: start, count: marker.count + 8)
+            Issue.record("a read into the unmapped page succeeded")
+        } catch {
+            #expect(error.address == start + UInt64(marker.count))
+        }
+        #expect(throws: MemoryReadError.self) { try reader.readBytes(at: 0xffff_ffff_ffff_f000, count: 8) }
+        do {
+            _ = try ProcMemReader(pid: Int32.max)
+            Issue.record("opened the memory of a process that does not exist")
+        } catch {
+            #expect(error.rawValue == ENOENT)
+        }
+    }
+
     @Test func mapsParseAndLookUp() {
         let maps = MemoryMapping.parse("""
         55d0c0a00000-55d0c0a21000 r-xp 00000000 fd:01 1234   /usr/bin/thing

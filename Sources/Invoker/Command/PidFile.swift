@@ -21,19 +21,23 @@ enum PidFile {
         // Never through a link: O_NOFOLLOW refuses a symbolic one; a hard link (a second name of
         // another file, where fs.protected_hardlinks is 0) is seen by its link count before
         // anything is truncated, as is a FIFO or a device (O_NONBLOCK: opening one must not block).
-        let fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0o644)
-        guard fd >= 0 else {
-            logger.error("cannot write the pid file \(path): \(Errno(rawValue: errno).sentence)")
+        let fd: FileDescriptor
+        do {
+            let noControllingTerminal = FileDescriptor.OpenOptions(rawValue: O_NOCTTY)
+            fd = try FileDescriptor.open(FilePath(path), .writeOnly,
+                                         options: [.create, .noFollow, .closeOnExec, .nonBlocking, noControllingTerminal],
+                                         permissions: FilePermissions(rawValue: 0o644), retryOnInterrupt: true)
+        } catch {
+            logger.error("cannot write the pid file \(path): \((error as? Errno ?? .ioError).sentence)")
             return
         }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_nlink == 1 else {
-            logger.error("refusing the pid file \(path): it must be a regular file with no other name (links: \(info.st_nlink)); nothing was written")
+        defer { try? fd.close() }
+        let info = try? fd.stat()
+        guard let info, info.type == .regular, info.linkCount == 1 else {
+            logger.error("refusing the pid file \(path): it must be a regular file with no other name (links: \(info?.linkCount ?? 0)); nothing was written")
             return
         }
-        let line = "\(getpid())\n"
-        _ = ftruncate(fd, 0)
-        _ = line.withCString { write(fd, $0, strlen($0)) }
+        _ = try? fd.resize(to: 0, retryOnInterrupt: true)
+        _ = try? fd.writeAll("\(getpid())\n".utf8)
     }
 }

@@ -12,21 +12,6 @@ enum FailurePolicy: String, CaseIterable {
     case stop
 }
 
-/// Report formats. Each is one formatter (ReportWriter.render) and a file extension; the text log
-/// comes first, so with it on it claims the report's name, as traffic_crashlog's log does.
-enum ReportFormat: String, CaseIterable {
-    case text
-    case json
-
-    /// What the report's base name gets in this format.
-    var fileExtension: String {
-        switch self {
-        case .text: ".log"
-        case .json: ".json"
-        }
-    }
-}
-
 /// One external program in the chain.
 struct ExternalTracerSpec: Equatable {
     var name: String

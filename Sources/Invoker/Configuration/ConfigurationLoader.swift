@@ -137,7 +137,7 @@ enum ConfigurationLoader {
             var formats: [ReportFormat] = []
             for element in array {
                 guard let name = element.string, let format = ReportFormat(rawValue: name) else {
-                    throw fail("formats", "\(element.debugDescription) is not a format; use \"text\" or \"json\"")
+                    throw fail("formats", "\(element.debugDescription) is not a format; use \(ReportFormat.namesForMessage)")
                 }
                 formats.append(format)
             }

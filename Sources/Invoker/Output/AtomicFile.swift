@@ -73,9 +73,11 @@ enum AtomicFile {
     /// report directories go through LogDirectory.open, which refuses symbolic links). Returns
     /// the final path.
     static func write(_ text: String, directory: String, name: String, mode: mode_t) -> Result<String, AtomicFileError> {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return .failure(AtomicFileError(operation: "open \(directory)", errno: Errno(rawValue: errno))) }
-        let opened = FileDescriptor(rawValue: fd)
+        let opened: FileDescriptor
+        switch openDirectory(directory) {
+        case .success(let fd): opened = fd
+        case .failure(let error): return .failure(error)
+        }
         defer { try? opened.close() }
         return write(text, in: opened, directoryPath: directory, name: name, mode: mode).map { directory + "/" + $0 }
     }
@@ -85,11 +87,22 @@ enum AtomicFile {
         let slash = path.lastIndex(of: "/")
         let directoryPath = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        let fd = open(directoryPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return .failure(AtomicFileError(operation: "open \(directoryPath)", errno: Errno(rawValue: errno))) }
-        let directory = FileDescriptor(rawValue: fd)
+        let directory: FileDescriptor
+        switch openDirectory(directoryPath) {
+        case .success(let fd): directory = fd
+        case .failure(let error): return .failure(error)
+        }
         defer { try? directory.close() }
         return replace(name, in: directory, directoryPath: directoryPath, with: text, mode: mode).map { _ in path }
+    }
+
+    /// The directory at `path`, opened to write relative to it.
+    private static func openDirectory(_ path: String) -> Result<FileDescriptor, AtomicFileError> {
+        do {
+            return .success(try FileDescriptor.open(FilePath(path), .readOnly, options: [.directory, .closeOnExec], retryOnInterrupt: true))
+        } catch {
+            return .failure(AtomicFileError(operation: "open \(path)", errno: error as? Errno ?? .ioError))
+        }
     }
 
     /// An unnamed file in `directory` (O_TMPFILE), or nil where the filesystem has none.
@@ -121,11 +134,10 @@ enum AtomicFile {
         return .failure(AtomicFileError(operation: "create a temporary file for \(name)", errno: .fileExists))
     }
 
-    /// Writes and syncs.
+    /// Writes (FileDescriptor.writeAll: short writes and EINTR retried) and syncs.
     private static func fill(_ fd: FileDescriptor, with text: String, path: String) -> AtomicFileError? {
-        var bytes = Array(text.utf8)
         do {
-            try bytes.withUnsafeMutableBytes { _ = try fd.writeAll(UnsafeRawBufferPointer($0)) }
+            _ = try fd.writeAll(text.utf8)
         } catch {
             return AtomicFileError(operation: "write \(path)", errno: (error as? Errno) ?? .ioError)
         }

@@ -1,7 +1,8 @@
-// ReportWriter: puts reports on disk: PREFIX-%Y-%m-%d-%H%M%S.log (mode 0400) in the output
-// directory, written atomically relative to the directory's descriptor (AtomicFile, LogDirectory);
-// an early version before external tracers run, replaced by the final one; old reports pruned to
-// the configured retention (ReportRetention). When the directory cannot be
+// ReportWriter: puts reports on disk: one file per configured format (ReportFormat, each rendered
+// by its ReportFormatter), PREFIX-%Y-%m-%d-%H%M%S.log and .json (mode 0400) in the output
+// directory, written atomically relative to the directory's descriptor (AtomicFile,
+// LogDirectory); an early version before external tracers run, replaced by the final one; old
+// reports pruned to the configured retention (ReportRetention). When the directory cannot be
 // written, the whole report goes to standard error and syslog, so it is never lost silently.
 
 #if canImport(Glibc)
@@ -51,14 +52,14 @@ struct ReportWriter {
                      logger: Logger(label: "invoker")).plannedTextPath
     }
 
-    /// The report in one format.
+    /// What the formatters are made with: the report's kind is its prefix ("crash", "snapshot").
+    var formatOptions: ReportFormatOptions {
+        ReportFormatOptions(kind: prefix, helperVersion: InvokerCommand.version, layout: layout, groupThreads: groupThreads)
+    }
+
+    /// The report in one format, by that format's formatter.
     func render(_ format: ReportFormat, _ report: CrashReport) -> String {
-        switch format {
-        case .text:
-            CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: layout, groupThreads: groupThreads).render()
-        case .json:
-            JSONReportWriter(report: report, kind: prefix, helperVersion: InvokerCommand.version).render()
-        }
+        format.formatter(formatOptions).render(report)
     }
 
     /// Writes the report as it stands, to claim its name; nil if the directory is unusable.

@@ -124,9 +124,7 @@ struct Dispatcher {
         report.redact(with: redactor)
         if toStandardOutput {
             CrashGuard.withdraw()
-            print(CrashLogWriter(report: report, helperVersion: InvokerCommand.version, layout: configuration.logLayout,
-                                 groupThreads: configuration.groupThreads).render(),
-                  terminator: "")
+            print(writer.render(.text, report), terminator: "")
             return ExitStatus.of(report, written: true).rawValue
         }
         let written = writer.writeFinal(report, replacing: location)

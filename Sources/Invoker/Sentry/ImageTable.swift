@@ -2,12 +2,12 @@
 // debug_id, image_addr, image_size) and the load address each frame's image_addr refers to.
 
 struct ImageTable {
-    private var byPath: [String: SentryReportDocument.Module] = [:]
-    private let ordered: [SentryReportDocument.Module]
+    private var byPath: [String: ReportDocument.Module] = [:]
+    private let ordered: [ReportDocument.Module]
 
-    init(_ modules: [SentryReportDocument.Module]) {
-        var byPath: [String: SentryReportDocument.Module] = [:]
-        var ordered: [SentryReportDocument.Module] = []
+    init(_ modules: [ReportDocument.Module]) {
+        var byPath: [String: ReportDocument.Module] = [:]
+        var ordered: [ReportDocument.Module] = []
         for module in modules {
             // One image per file: its lowest mapping is where the ELF header is (the load address).
             if let known = byPath[module.path] {
@@ -25,10 +25,10 @@ struct ImageTable {
     func start(of path: String) -> String? { byPath[path]?.start }
 
     /// Sentry's debug_meta.images: every module with a build-id (the others cannot be symbolicated).
-    func debugImages() -> [SentryJSON] {
+    func debugImages() -> [JSONValue] {
         ordered.compactMap { module in
             guard let buildID = module.buildId, let debugID = DebugIdentifier.debugID(buildID: buildID) else { return nil }
-            var image: [String: SentryJSON] = [
+            var image: [String: JSONValue] = [
                 "type": "elf", "code_file": .string(module.path), "code_id": .string(buildID), "debug_id": .string(debugID),
                 "image_addr": .string(module.start),
             ]

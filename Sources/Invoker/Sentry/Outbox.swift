@@ -139,13 +139,13 @@ struct Outbox {
     /// Until when Sentry asked us not to send (Unix time), 0 if it did not.
     func rateLimitedUntil() -> Int {
         guard case .success(let bytes) = ProcFile.readBytes(path + "/rate-limit.json", limit: 4096),
-              let value = try? SentryJSON.decode(bytes) else { return 0 }
+              let value = try? JSONValue.decode(bytes) else { return 0 }
         return Int(value["until"]?.integerValue ?? 0)
     }
 
     func setRateLimited(until: Int) throws(OutboxError) {
         try makeDirectories()
-        try Self.writeAtomically(SentryJSON.object(["until": .integer(Int64(until))]).encoded(), to: path + "/rate-limit.json")
+        try Self.writeAtomically(JSONValue.object(["until": .integer(Int64(until))]).encoded(), to: path + "/rate-limit.json")
     }
 
     /// Drops what is too old, then the oldest beyond the count and byte bounds; never `keeping`.

@@ -6,7 +6,7 @@ import FoundationEssentials
 
 struct SentryEnvelope {
     struct Item {
-        var header: [String: SentryJSON]
+        var header: [String: JSONValue]
         var payload: [UInt8]
     }
 
@@ -29,10 +29,10 @@ struct SentryEnvelope {
     /// The envelope's bytes (not compressed). The header has the event id and the time it was
     /// made, not the DSN: the outbox keeps no key, and a retry goes to the DSN configured then.
     func encoded(sentAt: String) -> [UInt8] {
-        var bytes = SentryJSON.object(["event_id": .string(eventID), "sent_at": .string(sentAt)]).encoded()
+        var bytes = JSONValue.object(["event_id": .string(eventID), "sent_at": .string(sentAt)]).encoded()
         bytes.append(0x0a)
         for item in items {
-            bytes += SentryJSON.object(item.header).encoded()
+            bytes += JSONValue.object(item.header).encoded()
             bytes.append(0x0a)
             bytes += item.payload
             bytes.append(0x0a)
@@ -41,19 +41,19 @@ struct SentryEnvelope {
     }
 
     /// The items of envelope bytes, for `invoker send --print` and the tests: (header, payload).
-    static func parse(_ bytes: [UInt8]) throws -> (header: SentryJSON, items: [(header: SentryJSON, payload: [UInt8])]) {
+    static func parse(_ bytes: [UInt8]) throws -> (header: JSONValue, items: [(header: JSONValue, payload: [UInt8])]) {
         var position = 0
         func line() -> ArraySlice<UInt8> {
             let end = bytes[position...].firstIndex(of: 0x0a) ?? bytes.count
             defer { position = min(end + 1, bytes.count) }
             return bytes[position..<end]
         }
-        let header = try SentryJSON.decode(Array(line()))
-        var items: [(SentryJSON, [UInt8])] = []
+        let header = try JSONValue.decode(Array(line()))
+        var items: [(JSONValue, [UInt8])] = []
         while position < bytes.count {
             let itemHeaderLine = line()
             if itemHeaderLine.isEmpty { continue }
-            let itemHeader = try SentryJSON.decode(Array(itemHeaderLine))
+            let itemHeader = try JSONValue.decode(Array(itemHeaderLine))
             if let length = itemHeader["length"]?.integerValue {
                 let end = min(position + Int(length), bytes.count)
                 items.append((itemHeader, Array(bytes[position..<end])))

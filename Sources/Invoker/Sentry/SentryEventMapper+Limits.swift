@@ -19,7 +19,7 @@ extension SentryEventMapper {
 
     /// The event for `document` within `settings.maxEventBytes` (encoded, before compression),
     /// and its encoded bytes.
-    func fittedEvent(from document: SentryReportDocument, eventID: String) -> (event: SentryJSON, bytes: [UInt8]) {
+    func fittedEvent(from document: ReportDocument, eventID: String) -> (event: JSONValue, bytes: [UInt8]) {
         let steps: [(SentryDetail, String?)] = [
             (SentryDetail(framesPerStack: Self.maxFramesPerStack), nil),
             (SentryDetail(variables: .crashingThread, framesPerStack: Self.maxFramesPerStack),
@@ -34,7 +34,7 @@ extension SentryEventMapper {
             (SentryDetail(variables: .none, framesPerStack: 64, framesPerOtherThread: 0, registersOfOtherThreads: false),
              "all variables, the other threads' stacks and the crashing stack's frames beyond 64"),
         ]
-        var last: (SentryJSON, [UInt8]) = (.null, [])
+        var last: (JSONValue, [UInt8]) = (.null, [])
         for (detail, cut) in steps {
             let reason = cut.map { ["to stay under \(settings.maxEventBytes) bytes, left out: \($0)"] } ?? []
             let event = event(from: document, eventID: eventID, detail: detail, cuts: reason)

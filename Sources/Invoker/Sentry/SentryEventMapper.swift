@@ -1,4 +1,4 @@
-// SentryEventMapper: turns one JSON report (SentryReportDocument) into a Sentry event, shaped as Relay's
+// SentryEventMapper: turns one JSON report (ReportDocument) into a Sentry event, shaped as Relay's
 // protocol (relay-event-schema/src/protocol/) and sentry-native's out-of-process crashes are:
 // platform native; the crashing thread's stack and registers in exception.values[0] with a
 // signalhandler mechanism; the other threads in threads.values[]; frames oldest first; every
@@ -34,19 +34,19 @@ struct SentryEventMapper {
     static let maxValueCharacters = 512
 
     /// The event for `document`, with `eventID` (32 hex digits); `cuts` says what was left out.
-    func event(from document: SentryReportDocument, eventID: String, detail: SentryDetail = SentryDetail(),
-               cuts: [String] = []) -> SentryJSON {
+    func event(from document: ReportDocument, eventID: String, detail: SentryDetail = SentryDetail(),
+               cuts: [String] = []) -> JSONValue {
         var cuts = cuts
         let isCrash = document.kind == "crash" && document.fault != nil
         let crashingTID = document.fault?.crashingThread ?? document.threads.first(where: \.crashed)?.tid
         let images = ImageTable(document.modules)
-        var event: [String: SentryJSON] = [
+        var event: [String: JSONValue] = [
             "event_id": .string(eventID),
-            "timestamp": .integer(Int64(document.timeUnix)),
+            "timestamp": .integer(Int64(document.timeUnix ?? 0)),
             "platform": "native",
             "level": isCrash ? "fatal" : "warning",
             "logger": "invoker",
-            "server_name": .string(settings.serverName ?? document.host.hostname),
+            "server_name": .string(settings.serverName ?? document.host?.hostname ?? "?"),
             "sdk": ["name": "invoker", "version": .string(clientVersion)],
         ]
         if let environment = settings.environment { event["environment"] = .string(environment) }
@@ -61,17 +61,17 @@ struct SentryEventMapper {
         if let fingerprint = document.fault?.fingerprint, !fingerprint.isEmpty {
             event["fingerprint"] = [.string(fingerprint)]
         }
-        var tags: [String: SentryJSON] = ["report_kind": .string(document.kind)]
+        var tags: [String: JSONValue] = ["report_kind": .string(document.kind ?? "?")]
         if let signal = document.fault?.signal { tags["signal"] = .string(signal.name) }
         if let kind = document.fault?.classification?.kind { tags["fault_kind"] = .string(kind) }
         if let version { tags["ats_version"] = .string(version) }
         for (key, value) in settings.tags { tags[key] = .string(value) }
         event["tags"] = .object(tags)
 
-        var threadValues: [SentryJSON] = []
+        var threadValues: [JSONValue] = []
         for thread in document.threads {
             let isCrashing = thread.tid == crashingTID
-            var entry: [String: SentryJSON] = [
+            var entry: [String: JSONValue] = [
                 "id": .integer(Int64(thread.tid)), "name": .string(thread.name),
                 "crashed": .bool(isCrash && isCrashing), "current": .bool(isCrashing),
                 "main": .bool(thread.tid == document.process.pid),
@@ -94,7 +94,7 @@ struct SentryEventMapper {
 
         if isCrash, let fault = document.fault {
             let crashing = document.threads.first { $0.tid == crashingTID }
-            var exception: [String: SentryJSON] = [
+            var exception: [String: JSONValue] = [
                 "type": .string(fault.signal?.name ?? "crash"),
                 "value": .string(fault.classification?.summary ?? fault.signal?.description ?? "the process crashed"),
                 "mechanism": mechanism(fault),
@@ -110,17 +110,17 @@ struct SentryEventMapper {
             }
             event["exception"] = ["values": [.object(exception)]]
         } else {
-            event["message"] = ["formatted": .string("live snapshot of \(document.process.name ?? document.process.executable) (pid \(document.process.pid))")]
+            event["message"] = ["formatted": .string("live snapshot of \(document.process.name ?? document.process.executable ?? "?") (pid \(document.process.pid))")]
         }
         event["debug_meta"] = ["images": .array(images.debugImages())]
         event["contexts"] = contexts(document, version: version, cuts: cuts, detail: detail)
         return .object(event)
     }
 
-    private func mechanism(_ fault: SentryReportDocument.Fault) -> SentryJSON {
-        var mechanism: [String: SentryJSON] = ["type": "signalhandler", "synthetic": true, "handled": false]
+    private func mechanism(_ fault: ReportDocument.Fault) -> JSONValue {
+        var mechanism: [String: JSONValue] = ["type": "signalhandler", "synthetic": true, "handled": false]
         if let signal = fault.signal {
-            var meta: [String: SentryJSON] = ["number": .integer(Int64(signal.number)), "name": .string(signal.name)]
+            var meta: [String: JSONValue] = ["number": .integer(Int64(signal.number)), "name": .string(signal.name)]
             if let code = fault.code {
                 meta["code"] = .integer(Int64(code.value))
                 // "SEGV_MAPERR (address not mapped to object)": the name is the first word.
@@ -136,23 +136,23 @@ struct SentryEventMapper {
     }
 
     /// A Sentry stacktrace from a thread (frames oldest first; at most `limit`, see +Limits).
-    private func stacktrace(_ thread: SentryReportDocument.Thread, limit: Int, images: ImageTable, document: SentryReportDocument,
-                            variables: Bool, registers: Bool, cuts: inout [String]) -> SentryJSON {
+    private func stacktrace(_ thread: ReportDocument.Thread, limit: Int, images: ImageTable, document: ReportDocument,
+                            variables: Bool, registers: Bool, cuts: inout [String]) -> JSONValue {
         let (kept, omitted) = Self.keepEnds(thread.frames, limit: limit)
         if omitted > 0 {
             cuts.append("thread \(thread.tid): \(omitted) of its \(thread.frames.count) frames were left out (the innermost and outermost are kept)")
         }
         var frames = kept.map { frame(for: $0, images: images, document: document, variables: variables) }
         frames.reverse()
-        var stacktrace: [String: SentryJSON] = ["frames": .array(frames)]
+        var stacktrace: [String: JSONValue] = ["frames": .array(frames)]
         if registers, let values = thread.registers, !values.isEmpty {
             stacktrace["registers"] = .object(values.mapValues { .string($0) })
         }
         return .object(stacktrace)
     }
 
-    private func frame(for frame: SentryReportDocument.Frame, images: ImageTable, document: SentryReportDocument, variables: Bool) -> SentryJSON {
-        var result: [String: SentryJSON] = [
+    private func frame(for frame: ReportDocument.Frame, images: ImageTable, document: ReportDocument, variables: Bool) -> JSONValue {
+        var result: [String: JSONValue] = [
             "instruction_addr": .string(frame.pc),
             "trust": .string(Self.trust(frame.recovery)),
         ]
@@ -172,9 +172,9 @@ struct SentryEventMapper {
         }
         if let line = frame.line { result["lineno"] = .integer(Int64(line)) }
         if let column = frame.column { result["colno"] = .integer(Int64(column)) }
-        result["in_app"] = .bool(isInApp(module: frame.module, function: frame.function, executable: document.process.executable))
+        result["in_app"] = .bool(isInApp(module: frame.module, function: frame.function, executable: document.process.executable ?? ""))
         if variables, let list = frame.variables, !list.isEmpty {
-            var vars: [String: SentryJSON] = [:]
+            var vars: [String: JSONValue] = [:]
             for variable in list.prefix(Self.maxVariablesPerFrame) {
                 vars[variable.name] = .string(value(of: variable))
             }
@@ -187,7 +187,7 @@ struct SentryEventMapper {
     }
 
     /// A variable's value as sent: redacted when its name looks secret; capped in length.
-    func value(of variable: SentryReportDocument.Variable) -> String {
+    func value(of variable: ReportDocument.Variable) -> String {
         if isSecret(variable.name) { return Self.redacted }
         var text = variable.value ?? "<\(variable.note ?? "no value")>"
         if let pointee = variable.pointee, variable.value != nil { text += " → " + pointee }
@@ -218,7 +218,7 @@ struct SentryEventMapper {
     }
 
     /// The server's version number ("9.2.9" of "Traffic Server 9.2.9"), when the report has it.
-    func serverVersion(_ document: SentryReportDocument) -> String? {
+    func serverVersion(_ document: ReportDocument) -> String? {
         guard let banner = document.process.serverVersion else { return nil }
         return banner.split(separator: " ").last { $0.first?.isNumber == true }.map(String.init)
     }

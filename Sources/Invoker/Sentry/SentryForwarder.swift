@@ -64,8 +64,9 @@ struct SentryForwarder {
             case .unforked: break
             }
         }
-        let json = Array(JSONReportWriter(report: report, kind: kind, helperVersion: InvokerCommand.version).render().utf8)
-        let text = Array(CrashLogWriter(report: report, helperVersion: InvokerCommand.version).render().utf8)
+        let options = ReportFormatOptions(kind: kind)
+        let json = Array(ReportFormat.json.formatter(options).render(report).utf8)
+        let text = Array(ReportFormat.text.formatter(options).render(report).utf8)
         let logPath = directory + "/" + baseName + ".log"
         _ = forwarder.enqueue(reportJSON: json, textLog: text, reportPath: logPath, baseName: baseName)
         _ = forwarder.deliverPending()
@@ -78,9 +79,13 @@ struct SentryForwarder {
     /// Builds the event from `reportJSON` and puts its envelope in the outbox.
     func enqueue(reportJSON: [UInt8], textLog: [UInt8]?, reportPath: String?, baseName: String,
                  now: Int = Int(time(nil))) -> OutboxEntry? {
-        let document: SentryReportDocument
+        let document: ReportDocument
         do {
-            document = try SentryReportDocument.decode(reportJSON)
+            document = try ReportDocument.decode(reportJSON)
+            if let missing = document.missingTopLevelFields.first {
+                logger.error("cannot make a Sentry event: the JSON report has no \(missing)")
+                return nil
+            }
         } catch {
             logger.error("cannot make a Sentry event: the JSON report does not decode: \(error)")
             return nil

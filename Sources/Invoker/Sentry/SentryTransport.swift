@@ -97,7 +97,7 @@ struct SentryTransport {
         let response = SentryResponse(
             status: status, retryAfter: collector.header("retry-after").map { Double($0) ?? 60 },
             rateLimits: collector.header("x-sentry-rate-limits"),
-            eventID: (try? SentryJSON.decode(Array(body.utf8)))?["id"]?.stringValue, body: body)
+            eventID: (try? JSONValue.decode(Array(body.utf8)))?["id"]?.stringValue, body: body)
         guard (200..<300).contains(status) else { throw .rejected(url: url, response: response) }
         return response
     }

@@ -5,7 +5,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import FoundationEssentials
 import TracerKit
 
 /// A report's row in the crash store.
@@ -63,11 +62,12 @@ struct StoreEntry: Equatable {
     /// nil if it is not a crash report with a fingerprint.
     static func read(jsonPath: String) -> StoreEntry? {
         guard case .success(let bytes) = ProcFile.readBytes(jsonPath, limit: 64 << 20),
-              let document = try? JSONDecoder().decode(ReportSummary.self, from: Data(bytes)),
-              document.kind == "crash", let fingerprint = document.fault?.fingerprint else { return nil }
+              let document = try? ReportDocument.decode(bytes),
+              document.kind == "crash", let fingerprint = document.fault?.fingerprint,
+              let time = document.timeUnix, let executable = document.process.executable else { return nil }
         let textPath = String(jsonPath.dropLast(".json".count)) + ".log"
-        let buildID = document.modules?.first { $0.path == document.process.executable }?.buildId
-        return StoreEntry(time: document.timeUnix, pid: document.process.pid, executable: document.process.executable,
+        let buildID = document.modules.first { $0.path == executable }?.buildId
+        return StoreEntry(time: time, pid: document.process.pid, executable: executable,
                           buildID: buildID, serverVersion: document.process.serverVersion, signal: document.fault?.signal?.number,
                           faultKind: document.fault?.classification?.kind, fingerprint: fingerprint,
                           state: document.occurrence?.state ?? "new", compact: document.occurrence?.compact ?? false,
@@ -78,34 +78,4 @@ struct StoreEntry: Equatable {
         var info = stat()
         return stat(path, &info) == 0 ? Int(info.st_size) : 0
     }
-}
-
-/// The fields of a JSON report (schema invoker-report/1) the store reads back.
-struct ReportSummary: Decodable {
-    struct Process: Decodable {
-        var pid: Int32
-        var executable: String
-        var serverVersion: String?
-        enum CodingKeys: String, CodingKey { case pid, executable, serverVersion = "server_version" }
-    }
-    struct Signal: Decodable { var number: Int32 }
-    struct Classification: Decodable { var kind: String }
-    struct Fault: Decodable { var signal: Signal?; var classification: Classification?; var fingerprint: String? }
-    struct Occurrence: Decodable { var state: String; var compact: Bool }
-    struct Module: Decodable { var path: String; var buildId: String? }
-
-    var kind: String
-    var timeUnix: Int
-    var process: Process
-    var fault: Fault?
-    var occurrence: Occurrence?
-    var modules: [Module]?
-
-    enum CodingKeys: String, CodingKey {
-        case kind, timeUnix = "time_unix", process, fault, occurrence, modules
-    }
-}
-
-extension ReportSummary.Module {
-    enum CodingKeys: String, CodingKey { case path, buildId = "build_id" }
 }

@@ -62,15 +62,15 @@ extension Handshake {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while bytes.count < count && !deadline.hasExpired {
-            var pfd = pollfd(fd: input.rawValue, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&pfd, 1, Int32(max(1, min(1000, deadline.secondsRemaining * 1000))))
-            if ready < 0 && errno == EINTR { continue }
-            if ready < 0 { return (bytes, true) }
-            if ready == 0 { continue }
+            switch input.waitForInput(before: deadline) {
+            case .notYet: continue
+            case .failed: return (bytes, true)
+            case .readable: break
+            }
             let wanted = min(chunk.count, count - bytes.count)
-            let got = chunk.withUnsafeMutableBytes { Glibc.read(input.rawValue, $0.baseAddress, wanted) }
-            if got < 0 && (errno == EINTR || errno == EAGAIN) { continue }
-            if got <= 0 { return (bytes, true) }
+            guard let got = chunk.withUnsafeMutableBytes({ input.readAvailable(into: UnsafeMutableRawBufferPointer(rebasing: $0[..<wanted])) })
+            else { continue }
+            if got == 0 { return (bytes, true) }
             bytes.append(contentsOf: chunk[0..<got])
         }
         return (bytes, false)

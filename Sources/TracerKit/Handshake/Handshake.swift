@@ -125,22 +125,13 @@ public enum Handshake {
     static func readToEnd(_ input: FileDescriptor, limit: Int, deadline: Deadline) -> [UInt8] {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
-        while !deadline.hasExpired {
-            var pfd = pollfd(fd: input.rawValue, events: Int16(POLLIN), revents: 0)
-            let waitMs = Int32(max(1, min(1000, deadline.secondsRemaining * 1000)))
-            let ready = poll(&pfd, 1, waitMs)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                break
+        reading: while !deadline.hasExpired {
+            switch input.waitForInput(before: deadline) {
+            case .notYet: continue
+            case .failed: break reading
+            case .readable: break
             }
-            if ready == 0 { continue }
-            let got = chunk.withUnsafeMutableBytes { buffer in
-                Glibc.read(input.rawValue, buffer.baseAddress, buffer.count)
-            }
-            if got < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                break
-            }
+            guard let got = chunk.withUnsafeMutableBytes({ input.readAvailable(into: $0) }) else { continue }
             if got == 0 { break }
             if bytes.count < limit { bytes.append(contentsOf: chunk[0..<min(got, limit - bytes.count)]) }
         }

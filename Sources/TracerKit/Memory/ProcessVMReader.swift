@@ -82,9 +82,11 @@ public final class ProcMemReader: MemoryReader {
 
     public init(pid: Int32) throws(Errno) {
         self.pid = pid
-        let descriptor = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw Errno(rawValue: errno) }
-        fd = FileDescriptor(rawValue: descriptor)
+        do {
+            fd = try FileDescriptor.open(FilePath("/proc/\(pid)/mem"), .readOnly, options: .closeOnExec, retryOnInterrupt: true)
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
     }
 
     deinit { try? fd.close() }
@@ -92,11 +94,21 @@ public final class ProcMemReader: MemoryReader {
     public func read(into buffer: UnsafeMutableRawBufferPointer, at address: UInt64) throws(MemoryReadError) {
         var done = 0
         while done < buffer.count {
-            let got = pread(fd.rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(Int64(bitPattern: address &+ UInt64(done))))
-            if got > 0 { done += got; continue }
-            if got < 0 && errno == EINTR { continue }
-            let reason = got == 0 ? "end of address space" : Errno(rawValue: errno).sentence
-            throw MemoryReadError(address: address &+ UInt64(done), count: buffer.count, reason: reason)
+            // The file offset is the address; one above 2^63 is a negative offset (EINVAL), as
+            // no user-space address is.
+            let offset = Int64(bitPattern: address &+ UInt64(done))
+            let got: Int
+            do {
+                got = try fd.read(fromAbsoluteOffset: offset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]),
+                                  retryOnInterrupt: true)
+            } catch {
+                let reason = (error as? Errno ?? .ioError).sentence
+                throw MemoryReadError(address: address &+ UInt64(done), count: buffer.count, reason: reason)
+            }
+            if got == 0 {
+                throw MemoryReadError(address: address &+ UInt64(done), count: buffer.count, reason: "end of address space")
+            }
+            done += got
         }
     }
 }

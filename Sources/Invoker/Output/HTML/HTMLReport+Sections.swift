@@ -11,10 +11,11 @@ extension HTMLReport {
     }
 
     func renderModules(_ page: inout HTMLPage) {
-        guard let modules = document.modules, !modules.isEmpty else { return }
+        let modules = document.modules
+        guard !modules.isEmpty else { return }
         page.raw("<section id=\"modules\">\n<h2>Modules</h2>\n")
         page.collapsible("\(modules.count) loaded modules") { page in
-            page.table(["path", "range", "build-id"], modules.map { [$0.path, "\($0.start ?? "?")–\($0.end ?? "?")", $0.buildId ?? "-"] })
+            page.table(["path", "range", "build-id"], modules.map { [$0.path, "\($0.start)–\($0.end)", $0.buildId ?? "-"] })
         }
         page.raw("</section>\n")
     }
@@ -23,16 +24,16 @@ extension HTMLReport {
         page.raw("<section id=\"process\">\n<h2>Process</h2>\n")
         let process = document.process
         page.definitions([("pid", String(process.pid)), ("name", processName), ("executable", process.executable ?? "?")])
-        if let argv = process.commandLine, !argv.isEmpty {
+        if !process.commandLine.isEmpty {
             page.raw("<h3>Command line</h3>\n<ol class=\"argv\" start=\"0\">\n")
-            for word in argv {
+            for word in process.commandLine {
                 page.raw("<li><code>")
                 page.text(word)
                 page.raw("</code></li>\n")
             }
             page.raw("</ol>\n")
         }
-        if let section = document.sections?["process"] { renderSectionBody(section, &page) }
+        if let section = document.sections["process"] { renderSectionBody(section, &page) }
         page.raw("</section>\n")
     }
 
@@ -40,7 +41,7 @@ extension HTMLReport {
     func renderSections(_ page: inout HTMLPage) {
         for (id, section) in sortedSections where id != "process" {
             page.raw("<section id=\"section-\(Self.anchor(id))\">\n<h2>")
-            page.text(section.title ?? id)
+            page.text(section.title)
             page.raw("</h2>\n")
             renderSectionBody(section, &page)
             page.raw("</section>\n")
@@ -48,7 +49,7 @@ extension HTMLReport {
     }
 
     private func renderSectionBody(_ section: ReportDocument.Section, _ page: inout HTMLPage) {
-        if case .object(let fields) = section.fields { renderFields(fields, &page) }
+        renderFields(section.fields, &page)
         if let problems = section.problems, !problems.isEmpty {
             page.raw("<p>Could not be read:</p>\n")
             page.list(problems)
@@ -106,9 +107,10 @@ extension HTMLReport {
     }
 
     func renderTracers(_ page: inout HTMLPage) {
-        guard let tracers = document.tracers, !tracers.isEmpty else { return }
+        let tracers = document.tracers
+        guard !tracers.isEmpty else { return }
         page.raw("<section id=\"tracers\">\n<h2>Tracers</h2>\n")
-        let rows = tracers.map { [$0.name, $0.seconds.map { String(format: $0) + " s" } ?? "?", $0.outcome ?? "?"] }
+        let rows = tracers.map { [$0.name, String(format: $0.seconds) + " s", $0.outcome] }
         page.table(["tracer", "time", "outcome"], rows)
         for tracer in tracers where tracer.command != nil || tracer.output != nil {
             page.raw("<h3>")
@@ -120,7 +122,7 @@ extension HTMLReport {
                 page.raw("</code></p>\n")
             }
             page.raw("<p>")
-            page.text((tracer.outcome ?? "?") + (tracer.exitStatus.map { ", exit status \($0)" } ?? ""))
+            page.text(tracer.outcome + (tracer.exitStatus.map { ", exit status \($0)" } ?? ""))
             page.raw("</p>\n")
             if let output = tracer.output, !output.isEmpty {
                 let lines = output.split(separator: "\n", omittingEmptySubsequences: false).count
@@ -132,10 +134,10 @@ extension HTMLReport {
 
     func renderProblemsAndTiming(_ page: inout HTMLPage) {
         page.raw("<section id=\"problems\">\n<h2>Problems</h2>\n")
-        let problems = document.problems ?? []
+        let problems = document.problems
         if problems.isEmpty { page.raw("<p>None: nothing degraded the report.</p>\n") } else { page.list(problems) }
         page.raw("</section>\n<section id=\"timing\">\n<h2>Timing</h2>\n")
-        page.list(document.timing ?? [])
+        page.list(document.timing)
         page.raw("</section>\n")
     }
 }

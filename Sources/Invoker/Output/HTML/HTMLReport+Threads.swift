@@ -68,9 +68,9 @@ extension HTMLReport {
         for frame in thread.frames {
             page.raw("<li>")
             page.element("code", frame.function ?? "<unknown>", cssClass: "fn")
-            if let offset = frame.functionOffset, frame.inlined != true { page.text(" + \(offset)") }
-            if frame.inlined == true { page.raw(" <span class=\"tag\">[inlined]</span>") }
-            if frame.signalFrame == true { page.raw(" <span class=\"tag\">[signal frame]</span>") }
+            if let offset = frame.functionOffset, !frame.inlined { page.text(" + \(offset)") }
+            if frame.inlined { page.raw(" <span class=\"tag\">[inlined]</span>") }
+            if frame.signalFrame { page.raw(" <span class=\"tag\">[signal frame]</span>") }
             if let file = frame.file {
                 page.raw("<br>at ")
                 page.element("span", file + (frame.line.map { ":\($0)" } ?? "") + (frame.column.map { ":\($0)" } ?? ""), cssClass: "loc")
@@ -78,7 +78,7 @@ extension HTMLReport {
             page.raw("<br><small>")
             page.text("pc \(frame.pc)")
             if let module = frame.module { page.text(" in \(module)" + (frame.moduleOffset.map { " +\($0)" } ?? "")) }
-            if let recovery = frame.recovery { page.text(" (\(recovery))") }
+            page.text(" (\(frame.recovery))")
             page.raw("</small>\n")
             if let variables = frame.variables, !variables.isEmpty {
                 let pointsAtFault = variables.contains(where: isFaultPointer)
@@ -113,8 +113,8 @@ extension HTMLReport {
                 page.raw("</code>")
             }
             page.raw("</td>")
-            let kind = variable.kind.map { $0 == "local" ? "" : "\($0), " } ?? ""
-            page.element("td", kind + (variable.type ?? "?") + (variable.scope.map { ", in \($0)" } ?? ""))
+            let kind = variable.kind == "local" ? "" : "\(variable.kind), "
+            page.element("td", kind + variable.type + (variable.scope.map { ", in \($0)" } ?? ""))
             page.raw("<td>")
             if fault { page.raw("<strong>⚠ ") }
             page.text(variable.value != nil ? variable.note ?? "" : "")

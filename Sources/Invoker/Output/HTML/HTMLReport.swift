@@ -73,22 +73,22 @@ struct HTMLReport {
             page.raw("</strong> <small>(")
             page.text(classification.kind)
             page.raw(")</small></p>\n")
-            if let evidence = classification.evidence, !evidence.isEmpty {
-                page.list(evidence)
+            if !classification.evidence.isEmpty {
+                page.list(classification.evidence)
             }
         }
         var facts: [(String, String)] = []
         if let signal = fault?.signal {
-            facts.append(("Signal", "\(signal.name) (\(signal.number)), \(signal.description ?? "")"
-                + (fault?.code.map { ": \($0.meaning ?? String($0.value))" } ?? "")))
+            facts.append(("Signal", "\(signal.name) (\(signal.number)), \(signal.description)"
+                + (fault?.code.map { ": \($0.meaning)" } ?? "")))
         }
         if let address = fault?.address { facts.append(("Fault address", address)) }
-        if let sender = fault?.sender { facts.append(("Sent by", "pid \(sender.pid.map(String.init) ?? "?"), uid \(sender.uid.map(String.init) ?? "?")")) }
+        if let sender = fault?.sender { facts.append(("Sent by", "pid \(sender.pid), uid \(sender.uid)")) }
         if let thread = crashingThread { facts.append(("Crashing thread", "TID \(thread.tid), \(thread.name)")) }
         facts.append(("Process", "\(processName) [\(document.process.pid)]"))
         if let executable = document.process.executable { facts.append(("Executable", executable)) }
         if let time = document.time { facts.append(("Time", time)) }
-        if let host = document.host { facts.append(("Host", (host.hostname ?? "?") + (host.triplet.map { " (\($0))" } ?? ""))) }
+        if let host = document.host { facts.append(("Host", host.hostname + (host.triplet.map { " (\($0))" } ?? ""))) }
         if let kind = document.kind { facts.append(("Kind", kind)) }
         if let payload = fault?.payload { facts.append(("Payload", payload)) }
         page.definitions(facts)
@@ -99,11 +99,11 @@ struct HTMLReport {
     private func renderContents(_ page: inout HTMLPage) {
         var entries: [(String, String)] = [("threads", "Threads (\(document.threads.count))")]
         if !(document.globals ?? []).isEmpty { entries.append(("globals", "Global variables")) }
-        if !(document.modules ?? []).isEmpty { entries.append(("modules", "Modules (\(document.modules!.count))")) }
+        if !document.modules.isEmpty { entries.append(("modules", "Modules (\(document.modules.count))")) }
         entries.append(("process", "Process"))
-        for (id, section) in sortedSections where id != "process" { entries.append(("section-\(Self.anchor(id))", section.title ?? id)) }
-        if !(document.tracers ?? []).isEmpty { entries.append(("tracers", "Tracers")) }
-        entries.append(("problems", "Problems (\((document.problems ?? []).count))"))
+        for (id, section) in sortedSections where id != "process" { entries.append(("section-\(Self.anchor(id))", section.title)) }
+        if !document.tracers.isEmpty { entries.append(("tracers", "Tracers")) }
+        entries.append(("problems", "Problems (\(document.problems.count))"))
         entries.append(("timing", "Timing"))
         page.raw("<nav><ul>\n")
         for (id, label) in entries {
@@ -116,7 +116,7 @@ struct HTMLReport {
 
     /// The sections by id, the process section first (it continues the Process heading).
     var sortedSections: [(String, ReportDocument.Section)] {
-        (document.sections ?? [:]).sorted { ($0.key == "process" ? 0 : 1, $0.key) < ($1.key == "process" ? 0 : 1, $1.key) }
+        document.sections.sorted { ($0.key == "process" ? 0 : 1, $0.key) < ($1.key == "process" ? 0 : 1, $1.key) }
     }
 
     /// An id made of [a-z0-9-] only (section ids are the report's, so never trusted in markup).

@@ -1,17 +1,17 @@
-// SentryJSON: a JSON tree for the Sentry event, whose shape (Relay's protocol) has many optional
-// and open-ended parts (contexts, tags, vars). Encoded and decoded by Foundation's JSONEncoder and
-// JSONDecoder; this type only holds the values.
+// JSONValue: a JSON tree, for the open-ended parts of a document: a report section's fields (whose
+// keys each collector chooses) and the Sentry event (Relay's protocol: contexts, tags, vars).
+// Encoded and decoded by Foundation's JSONEncoder and JSONDecoder; this type only holds the values.
 
 import FoundationEssentials
 
-/// A JSON value.
-enum SentryJSON: Codable, Equatable, Sendable {
+/// A JSON value. A number decodes as `integer` when it is one, else as `number`.
+enum JSONValue: Codable, Equatable, Sendable {
     case string(String)
     case integer(Int64)
     case number(Double)
     case bool(Bool)
-    case array([SentryJSON])
-    case object([String: SentryJSON])
+    case array([JSONValue])
+    case object([String: JSONValue])
     case null
 
     init(from decoder: any Decoder) throws {
@@ -21,8 +21,8 @@ enum SentryJSON: Codable, Equatable, Sendable {
         else if let value = try? container.decode(Int64.self) { self = .integer(value) }
         else if let value = try? container.decode(Double.self) { self = .number(value) }
         else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([SentryJSON].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: SentryJSON].self)) }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -45,28 +45,28 @@ enum SentryJSON: Codable, Equatable, Sendable {
         return (try? encoder.encode(self)).map { Array($0) } ?? Array("{}".utf8)
     }
 
-    static func decode(_ bytes: [UInt8]) throws -> SentryJSON {
-        try JSONDecoder().decode(SentryJSON.self, from: Data(bytes))
+    static func decode(_ bytes: [UInt8]) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
     }
 
-    subscript(key: String) -> SentryJSON? {
+    subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
         return nil
     }
 
     var stringValue: String? { if case .string(let value) = self { value } else { nil } }
     var integerValue: Int64? { if case .integer(let value) = self { value } else { nil } }
-    var arrayValue: [SentryJSON]? { if case .array(let value) = self { value } else { nil } }
-    var objectValue: [String: SentryJSON]? { if case .object(let value) = self { value } else { nil } }
+    var arrayValue: [JSONValue]? { if case .array(let value) = self { value } else { nil } }
+    var objectValue: [String: JSONValue]? { if case .object(let value) = self { value } else { nil } }
 }
 
-extension SentryJSON: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
                      ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral {
     init(stringLiteral value: String) { self = .string(value) }
     init(booleanLiteral value: Bool) { self = .bool(value) }
     init(integerLiteral value: Int64) { self = .integer(value) }
-    init(dictionaryLiteral elements: (String, SentryJSON)...) {
+    init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
-    init(arrayLiteral elements: SentryJSON...) { self = .array(elements) }
+    init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
 }
