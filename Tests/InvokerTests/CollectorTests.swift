@@ -9,6 +9,7 @@ import Foundation
 import TestSupport
 import Testing
 import TracerKit
+import Tracers
 
 /// A hanging fixture to capture live, started with `environment`, ready when this returns.
 func startHangingTarget(environment: [String: String] = [:]) throws -> TestProcess {
@@ -159,6 +160,25 @@ struct CollectorTests {
         // The published schema accepts it (Debian's python3-jsonschema, which scripts/install-deps installs).
         #expect(try schemaComplaint(reportPath: run.directory + "/" + json) == nil)
         try expectRoundTrip(jsonPath: run.directory + "/" + json)
+    }
+
+    /// A `redact` setting's names are redacted besides the defaults, and nothing else is.
+    @Test func theRedactSettingsExtraNamesAreRedactedInTheEnvironment() throws {
+        let sleeper = try TestProcess("/bin/sleep", ["30"], environment: [
+            "SHOP_PIN": "4321", "API_TOKEN": "t0ken-value", "GREETING": "hello"])
+        defer { sleeper.finish() }
+        sleeper.waitUntilSleeping()
+        let snapshot = InMemoryProcessSnapshot(pid: sleeper.pid, executable: "/bin/sleep", commandLine: ["/bin/sleep", "30"])
+        let section = ProcessInfoTracer(redactPatterns: ProcessInfoTracer.defaultRedactPatterns + ["PIN"])
+            .collect(from: snapshot, context: CollectorContext(outputDirectory: "/tmp", deadline: Deadline.now().adding(seconds: 10)))
+        guard case .list(let environment)? = section.fields.first(where: { $0.key == "environment" })?.value else {
+            Issue.record("no environment in \(section.fields.map(\.key))")
+            return
+        }
+        #expect(environment.contains("SHOP_PIN=\(Redactor.marker)"))
+        #expect(environment.contains("API_TOKEN=\(Redactor.marker)"))
+        #expect(environment.contains("GREETING=hello"))
+        #expect(!environment.contains { $0.contains("4321") || $0.contains("t0ken-value") })
     }
 }
 

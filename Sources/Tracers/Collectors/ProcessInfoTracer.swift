@@ -37,7 +37,9 @@ public struct ProcessInfoTracer: SectionCollector {
         let pid = snapshot.pid
         let proc = "/proc/\(pid)"
         var builder = SectionBuilder(id: "process", title: "Process Details")
-        builder.add("command_line", .list(Redactor(extraNamePatterns: redactPatterns).redactArguments(snapshot.commandLine)))
+        // `redactPatterns` holds the defaults too, which the Redactor always has: give it the extras only.
+        let redactor = Redactor(extraNamePatterns: redactNamePatterns)
+        builder.add("command_line", .list(redactor.redactArguments(snapshot.commandLine)))
         builder.add("executable", .text(snapshot.executable))
         builder.add("cwd", ProcFile.readLink(proc + "/cwd").map { .text($0) })
         let status = builder.read(proc + "/status").map(SectionBuilder.numbers) ?? [:]
@@ -80,7 +82,7 @@ public struct ProcessInfoTracer: SectionCollector {
             if let link = ProcFile.readLink(proc + "/ns/" + kind) { namespaces.append(Field(kind, .text(link))) }
         }
         builder.add("namespaces", .group(namespaces))
-        addEnvironment(proc: proc, to: &builder)
+        addEnvironment(proc: proc, redactor: redactor, to: &builder)
         return builder.section
     }
 
@@ -136,12 +138,11 @@ public struct ProcessInfoTracer: SectionCollector {
         } + [Field("total_mappings", .integer(Int64(mappings.count)))]))
     }
 
-    private func addEnvironment(proc: String, to builder: inout SectionBuilder) {
+    private func addEnvironment(proc: String, redactor: Redactor, to builder: inout SectionBuilder) {
         guard case .success(let bytes) = ProcFile.readBytes(proc + "/environ", limit: 256 * 1024) else {
             builder.note("environment: cannot read \(proc)/environ")
             return
         }
-        let redactor = Redactor(extraNamePatterns: redactPatterns)
         let entries = bytes.split(separator: 0).map { redactor.redactEnvironmentEntry(String(decoding: $0, as: UTF8.self)) }
         builder.add("environment", .list(entries))
     }
