@@ -9,7 +9,7 @@ import Testing
 @testable import TracerKit
 @testable import Tracers
 
-@Suite struct StackEndReasonTests {
+@Suite(.timeLimit(.minutes(1))) struct StackEndReasonTests {
     static func unwinder(_ maps: String) -> RemoteUnwinder {
         let snapshot = InMemoryProcessSnapshot(pid: getpid(), executable: "/bin/sh", commandLine: [],
                                                mappings: MemoryMapping.parse(maps))

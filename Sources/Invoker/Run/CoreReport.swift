@@ -1,5 +1,6 @@
 // CoreReport: the crash report of a core file: the same model a live crash fills (threads,
-// frames, fault and its classification, modules), from what CoreFileReader read, with a note
+// frames, fault and its classification, modules), from what CoreFileReader read, put into a
+// CaptureRecord and assembled by ReportAssembler like every other run's, with a note
 // that it came from a core, so a reader knows why the live-only sections are missing (the
 // variables tracer runs on a core file's memory when the configuration has it).
 
@@ -20,24 +21,26 @@ enum CoreReport {
                                                            abortMessage: nil, targetPID: dump.pid)
         }
         let commandLine = dump.arguments.map { $0.split(separator: " ").map(String.init) } ?? []
-        var report = CrashReport(pid: dump.pid, executable: dump.executable ?? dump.processName ?? "?",
-                                 commandLine: commandLine, hostTriplet: nil, time: time, fault: fault)
-        report.processName = dump.processName
-        report.modules = dump.modules
-        report.threads = dump.threads.map { thread in
+        var capture = CaptureRecord(pid: dump.pid, executable: dump.executable ?? dump.processName ?? "?",
+                                    commandLine: commandLine, hostTriplet: nil, time: time, fault: fault, isSnapshot: false)
+        capture.processName = dump.processName
+        capture.modules = dump.modules
+        // libdwfl unwound and named the core's stacks (and the variables stage read its memory):
+        // they come to the assembler as the finished stacks and the globals.
+        capture.variables = CapturedVariables(globals: dump.globals)
+        capture.problems = dump.problems
+        capture.notes = dump.notes
+        let missing = (dump.readVariables ? [] : ["variables"]) + ["collectors", "external tracers", "thread names", "process status"]
+        capture.notes.append("read from \(source ?? "the core file " + dump.path) (not a live process: no "
+            + sentence(missing) + ") in \(Int(readSeconds * 1000)) ms")
+        capture.runs.append(TracerRun(name: "core", seconds: readSeconds, outcome: "completed"))
+        let stacks = SymbolizedStacks(threads: dump.threads.map { thread in
             // A core does not keep thread names (comm): the main thread gets the process's.
             ThreadReport(tid: thread.tid, name: thread.tid == dump.pid ? (dump.processName ?? "") : "",
                          isCrashing: thread.tid == dump.crashingThread, registers: thread.registers,
                          frames: thread.frames, unwindStop: thread.unwindStop)
-        }
-        report.problems = dump.problems
-        report.globals = dump.globals
-        report.notes += dump.notes
-        let missing = (dump.readVariables ? [] : ["variables"]) + ["collectors", "external tracers", "thread names", "process status"]
-        report.notes.append("read from \(source ?? "the core file " + dump.path) (not a live process: no "
-            + sentence(missing) + ") in \(Int(readSeconds * 1000)) ms")
-        report.tracerRuns.append(TracerRun(name: "core", seconds: readSeconds, outcome: "completed"))
-        return report
+        })
+        return ReportAssembler.assemble(capture, symbolized: stacks)
     }
 
     /// "a, b or c".

@@ -3,8 +3,8 @@
 // a report; what comes after assembly (external tracers' runs, Traffic Server's details, the
 // fingerprint) is added to the assembled report by the dispatcher. The crash guard's interim
 // copies (what a crash of ours would leave) are assembled here too, from what exists so far.
-// (A core piped in by the kernel is assembled here too, from CoreCapture's record; a core file's
-// report is CoreReport's.)
+// Cores are assembled here too: a piped core from CoreCapture's record, a core file from the
+// record CoreReport makes of what libdwfl read.
 
 import TracerKit
 import Tracers
