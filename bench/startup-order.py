@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Regenerates bench/startup-order.txt: the functions a crash helper runs from exec to its park.
+
+    bench/startup-order.py [--out bench/startup-order.txt]
+
+Builds the release `invoker` (Swift stdlib static) and `bench-target`, lets bench-target fork the
+helper under valgrind's callgrind (`--dump-before=raise`: the profile is written as the helper
+raises its SIGSTOP), and writes the invoker binary's functions of that profile, mangled, one a
+line: lld's `--symbol-ordering-file`, which lays them out together so the parked helper faults in
+fewer 64 KB fault-around windows of the binary's text (bench/README.md, start-up). Functions the file names that a later build no longer has are ignored by
+lld (`--no-warn-symbol-ordering`); regenerate it when the start-up path changes.
+"""
+
+import argparse, os, re, shutil, subprocess, sys, tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=os.path.join(ROOT, "bench", "startup-order.txt"))
+    args = parser.parse_args()
+    for command in (["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "invoker"],
+                    ["swift", "build", "-c", "release", "--product", "bench-target"]):
+        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    bin_dir = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.strip()
+    work = tempfile.mkdtemp(prefix="invoker-startup-order-")
+    # valgrind cannot read the binary's DWARF 5: it runs a copy without debug sections (the symbol
+    # table, which is all the profile needs, stays).
+    invoker = os.path.join(work, "invoker")
+    subprocess.run(["objcopy", "--strip-debug", os.path.join(bin_dir, "invoker"), invoker], check=True)
+    profile = os.path.join(work, "callgrind.out")
+    wrapper = os.path.join(work, "helper")
+    with open(wrapper, "w") as out:
+        out.write("#!/bin/sh\nexec valgrind --quiet --tool=callgrind --demangle=no --dump-instr=no "
+                  f"--dump-before=raise --callgrind-out-file={profile}.%p {invoker} \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    # Live mode: the target waits for a line on stdin once the helper has parked, then kills it.
+    subprocess.run([os.path.join(bin_dir, "bench-target"), "--helper", wrapper, "--threads", "1", "--depth", "1",
+                    "--mode", "live"], input="done\n", text=True, check=True, stdout=subprocess.DEVNULL, timeout=300)
+    dumps = [os.path.join(work, name) for name in os.listdir(work) if name.startswith("callgrind.out")]
+    if not dumps:
+        raise RuntimeError(f"callgrind wrote no profile in {work}")
+    # callgrind's name compression: "fn=(12) name" (or "cfn=") the first time, "fn=(12)" after; "ob=" likewise.
+    # Every function that ran has a "fn=" block of its own cost, under the object it is in.
+    objects, functions, order = {}, {}, []
+    current_object = None
+    for dump in sorted(dumps):
+        for line in open(dump, errors="replace"):
+            match = re.match(r"^(c?ob)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
+            if match:
+                if match.group(3) is not None:
+                    objects[match.group(2)] = match.group(3)
+                if match.group(1) == "ob":
+                    current_object = objects.get(match.group(2))
+                continue
+            match = re.match(r"^(c?fn)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
+            if match:
+                if match.group(3) is not None:
+                    functions[match.group(2)] = match.group(3)
+                if match.group(1) != "fn":
+                    continue
+                name = functions.get(match.group(2))
+                name = name and re.sub(r"'\d+$", "", name)  # "'2": callgrind's mark of a recursion cycle
+                if name and current_object and os.path.realpath(current_object) == invoker and name not in order:
+                    order.append(name)
+    if not order:
+        raise RuntimeError(f"no function of {invoker} in {dumps}")
+    with open(args.out, "w") as out:
+        out.write("".join(name + "\n" for name in order if not name.startswith("0x")))
+    shutil.rmtree(work)
+    print(f"{len([n for n in order if not n.startswith('0x')])} functions written to {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
