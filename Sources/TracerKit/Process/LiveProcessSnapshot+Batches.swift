@@ -58,18 +58,7 @@ extension LiveProcessSnapshot {
                 continue
             }
             hold(session.threads.map(\.tid))
-            var batchThreads: [ThreadSnapshot] = []
-            for held in session.threads {
-                var registers: Registers? = nil
-                do {
-                    registers = try session.registers(of: held.tid)
-                    if vectorRegisters { registers?.xmmLow = try session.xmmLow(of: held.tid) }
-                } catch {
-                    problems.append(error.description)
-                }
-                batchThreads.append(ThreadSnapshot(tid: held.tid, name: "", registers: registers, faultRegisters: nil,
-                                                   isCrashing: false))
-            }
+            let batchThreads = readThreads(of: session, vectorRegisters: vectorRegisters, problems: &problems)
             let ranges = batchThreads.compactMap { $0.registers.flatMap { stackRange(sp: $0.rsp, mappings: mappings) } }
             let asked = CachingMemoryReader.bytesToCopy(ranges)
             wanted += asked

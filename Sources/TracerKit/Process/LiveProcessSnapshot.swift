@@ -53,6 +53,24 @@ public final class LiveProcessSnapshot: ProcessSnapshot {
     /// part in use) is copied in the one batch at capture; deeper parts load page by page.
     static let stackPrefetchBytes: UInt64 = 1 << 20
 
+    /// Every thread `session` holds, with its registers (and xmm registers with
+    /// `vectorRegisters`), unnamed; a thread whose registers cannot be read is kept without them,
+    /// its error in `problems`.
+    static func readThreads(of session: PtraceSession, vectorRegisters: Bool, problems: inout [String]) -> [ThreadSnapshot] {
+        var threads: [ThreadSnapshot] = []
+        for held in session.threads {
+            var registers: Registers? = nil
+            do {
+                registers = try session.registers(of: held.tid)
+                if vectorRegisters { registers?.xmmLow = try session.xmmLow(of: held.tid) }
+            } catch {
+                problems.append(error.description)
+            }
+            threads.append(ThreadSnapshot(tid: held.tid, name: "", registers: registers, faultRegisters: nil, isCrashing: false))
+        }
+        return threads
+    }
+
     /// Captures a snapshot of the process held by `session`. `fault` names the crashing thread and
     /// its registers at the fault when a payload said so. With `vectorRegisters`, each thread's
     /// xmm registers are read too (one more system call a thread; the variables tracer needs them
@@ -65,18 +83,7 @@ public final class LiveProcessSnapshot: ProcessSnapshot {
         let source = session.threads.contains { $0.tid == pid } ? pid : session.threads.first?.tid ?? pid
         var problems = session.problems
         let mappings = MemoryMapping.parse(ProcFile.readText("/proc/\(source)/maps", limit: 16 << 20) ?? "")
-        var threads: [ThreadSnapshot] = []
-        for held in session.threads {
-            var registers: Registers? = nil
-            do {
-                registers = try session.registers(of: held.tid)
-                if vectorRegisters { registers?.xmmLow = try session.xmmLow(of: held.tid) }
-            } catch {
-                problems.append(error.description)
-            }
-            threads.append(ThreadSnapshot(tid: held.tid, name: "", registers: registers, faultRegisters: nil,
-                                          isCrashing: false))
-        }
+        var threads = readThreads(of: session, vectorRegisters: vectorRegisters, problems: &problems)
         var resolvedFault = fault
         if let fault {
             let crashing = fault.crashingThread.flatMap { tid in threads.firstIndex { $0.tid == tid } }
