@@ -3,6 +3,12 @@
 // with async-signal-safe calls only: lets the target's threads go (PTRACE_DETACH), writes the
 // report pre-rendered so far plus a line saying where we crashed, then dies by the same signal so
 // the server's waitpid() returns and it finishes dying.
+//
+// Only the thread that attached (the tracer) can detach. A crash of the second thread that works
+// alongside it in the stopped window (Dispatcher's WindowCompanion) is relayed: that thread's
+// handler hands its signal and stage over and signals the tracer with the relay signal, whose
+// handler does the release, the report and the death. A report being pre-rendered on the second
+// thread when the tracer crashes is waited for (bounded), after the threads are released.
 #include "CInvokerShim.h"
 
 #include <errno.h>
@@ -12,6 +18,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /// A published report: length and bytes in one allocation, so the handler sees both or neither.
@@ -24,9 +32,18 @@ static struct ivk_guard_text *volatile guard_text;
 static char guard_path[4096];
 static volatile int guard_has_path;
 static volatile int guard_fallback_fd = 2;
-static const char *volatile guard_stage = "starting";
+/// Each thread's own stage (the tracer's and the second thread's differ).
+static __thread const char *guard_stage __attribute__((tls_model("initial-exec"))) = "starting";
 static pid_t *volatile guard_tids;
 static volatile size_t guard_tid_count;
+/// The thread that holds the target's threads (ptrace requests must come from it).
+static volatile pid_t guard_tracer;
+/// The relay: the signal a second thread crashed by, and its stage (0/NULL: nothing relayed).
+static int guard_relay_signal_number;
+static volatile int guard_relayed_signal;
+static const char *volatile guard_relayed_stage;
+/// Set while a report is being pre-rendered on another thread (ivk_guard_expect_report).
+static volatile int guard_report_pending;
 
 static void guard_write(int fd, const char *bytes, size_t length) {
     while (length > 0) {
@@ -52,13 +69,23 @@ static void guard_write_number(int fd, long value) {
     guard_write(fd, digits + at, sizeof digits - (size_t)at);
 }
 
-static void guard_handler(int sig) {
+static void guard_sleep_millisecond(void) {
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
+    nanosleep(&pause, NULL);
+}
+
+/// Releases the threads, writes the report and the crash line for `sig` while `stage`, and
+/// leaves `sig` pending (blocked in here) so that it kills us on the handler's return.
+static void guard_release_and_report(int sig, const char *stage) {
     int saved_errno = errno;
     // The server first: its downtime matters more than our report. (The kernel would detach
     // them at our death too, but only after a core dump of ours, if one is configured.)
     pid_t *tids = guard_tids;
     size_t count = guard_tid_count;
     for (size_t i = 0; tids != NULL && i < count; i++) ptrace(PTRACE_DETACH, tids[i], NULL, NULL);
+    // A report the second thread is rendering right now: worth a short wait (the server is
+    // already released), at most a second.
+    for (int waited = 0; guard_report_pending && waited < 1000; waited++) guard_sleep_millisecond();
 
     struct ivk_guard_text *text = guard_text;
     int fd = -1;
@@ -75,7 +102,7 @@ static void guard_handler(int sig) {
         guard_write_string(fd, ")");
     }
     guard_write_string(fd, " while ");
-    guard_write_string(fd, guard_stage);
+    guard_write_string(fd, stage);
     guard_write_string(fd, text != NULL ? "; this log holds what was captured before that, the server was released.\n"
                                         : "; nothing had been captured yet, the server was released.\n");
     if (fd != guard_fallback_fd) close(fd);
@@ -86,6 +113,31 @@ static void guard_handler(int sig) {
     raise(sig);
 }
 
+static void guard_handler(int sig) {
+    pid_t tracer = guard_tracer;
+    if (guard_tid_count > 0 && tracer > 0 && tracer != (pid_t)syscall(SYS_gettid) && guard_relay_signal_number > 0) {
+        // Not the tracer: it alone can detach. Hand it the crash and wait to be killed with it.
+        guard_report_pending = 0;  // if this thread was rendering it, it will not come
+        guard_relayed_stage = guard_stage;
+        __atomic_store_n(&guard_relayed_signal, sig, __ATOMIC_SEQ_CST);
+        if (syscall(SYS_tgkill, getpid(), tracer, guard_relay_signal_number) == 0) {
+            // The tracer's relay handler ends the process; if it cannot (it is gone), this
+            // thread does what it can after a while.
+            for (int waited = 0; waited < 2000; waited++) guard_sleep_millisecond();
+        }
+    }
+    guard_release_and_report(sig, guard_stage);
+}
+
+/// On the tracer: a second thread crashed and relayed its signal.
+static void guard_relay_handler(int relay) {
+    (void)relay;
+    int sig = __atomic_exchange_n(&guard_relayed_signal, 0, __ATOMIC_SEQ_CST);
+    if (sig == 0) return;  // a stray signal, not a relayed crash
+    const char *stage = guard_relayed_stage;
+    guard_release_and_report(sig, stage != NULL ? stage : "starting");
+}
+
 void ivk_guard_install(void) {
     static const int signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
     struct sigaction action;
@@ -94,6 +146,14 @@ void ivk_guard_install(void) {
     action.sa_flags = SA_ONSTACK | SA_RESETHAND;
     sigfillset(&action.sa_mask);
     for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) sigaction(signals[i], &action, NULL);
+    // The relay from a second thread: a real-time signal nothing else of ours uses.
+    guard_relay_signal_number = SIGRTMIN + 2;
+    struct sigaction relay;
+    memset(&relay, 0, sizeof relay);
+    relay.sa_handler = guard_relay_handler;
+    relay.sa_flags = SA_ONSTACK | SA_RESTART;
+    sigfillset(&relay.sa_mask);
+    sigaction(guard_relay_signal_number, &relay, NULL);
     ivk_guard_protect_this_thread();
 }
 
@@ -120,7 +180,10 @@ void ivk_guard_set_report(const char *bytes, size_t length, const char *path, in
     guard_fallback_fd = fallback_fd;
     // The previous text is not freed: the handler may be reading it (a few per run, then exit).
     __atomic_store_n(&guard_text, text, __ATOMIC_SEQ_CST);
+    guard_report_pending = 0;
 }
+
+void ivk_guard_expect_report(void) { guard_report_pending = 1; }
 
 void ivk_guard_clear_report(void) { __atomic_store_n(&guard_text, NULL, __ATOMIC_SEQ_CST); }
 
@@ -134,6 +197,7 @@ void ivk_guard_hold(const pid_t *tids, size_t count) {
         memcpy(copy, tids, count * sizeof *copy);
     }
     __atomic_store_n(&guard_tid_count, 0, __ATOMIC_SEQ_CST);
+    guard_tracer = (pid_t)syscall(SYS_gettid);
     __atomic_store_n(&guard_tids, copy, __ATOMIC_SEQ_CST);
     __atomic_store_n(&guard_tid_count, copy ? count : 0, __ATOMIC_SEQ_CST);
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -139,3 +140,41 @@ void ivk_syslog(int priority, const char *message) { syslog(priority, "%s", mess
 
 int ivk_become_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
+
+// MARK: early release without copying the address space
+
+pid_t ivk_continue_in_child_and_exit(int status) {
+    // glibc keeps this thread's id in its thread descriptor, at the address the kernel clears
+    // when the thread exits (set_tid_address): the child takes it over as fork() would.
+    int *tid_address = NULL;
+    if (prctl(PR_GET_TID_ADDRESS, &tid_address, 0, 0, 0) != 0 || tid_address == NULL) return -1;
+    // No handler may run on the stack both processes share while the parent leaves.
+    sigset_t all, old;
+    sigfillset(&all);
+    if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0) return -1;
+    // The parent's exit must not clear that word (the child's now) in the memory they share.
+    syscall(SYS_set_tid_address, NULL);
+    long result;
+    register long child_tid __asm__("r10") = (long)tid_address;
+    register long tls __asm__("r8") = 0;
+    register long exit_status __asm__("r9") = status;
+    // clone(CLONE_VM | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD, no new stack): the
+    // child goes on from here on this stack; the parent leaves through exit_group without
+    // touching memory again (so no C code of its may run after the clone).
+    __asm__ volatile(
+        "syscall\n\t"
+        "test %%rax, %%rax\n\t"
+        "jle 1f\n\t"
+        "mov %%r9, %%rdi\n\t"
+        "mov $231, %%eax\n\t"  // SYS_exit_group
+        "syscall\n\t"
+        "hlt\n\t"
+        "1:\n\t"
+        : "=a"(result)
+        : "0"((long)SYS_clone), "D"((long)(CLONE_VM | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD)),
+          "S"(0L), "d"(0L), "r"(child_tid), "r"(tls), "r"(exit_status)
+        : "rcx", "r11", "memory");
+    if (result < 0) syscall(SYS_set_tid_address, tid_address);  // no child: as we were
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return result < 0 ? -1 : 0;
+}

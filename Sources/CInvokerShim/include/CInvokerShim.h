@@ -138,6 +138,14 @@ void ivk_openlog(const char *ident);
 /// syslog(priority, "%s", message).
 void ivk_syslog(int priority, const char *message);
 
+/// A crash's early release without fork()'s copy of the address space: clone(CLONE_VM) a child
+/// that goes on from here in this memory, and make the calling process exit at once with
+/// `status` (exit_group, nothing flushed, as `_exit`). Returns 0 in the child; -1, and nothing
+/// happened, if it cannot (the caller then forks). Only for a process with one thread (no other
+/// thread may hold a lock the child would then wait for); the child gets no alternate signal
+/// stack and runs no pthread_atfork handlers.
+pid_t ivk_continue_in_child_and_exit(int status);
+
 /// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are re-parented to us (tests use it to
 /// wait for a helper whose server died first).
 int ivk_become_child_subreaper(void);
@@ -157,7 +165,12 @@ void ivk_guard_protect_this_thread(void);
 void ivk_guard_set_report(const char *bytes, size_t length, const char *path, int fallback_fd);
 /// Withdraws the report (it was written by the normal path).
 void ivk_guard_clear_report(void);
-/// What invoker is doing, for the crash line; `stage` must stay valid (a string literal).
+/// Says that another thread is rendering a report to publish: a crash of this thread waits for
+/// it (at most a second, after releasing the target's threads) until `ivk_guard_set_report`.
+void ivk_guard_expect_report(void);
+/// What the calling thread is doing, for the crash line; `stage` must stay valid (a string
+/// literal). Each thread has its own.
 void ivk_guard_set_stage(const char *stage);
-/// The target's threads held stopped: a crash detaches them first. NULL/0 when none are.
+/// The target's threads held stopped by the calling thread (the tracer): a crash detaches them
+/// first (a crash of another thread is relayed to the tracer, which alone can). NULL/0 when none are.
 void ivk_guard_hold(const pid_t *tids, size_t count);

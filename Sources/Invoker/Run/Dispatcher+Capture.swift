@@ -4,8 +4,11 @@
 // stage in chain order: each returns its product (UnwoundStacks, CapturedVariables, a section)
 // into the CaptureRecord; none sees another's output except as a parameter (the variables stage
 // takes the unwound stacks). The crash-loop check runs right after the unwinder when an expensive
-// stage or an external tracer would follow. Then the target is released (PtraceSession.detach);
-// the unwinder's finish (symbolizing) runs after that, from files only.
+// stage or an external tracer would follow. In a crash, what needs no tracer (the collectors, the
+// crash guard's pre-rendered report, thread names, the module list) runs on a second thread
+// alongside the unwinder (WindowCompanion) and is filed in chain order once joined. Then the
+// target is released (PtraceSession.detach); the unwinder's finish (symbolizing) runs after
+// that, from files only.
 
 #if canImport(Glibc)
 import Glibc
@@ -16,10 +19,13 @@ import Tracers
 extension Dispatcher {
     /// Attaches, snapshots, runs the built-ins' stages and releases the target. The snapshot is
     /// nil when the target could not be stopped. `sections` come first in the report (a client's
-    /// snapshot request).
+    /// snapshot request). With `exitReleases` (the helper exits right after: a crash's early
+    /// release) a crash's threads are left held, but for those only a PTRACE_DETACH releases as
+    /// they were, and the session is returned: the exit releases them, or the caller must.
     func captureWithBuiltins(pid: Int32, fault: FaultContext?, mode: Mode, stages: [BuiltinStage],
                              deadline: Deadline, regain earlier: RootRegain = .notNeeded,
-                             loopGuard: CrashLoopGuard? = nil, sections: [ReportSection] = []) -> (CaptureRecord, LiveProcessSnapshot?) {
+                             loopGuard: CrashLoopGuard? = nil, sections: [ReportSection] = [],
+                             exitReleases: Bool = false) -> (CaptureRecord, LiveProcessSnapshot?, PtraceSession?) {
         var capture = CaptureRecord(pid: pid, executable: ProcFile.readLink("/proc/\(pid)/exe") ?? "?",
                                     hostTriplet: hostTriplet, time: Int(time(nil)), fault: fault, isSnapshot: mode == .live)
         capture.sections = sections
@@ -45,7 +51,11 @@ extension Dispatcher {
         let attachStart = Deadline.now()
         let snapshot: LiveProcessSnapshot
         let vanished: [Int32]
-        // A crash's threads stay stopped until the stages are done (released by `defer`).
+        // A crash's window: what needs no tracer goes to a second thread (WindowCompanion). The
+        // names and the module index too, unless this thread reads them before the join.
+        var companion: WindowCompanion? = nil
+        // A crash's threads stay stopped until the stages are done (released by `defer`, or,
+        // with `exitReleases`, handed back once the stages are done).
         var session: PtraceSession? = nil
         defer {
             if let session {
@@ -71,7 +81,7 @@ extension Dispatcher {
             } catch {
                 logger.error("\(error.description)")
                 capture.problems.append(error.description)
-                return (capture, nil)
+                return (capture, nil, nil)
             }
         } else {
             let held: PtraceSession
@@ -80,11 +90,15 @@ extension Dispatcher {
             } catch {
                 logger.error("\(error.description)")
                 capture.problems.append(error.description)
-                return (capture, nil)
+                return (capture, nil, nil)
             }
             session = held
             CrashGuard.hold(held.threads.map(\.tid))
             capture.notes.append("stopped \(held.threads.count) threads in \(Deadline.millisecondsSince(attachStart)) ms")
+            let abort = fault?.signal?.number == SIGABRT  // its message is found through the module index
+            companion = WindowCompanion(dispatcher: self, session: held, stages: stages,
+                                        namesAndModules: loopGuard == nil && !abort && !stages.contains(where: \.isExpensive),
+                                        deadline: deadline)
             let snapshotStart = Deadline.now()
             snapshot = LiveProcessSnapshot.capture(session: held, fault: fault,
                                                    vectorRegisters: stages.contains(where: \.readsVectorRegisters),
@@ -93,7 +107,7 @@ extension Dispatcher {
                                  + (snapshot.stackCopyCut.map { " (\($0))" } ?? ""))
             vanished = held.vanishedThreads
         }
-        snapshot.readThreadNames()
+        if companion?.namesAndModules != true { snapshot.readThreadNames() }
         capture.fault = snapshot.fault
         capture.executable = snapshot.executable
         capture.commandLine = snapshot.commandLine
@@ -101,18 +115,31 @@ extension Dispatcher {
             capture.problems.append("Threads \(vanished.map(String.init).joined(separator: ", ")) exited while the target was being stopped.")
         }
         // What a crash of ours from here on leaves: the fault, the registers and the process.
-        CrashGuard.keep(ReportAssembler.assemble(capture), path: toStandardOutput ? nil : ReportWriter.plannedTextPath(
-            directory: outputDirectory, prefix: mode == .crash ? "crash" : "snapshot", time: capture.time),
-            layout: configuration.logLayout, groupThreads: configuration.groupThreads)
+        let guardPath = toStandardOutput ? nil : ReportWriter.plannedTextPath(
+            directory: outputDirectory, prefix: mode == .crash ? "crash" : "snapshot", time: capture.time)
+        if let companion {
+            companion.hand(snapshot, guardReport: capture, guardPath: guardPath)
+        } else {
+            CrashGuard.keep(ReportAssembler.assemble(capture), path: guardPath,
+                            layout: configuration.logLayout, groupThreads: configuration.groupThreads)
+        }
         // Classified before the stages run: the crash-loop check needs the fault kind.
         capture.fault?.classification = Self.classification(of: snapshot)
-        runStages(stages, on: snapshot, into: &capture, deadline: deadline, loopGuard: loopGuard)
-        // The module list comes from /proc/PID/maps: take it while the target surely exists.
-        let modulesStart = Deadline.now()
-        capture.modules = snapshot.modules?.modules ?? []
-        capture.notes.append("\(capture.modules.count) modules listed in \(Deadline.millisecondsSince(modulesStart)) ms")
+        let runsBefore = capture.runs.count
+        let (mainRuns, reached) = runStages(stages, on: snapshot, into: &capture, deadline: deadline, loopGuard: loopGuard,
+                                            skipping: companion == nil ? { _ in false } : WindowCompanion.runs)
+        companion?.finish(into: &capture, snapshot: snapshot, runsBefore: runsBefore, mainRuns: mainRuns, reached: reached)
+        if companion?.namesAndModules != true {
+            // The module list comes from /proc/PID/maps: take it while the target surely exists.
+            let modulesStart = Deadline.now()
+            capture.modules = snapshot.modules?.modules ?? []
+            capture.notes.append("\(capture.modules.count) modules listed in \(Deadline.millisecondsSince(modulesStart)) ms")
+        }
         capture.problems += snapshot.problems
-        return (capture, snapshot)
+        guard exitReleases, let held = session else { return (capture, snapshot, nil) }
+        held.detachWhatExitWouldNot()
+        session = nil  // not detached by `defer`: the caller's exit (or the caller) releases them
+        return (capture, snapshot, held)
     }
 
     /// The fault's classification (kind, sentence) from the snapshot's signal, registers, maps
@@ -128,11 +155,17 @@ extension Dispatcher {
 
     /// Runs each built-in's capture stage in chain order, filing its product and its sentences in
     /// `capture`. After the unwinder, `loopGuard` (when given) may find a crash loop: the stages
-    /// after it are then skipped.
+    /// after it are then skipped. Stages for which `skipping` is true are left out (another thread
+    /// runs them). Returns the chain index of each Capture Timing run it appended, and how many
+    /// of the stages the chain reached (all, unless a crash loop cut it short).
+    @discardableResult
     func runStages(_ stages: [BuiltinStage], on snapshot: any ProcessSnapshot, into capture: inout CaptureRecord,
-                   deadline: Deadline, loopGuard: CrashLoopGuard? = nil) {
+                   deadline: Deadline, loopGuard: CrashLoopGuard? = nil,
+                   skipping: (BuiltinStage) -> Bool = { _ in false }) -> (runs: [Int], reached: Int) {
         let context = CollectorContext(outputDirectory: outputDirectory.path, deadline: deadline)
+        var runs: [Int] = []
         for (index, stage) in stages.enumerated() {
+            if skipping(stage) { continue }
             let started = Deadline.now()
             CrashGuard.stage("capturing with a built-in tracer (unwinding the stacks, reading variables)")
             CrashGuard.injectFaultIfAsked(before: stage.name)
@@ -157,6 +190,7 @@ extension Dispatcher {
             }
             capture.runs.append(TracerRun(name: stage.name, seconds: Deadline.now().seconds(since: started),
                                           outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))
+            runs.append(index)
             guard case .unwind = stage, let loopGuard else { continue }
             let checkStart = Deadline.now()
             switch loopGuard.verdict(on: capture, modules: snapshot.modules) {
@@ -169,9 +203,10 @@ extension Dispatcher {
                     capture.problems.append("Not run, this crash is in a crash loop: \(skipped.joined(separator: ", ")).")
                 }
                 capture.notes.append("crash-loop check (fingerprint and store query) in \(Deadline.millisecondsSince(checkStart)) ms")
-                return
+                return (runs, index + 1)
             }
         }
+        return (runs, stages.count)
     }
 
     /// After the release: the unwinder's finish names the unwound frames (with their variables

@@ -2,8 +2,9 @@
 //
 //   attach ─► snapshot ─► built-ins' stages, in chain order (sharing the one session), each
 //             returning its product into a CaptureRecord (Dispatcher+Capture) ─► detach
-//          ─► [crash, no external tracers: fork; the parent exits, so the server's waitpid
-//              returns and it finishes dying while the child completes the report]
+//          ─► [crash, no external tracers: fork (EarlyRelease); the parent exits, so the server's
+//              waitpid returns and it finishes dying while the child completes the report; the
+//              parent's exit is what detaches the server's threads then]
 //          ─► the unwinder's finish (symbolizing: files only) ─► ReportAssembler makes the report
 //          ─► early report written (so a hung external tracer cannot cost us the stacks)
 //          ─► external tracers, in order, each bounded ─► final report replaces the early one
@@ -65,8 +66,12 @@ struct Dispatcher {
                                        usesStore: mode == .crash && !toStandardOutput && configuration.store.enabled, logger: logger)
         let stages = configuration.builtinStages
         let expensive = !externals.isEmpty || stages.contains(where: \.isExpensive)
-        var (capture, snapshot) = captureWithBuiltins(pid: pid, fault: fault, mode: mode, stages: stages, deadline: deadline,
-                                                      regain: regain, loopGuard: expensive ? loopGuard : nil, sections: sections)
+        // With nothing after the built-ins that needs the server, the helper exits right after
+        // them (early release, below): its exit releases the threads, not a PTRACE_DETACH each.
+        let releasesEarly = mode == .crash && externals.isEmpty && !toStandardOutput && configuration.earlyRelease
+        var (capture, snapshot, held) = captureWithBuiltins(pid: pid, fault: fault, mode: mode, stages: stages, deadline: deadline,
+                                                            regain: regain, loopGuard: expensive ? loopGuard : nil, sections: sections,
+                                                            exitReleases: releasesEarly)
         if capture.loop != nil, !externals.isEmpty {
             capture.problems.append("Not run, this crash is in a crash loop: \(externals.map(\.name).joined(separator: ", ")).")
             externals = []
@@ -76,10 +81,20 @@ struct Dispatcher {
         // Nothing left needs the server: let it go now and finish the report on our own time.
         if mode == .crash && externals.isEmpty && !toStandardOutput && configuration.earlyRelease {
             capture.notes.append("the server was released after \(Deadline.millisecondsSince(start)) ms; the report was completed after that")
-            let side = EarlyRelease.detachFromServer()
-            if side == .parent { _exit(ExitStatus.of(threads: capture.unwoundThreads, written: true).rawValue) }
+            let side = EarlyRelease.detachFromServer(exitingWith: ExitStatus.of(threads: capture.unwoundThreads, written: true).rawValue)
+            // The parent's exit released the threads it held; a child traces nothing.
+            if side == .child {
+                held?.disown()
+                CrashGuard.hold([])
+            }
             released = side == .child
         }
+        // Not released by an exit after all (no child could be made): release them now.
+        if let held {
+            held.detach()
+            CrashGuard.hold([])
+        }
+        held = nil
         let writer = ReportWriter(directory: outputDirectory, formats: configuration.formats,
                                   retention: configuration.retention, prefix: mode == .crash ? "crash" : "snapshot",
                                   time: capture.time, logger: logger, layout: configuration.logLayout,

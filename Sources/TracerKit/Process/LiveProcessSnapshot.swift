@@ -80,7 +80,7 @@ public final class LiveProcessSnapshot: ProcessSnapshot {
     public static func capture(session: PtraceSession, fault: FaultContext?, vectorRegisters: Bool = false,
                                stackCopyLimit: Int = defaultStackCopyLimit) -> LiveProcessSnapshot {
         let pid = session.pid
-        let source = session.threads.contains { $0.tid == pid } ? pid : session.threads.first?.tid ?? pid
+        let source = addressSpaceThread(of: session)
         var problems = session.problems
         let mappings = MemoryMapping.parse(ProcFile.readText("/proc/\(source)/maps", limit: 16 << 20) ?? "")
         var threads = readThreads(of: session, vectorRegisters: vectorRegisters, problems: &problems)
@@ -126,6 +126,18 @@ public final class LiveProcessSnapshot: ProcessSnapshot {
             addressSpacePid: source)
     }
 
+    /// The thread whose /proc entry stands for the process `session` holds (`addressSpacePid`).
+    package static func addressSpaceThread(of session: PtraceSession) -> Int32 {
+        session.threads.contains { $0.tid == session.pid } ? session.pid : session.threads.first?.tid ?? session.pid
+    }
+
+    /// Takes the module index opened elsewhere for `addressSpacePid` (a crash's second thread
+    /// opens it while the stacks are copied and unwound) instead of opening one on first use.
+    public func adoptModules(_ index: ModuleIndex?) {
+        if let problem = index?.problem { moduleProblems.append(problem) }
+        modules = index
+    }
+
     /// The part of a stack copied up front for a stack pointer: from just below `sp` (the red
     /// zone) up to `stackPrefetchBytes` above it, within the mapping that holds it. `sp` may come
     /// from the payload (untrusted): no arithmetic on it may trap.
@@ -153,6 +165,14 @@ public final class LiveProcessSnapshot: ProcessSnapshot {
     public func readThreadNames() {
         for (index, name) in ProcFile.threadNames(pid: pid, tids: threads.map(\.tid)).enumerated() {
             threads[index].name = name
+        }
+    }
+
+    /// Gives the threads the names read elsewhere (by thread id): a crash's second thread reads
+    /// them while this snapshot's stacks are copied and unwound.
+    public func applyThreadNames(_ names: [Int32: String]) {
+        for index in threads.indices {
+            threads[index].name = names[threads[index].tid] ?? ""
         }
     }
 

@@ -10,7 +10,8 @@
 // gets that signal back on detach.
 //
 // Detach: PTRACE_DETACH every thread still held; also from `deinit`, so no error path can leave
-// the target stopped or traced. A seized thread that never stopped cannot be detached while it
+// the target stopped or traced. A helper that exits right after (a crash's early release) leaves
+// most threads to the kernel, which detaches an exiting tracer's tracees (detachWhatExitWouldNot). A seized thread that never stopped cannot be detached while it
 // runs (ESRCH): it is retried at detach, and the kernel releases it when the helper exits.
 
 #if canImport(Glibc)
@@ -52,6 +53,8 @@ public final class PtraceSession {
     public private(set) var problems: [String] = []
     /// Seized threads that never stopped: PTRACE_DETACH is retried on them at `detach()`.
     private var seizedRunning: [Int32] = []
+    /// Threads `detachWhatExitWouldNot()` released already.
+    private var detachedEarly: Set<Int32> = []
     private var isAttached = true
 
     private init(pid: Int32) { self.pid = pid }
@@ -216,14 +219,38 @@ public final class PtraceSession {
         return values
     }
 
+    /// For a helper about to exit (a crash's early release): detaches now only the threads that
+    /// the kernel's detach at our exit would not release as `detach()` does (a thread stopped with
+    /// a signal to deliver: PTRACE_DETACH re-injects it, the exit would drop it; a seized thread
+    /// that stopped late), and leaves the rest held. The kernel detaches every tracee of a tracer
+    /// that exits (before its parent learns of the exit), with no PTRACE_DETACH per thread and no
+    /// wait for each to be off its CPU. Afterwards: `detach()` if this process does not exit
+    /// after all, `disown()` in a forked child (which traces nothing).
+    public func detachWhatExitWouldNot() {
+        guard isAttached else { return }
+        for index in threads.indices where threads[index].pendingSignal != 0 {
+            _ = ivk_ptrace_detach(threads[index].tid, threads[index].pendingSignal)
+            detachedEarly.insert(threads[index].tid)
+        }
+        detachLateStoppers()
+    }
+
+    /// Forgets the threads without detaching them: for a forked child of the tracer, whose
+    /// requests would fail (the threads are its parent's tracees, released at its exit).
+    public func disown() { isAttached = false }
+
     /// Releases every thread. Idempotent; also called from `deinit`.
     public func detach() {
         guard isAttached else { return }
         isAttached = false
-        for thread in threads {
+        for thread in threads where !detachedEarly.contains(thread.tid) {
             // ESRCH here means the thread already died; nothing left to release.
             _ = ivk_ptrace_detach(thread.tid, thread.pendingSignal)
         }
+        detachLateStoppers()
+    }
+
+    private func detachLateStoppers() {
         // Seized threads that did not stop in time may have stopped since (our PTRACE_INTERRUPT
         // took effect late): detach them now. One still running stays seized until we exit.
         for tid in seizedRunning {
