@@ -35,6 +35,14 @@ extension Dispatcher {
             capture.problems.append("\(configurationProblem); the built-in chain ran instead.")
         }
         capture.problems += fault?.problems ?? []
+        // A crash's window: what needs no tracer goes to a second thread (WindowCompanion), started
+        // now so that it runs by the time every thread is stopped. The names and the module index
+        // too, unless this thread reads them before the join.
+        let abort = fault?.signal?.number == SIGABRT  // its message is found through the module index
+        let companion = mode == .crash
+            ? WindowCompanion(dispatcher: self, stages: stages,
+                              namesAndModules: loopGuard == nil && !abort && !stages.contains(where: \.isExpensive), deadline: deadline)
+            : nil
         // Read before stopping the target, so Process Status shows the state the server was in.
         capture.processName = ProcFile.readText("/proc/\(pid)/comm", limit: 64)?.trimmingWhitespace()
         capture.processStatus = ProcFile.readText("/proc/\(pid)/status", limit: 64 * 1024)
@@ -48,12 +56,13 @@ extension Dispatcher {
         case .regained: capture.notes += regain.sentence.map { [$0] } ?? []
         case .refused: capture.problems += regain.sentence.map { [$0] } ?? []
         }
+        let guardPath = toStandardOutput ? nil : ReportWriter.plannedTextPath(
+            directory: outputDirectory, prefix: mode == .crash ? "crash" : "snapshot", time: capture.time)
+        // What a crash of ours from the stop on leaves: the fault, its registers and the process.
+        companion?.render(capture, path: guardPath)
         let attachStart = Deadline.now()
         let snapshot: LiveProcessSnapshot
         let vanished: [Int32]
-        // A crash's window: what needs no tracer goes to a second thread (WindowCompanion). The
-        // names and the module index too, unless this thread reads them before the join.
-        var companion: WindowCompanion? = nil
         // A crash's threads stay stopped until the stages are done (released by `defer`, or,
         // with `exitReleases`, handed back once the stages are done).
         var session: PtraceSession? = nil
@@ -88,6 +97,7 @@ extension Dispatcher {
             do {
                 held = try PtraceSession.attach(pid: pid, deadline: deadline, stopTimeout: configuration.stopTimeout)
             } catch {
+                companion?.abandon()
                 logger.error("\(error.description)")
                 capture.problems.append(error.description)
                 return (capture, nil, nil)
@@ -95,10 +105,7 @@ extension Dispatcher {
             session = held
             CrashGuard.hold(held.threads.map(\.tid))
             capture.notes.append("stopped \(held.threads.count) threads in \(Deadline.millisecondsSince(attachStart)) ms")
-            let abort = fault?.signal?.number == SIGABRT  // its message is found through the module index
-            companion = WindowCompanion(dispatcher: self, session: held, stages: stages,
-                                        namesAndModules: loopGuard == nil && !abort && !stages.contains(where: \.isExpensive),
-                                        deadline: deadline)
+            companion?.begin(with: held)
             let snapshotStart = Deadline.now()
             snapshot = LiveProcessSnapshot.capture(session: held, fault: fault,
                                                    vectorRegisters: stages.contains(where: \.readsVectorRegisters),
@@ -114,12 +121,10 @@ extension Dispatcher {
         if !vanished.isEmpty {
             capture.problems.append("Threads \(vanished.map(String.init).joined(separator: ", ")) exited while the target was being stopped.")
         }
-        // What a crash of ours from here on leaves: the fault, the registers and the process.
-        let guardPath = toStandardOutput ? nil : ReportWriter.plannedTextPath(
-            directory: outputDirectory, prefix: mode == .crash ? "crash" : "snapshot", time: capture.time)
         if let companion {
-            companion.hand(snapshot, guardReport: capture, guardPath: guardPath)
+            companion.hand(snapshot)
         } else {
+            // What a crash of ours from here on leaves: the fault, the registers and the process.
             CrashGuard.keep(ReportAssembler.assemble(capture), path: guardPath,
                             layout: configuration.logLayout, groupThreads: configuration.groupThreads)
         }

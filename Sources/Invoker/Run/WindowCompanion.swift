@@ -1,10 +1,13 @@
 // WindowCompanion: the work of a crash's stopped window that needs no tracer, done on a second
 // thread (the machine's other core) while the main thread, which attached and alone may make
-// ptrace requests, copies the registers and stacks and unwinds them. Started as soon as every
-// thread is stopped: it reads the threads' names and opens the module index (libdwfl) while the
-// main thread copies; then, handed the snapshot, renders the crash guard's report (what a crash of
-// ours would leave) and runs the collectors' stages in chain order (they read only the snapshot's
-// captured values and /proc) while the main thread unwinds. Joined before the report is
+// ptrace requests, stops the threads, copies their registers and stacks and unwinds them. Started
+// before the attach (a new thread can take milliseconds to get a CPU on a busy machine): while
+// the main thread stops the threads it renders the crash guard's report (what a crash of ours
+// would leave: the fault, its registers and Process Status, read before the stop); handed the
+// stopped threads, it reads their names and opens the module index (libdwfl) while the main thread
+// copies; handed the snapshot, it runs the collectors' stages in chain order (they read only the
+// snapshot's captured values and /proc) while the main thread unwinds. Nothing of the target is
+// read on it before every thread is stopped. Joined before the report is
 // assembled; its products are filed into the CaptureRecord where the serial run put them
 // (sections and Capture Timing runs in chain order), so the report reads the same.
 //
@@ -31,66 +34,66 @@ struct WindowCompanion {
         var threadNames: [Int32: String]?
         /// The module index and how long opening it took; nil when the main thread opens it.
         var modules: (index: ModuleIndex?, milliseconds: String)?
-        /// How long the companion waited for the snapshot.
-        var waitedForSnapshot = 0.0
-        /// When the thread finished its work.
-        var finished = Deadline.now()
+        /// Seconds of work (waits for the main thread left out).
+        var busy = 0.0
     }
 
-    /// What the main thread hands over once the snapshot is copied.
-    struct Handover {
-        var snapshot: LiveProcessSnapshot
-        /// The capture so far: the crash guard's report is rendered from it.
-        var guardReport: CaptureRecord
-        var guardPath: String?
+    /// What the crash guard's report is rendered from: the capture before the stop, and where
+    /// the report would go.
+    struct GuardReport {
+        var capture: CaptureRecord
+        var path: String?
     }
 
     private let thread: JoinableThread<Products>
-    private let handoff = Handoff<Handover>()
-    /// When it was started.
-    let started: Deadline
+    /// The stopped threads (nil: the attach failed, nothing to do).
+    private let guardReport = Handoff<GuardReport>()
+    private let stopped = Handoff<PtraceSession?>()
+    private let copied = Handoff<LiveProcessSnapshot>()
     /// Whether it reads the threads' names and opens the module index (else the main thread does).
     let namesAndModules: Bool
 
-    /// Starts the companion on the threads `session` holds, for `stages`. `namesAndModules` is
-    /// false when the main thread needs the names or the module index before the join.
-    init(dispatcher: Dispatcher, session: PtraceSession, stages: [BuiltinStage], namesAndModules: Bool, deadline: Deadline) {
-        started = Deadline.now()
+    /// Starts the companion for `stages`; it waits for `render(_:path:)`, then `begin(with:)`, then
+    /// `hand(_:)`. `namesAndModules` is false when the main thread needs the names or the module
+    /// index before the join.
+    init(dispatcher: Dispatcher, stages: [BuiltinStage], namesAndModules: Bool, deadline: Deadline) {
         self.namesAndModules = namesAndModules
         let context = CollectorContext(outputDirectory: dispatcher.outputDirectory.path, deadline: deadline)
         let configuration = dispatcher.configuration
-        let handoff = handoff
-        let pid = session.pid
-        let tids = session.threads.map(\.tid)
-        let addressSpace = LiveProcessSnapshot.addressSpaceThread(of: session)
-        // A crash of the main thread before the report below is rendered waits for it.
-        ivk_guard_expect_report()
+        let guardReport = guardReport, stopped = stopped, copied = copied
         thread = JoinableThread {
-            ivk_guard_protect_this_thread()
             var products = Products()
+            ivk_guard_protect_this_thread()
+            let rendered = guardReport.take()
+            var workStart = Deadline.now()
+            CrashGuard.stage("rendering the crash guard's report on the second thread")
+            CrashGuard.keep(ReportAssembler.assemble(rendered.capture), path: rendered.path,
+                            layout: configuration.logLayout, groupThreads: configuration.groupThreads)
+            products.busy += Deadline.now().seconds(since: workStart)
+            guard let session = stopped.take() else { return products }
+            workStart = Deadline.now()
             if namesAndModules {
                 CrashGuard.stage("reading thread names and listing the modules on the second thread")
-                products.threadNames = Dictionary(zip(tids, ProcFile.threadNames(pid: pid, tids: tids)),
+                let tids = session.threads.map(\.tid)
+                products.threadNames = Dictionary(zip(tids, ProcFile.threadNames(pid: session.pid, tids: tids)),
                                                   uniquingKeysWith: { first, _ in first })
                 let modulesStart = Deadline.now()
-                products.modules = (ModuleIndex(pid: addressSpace), Deadline.millisecondsSince(modulesStart))
+                products.modules = (ModuleIndex(pid: LiveProcessSnapshot.addressSpaceThread(of: session)),
+                                    Deadline.millisecondsSince(modulesStart))
             }
-            let waitStart = Deadline.now()
-            let handover = handoff.take()
-            products.waitedForSnapshot = Deadline.now().seconds(since: waitStart)
-            CrashGuard.stage("rendering the crash guard's report on the second thread")
-            CrashGuard.keep(ReportAssembler.assemble(handover.guardReport), path: handover.guardPath,
-                            layout: configuration.logLayout, groupThreads: configuration.groupThreads)
+            products.busy += Deadline.now().seconds(since: workStart)
+            let snapshot = copied.take()
+            workStart = Deadline.now()
             CrashGuard.stage("running the collectors on the second thread (alongside the unwinder)")
             for (index, stage) in stages.enumerated() {
                 guard case .collector(let collector) = stage else { continue }
                 let stageStart = Deadline.now()
                 CrashGuard.injectFaultIfAsked(before: stage.name)
-                let section = collector.collect(from: handover.snapshot, context: context)
+                let section = collector.collect(from: snapshot, context: context)
                 products.collected[index] = (section, TracerRun(name: stage.name, seconds: Deadline.now().seconds(since: stageStart),
                                                                 outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))
             }
-            products.finished = Deadline.now()
+            products.busy += Deadline.now().seconds(since: workStart)
             return products
         }
     }
@@ -100,11 +103,24 @@ struct WindowCompanion {
         if case .collector = stage { true } else { false }
     }
 
-    /// Hands the copied snapshot over: the companion renders the crash guard's report from
-    /// `guardReport` and runs the collectors.
-    func hand(_ snapshot: LiveProcessSnapshot, guardReport: CaptureRecord, guardPath: String?) {
-        handoff.give(Handover(snapshot: snapshot, guardReport: guardReport, guardPath: guardPath))
+    /// The crash guard's report is rendered from `capture` (what was read before the stop) and
+    /// published for `path`. (A crash of the main thread before it is published waits for it.)
+    func render(_ capture: CaptureRecord, path: String?) {
+        ivk_guard_expect_report()
+        guardReport.give(GuardReport(capture: capture, path: path))
     }
+
+    /// Every thread of the target is stopped (held by `session`, which the companion only reads).
+    func begin(with session: PtraceSession) { stopped.give(session) }
+
+    /// Nothing was stopped: the companion ends after the report it renders.
+    func abandon() {
+        stopped.give(nil)
+        _ = thread.join()
+    }
+
+    /// Hands the copied snapshot over: the companion runs the collectors on it.
+    func hand(_ snapshot: LiveProcessSnapshot) { copied.give(snapshot) }
 
     /// Waits for the companion and files its products into `capture`: each collector's section and
     /// run where the chain puts it among the main thread's runs (`mainRuns`: the stage index of each
@@ -141,7 +157,6 @@ struct WindowCompanion {
             capture.modules = index?.modules ?? []
             capture.notes.append("\(capture.modules.count) modules listed in \(milliseconds) ms")
         }
-        let busy = products.finished.seconds(since: started) - products.waitedForSnapshot
-        capture.notes.append("the collectors\(namesAndModules ? ", thread names, the module list" : "") and the crash guard's report on a second thread alongside the copy and the unwinder: \(Int((busy * 1000).rounded())) ms of work; waited \(waited) ms for it")
+        capture.notes.append("the collectors\(namesAndModules ? ", thread names, the module list" : "") and the crash guard's report on a second thread alongside the copy and the unwinder: \(Int((products.busy * 1000).rounded())) ms of work; waited \(waited) ms for it")
     }
 }
