@@ -3,7 +3,8 @@
 // which the unwinder's C shim replaces so libunwind's cache lock costs no system calls, still
 // changes the mask for everyone else; /proc/PID/maps parses as bytes the way it reads; thread
 // names read through one directory descriptor are the names; a prefetched stack reads back whole
-// from the buffers it was copied into, where two copied ranges overlap too.
+// from the buffers it was copied into, where two copied ranges overlap too; stacks unwound on two
+// threads (UnwindShare) are the stacks unwound on one.
 
 #if canImport(Glibc)
 import Glibc
@@ -107,5 +108,42 @@ struct CaptureCostTests {
         let bytes = try cache.readBytes(at: base + 100, count: count - 200)
         #expect(bytes == Array(source[100..<(count - 100)]))
         #expect(cache.missCount == misses)
+    }
+
+    /// The unwind stage shared with a helper: every thread's stack, the sentences and their order
+    /// are those of the serial walk, whether the helper (its own unwinder and page-cache reader)
+    /// takes every thread or races the stage's thread for them.
+    @Test func stacksUnwoundOnTwoThreadsAreTheSerialOnes() throws {
+        adoptOrphans()
+        let target = try TestProcess(builtProduct("ats-crasher"), [
+            "--helper", builtProduct("invoker"), "--mode", "hang", "--threads", "6", "--ready-fd", "3", "--", "--log-dir", "/tmp",
+        ], reportPipe: true)
+        defer { target.finish(); reapAllChildren() }
+        _ = target.readReportLine()
+        let session = try PtraceSession.attach(pid: target.pid, deadline: .after(seconds: 5))
+        let snapshot = LiveProcessSnapshot.capture(session: session, fault: nil)
+        let deadline = Deadline.after(seconds: 20)
+        let serial = UnwindTracer().capture(snapshot: snapshot, deadline: deadline)
+        // The helper takes every thread (it is offered the share before the stage's thread starts).
+        let allHelped = UnwindTracer().capture(snapshot: snapshot, deadline: deadline, offer: { $0.help() })
+        // The helper on a thread of its own, racing the stage's thread.
+        var helper: JoinableThread<Void>? = nil
+        let raced = UnwindTracer().capture(snapshot: snapshot, deadline: deadline, offer: { share in
+            helper = JoinableThread { share.help() }
+        })
+        helper?.join()
+        session.detach()
+        // The fixture's main thread and its six workers, every stack walked to its outermost frame.
+        #expect(serial.threads.count >= 7)
+        #expect(serial.threads.allSatisfy { $0.frames.count >= 3 && $0.unwindStop == nil }, "\(serial.threads.map(\.unwindStop))")
+        #expect(allHelped.threads == serial.threads)
+        #expect(allHelped.remarks.problems == serial.remarks.problems)
+        #expect(allHelped.remarks.notes.first?.contains("(\(serial.threads.count) of the threads on a second thread)") == true,
+                "\(allHelped.remarks.notes)")
+        #expect(raced.threads == serial.threads)
+        #expect(raced.remarks.problems == serial.remarks.problems)
+        target.finish()
+        reapAllChildren()
+        #expect(leftoverProcesses().isEmpty)
     }
 }

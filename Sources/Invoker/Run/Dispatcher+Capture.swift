@@ -132,7 +132,8 @@ extension Dispatcher {
         capture.fault?.classification = Self.classification(of: snapshot)
         let runsBefore = capture.runs.count
         let (mainRuns, reached) = runStages(stages, on: snapshot, into: &capture, deadline: deadline, loopGuard: loopGuard,
-                                            skipping: companion == nil ? { _ in false } : WindowCompanion.runs)
+                                            skipping: companion == nil ? { _ in false } : WindowCompanion.runs,
+                                            offerUnwinding: companion.map { companion in { companion.offer($0) } })
         companion?.finish(into: &capture, snapshot: snapshot, runsBefore: runsBefore, mainRuns: mainRuns, reached: reached)
         if companion?.namesAndModules != true {
             // The module list comes from /proc/PID/maps: take it while the target surely exists.
@@ -161,12 +162,14 @@ extension Dispatcher {
     /// Runs each built-in's capture stage in chain order, filing its product and its sentences in
     /// `capture`. After the unwinder, `loopGuard` (when given) may find a crash loop: the stages
     /// after it are then skipped. Stages for which `skipping` is true are left out (another thread
-    /// runs them). Returns the chain index of each Capture Timing run it appended, and how many
+    /// runs them); `offerUnwinding` hands the unwinder's threads to share to a helper on another
+    /// thread. Returns the chain index of each Capture Timing run it appended, and how many
     /// of the stages the chain reached (all, unless a crash loop cut it short).
     @discardableResult
     func runStages(_ stages: [BuiltinStage], on snapshot: any ProcessSnapshot, into capture: inout CaptureRecord,
                    deadline: Deadline, loopGuard: CrashLoopGuard? = nil,
-                   skipping: (BuiltinStage) -> Bool = { _ in false }) -> (runs: [Int], reached: Int) {
+                   skipping: (BuiltinStage) -> Bool = { _ in false },
+                   offerUnwinding: ((UnwindShare) -> Void)? = nil) -> (runs: [Int], reached: Int) {
         let context = CollectorContext(outputDirectory: outputDirectory.path, deadline: deadline)
         var runs: [Int] = []
         for (index, stage) in stages.enumerated() {
@@ -177,7 +180,7 @@ extension Dispatcher {
             switch stage {
             case .unwind(var unwinder):
                 unwinder.recordsRegisters = stages.contains(where: \.readsFrameRegisters)
-                let stacks = unwinder.capture(snapshot: snapshot, deadline: deadline)
+                let stacks = unwinder.capture(snapshot: snapshot, deadline: deadline, offer: offerUnwinding)
                 capture.file(stacks.remarks)
                 capture.stacks = stacks
             case .variables(let reader):

@@ -6,8 +6,9 @@
 // would leave: the fault, its registers and Process Status, read before the stop); handed the
 // stopped threads, it reads their names and opens the module index (libdwfl) while the main thread
 // copies; handed the snapshot, it runs the collectors' stages in chain order (they read only the
-// snapshot's captured values and /proc) while the main thread unwinds. Nothing of the target is
-// read on it before every thread is stopped. Joined before the report is
+// snapshot's captured values and /proc) while the main thread unwinds, and then takes its share of
+// the threads still to unwind (UnwindShare, with an unwinder and a page-cache reader of its own).
+// Nothing of the target is read on it before every thread is stopped. Joined before the report is
 // assembled; its products are filed into the CaptureRecord where the serial run put them
 // (sections and Capture Timing runs in chain order), so the report reads the same.
 //
@@ -50,6 +51,8 @@ struct WindowCompanion {
     private let guardReport = Handoff<GuardReport>()
     private let stopped = Handoff<PtraceSession?>()
     private let copied = Handoff<LiveProcessSnapshot>()
+    /// The unwind stage's threads to share (nil: no unwinding to help with).
+    private let unwinding = Handoff<UnwindShare?>()
     /// Whether it reads the threads' names and opens the module index (else the main thread does).
     let namesAndModules: Bool
 
@@ -60,7 +63,7 @@ struct WindowCompanion {
         self.namesAndModules = namesAndModules
         let context = CollectorContext(outputDirectory: dispatcher.outputDirectory.path, deadline: deadline)
         let configuration = dispatcher.configuration
-        let guardReport = guardReport, stopped = stopped, copied = copied
+        let guardReport = guardReport, stopped = stopped, copied = copied, unwinding = unwinding
         thread = JoinableThread {
             var products = Products()
             ivk_guard_protect_this_thread()
@@ -94,6 +97,12 @@ struct WindowCompanion {
                                                                 outcome: deadline.hasExpired ? "stopped at the deadline" : "completed"))
             }
             products.busy += Deadline.now().seconds(since: workStart)
+            if let share = unwinding.take() {
+                CrashGuard.stage("unwinding stacks on the second thread")
+                workStart = Deadline.now()
+                share.help()
+                products.busy += Deadline.now().seconds(since: workStart)
+            }
             return products
         }
     }
@@ -122,6 +131,9 @@ struct WindowCompanion {
     /// Hands the copied snapshot over: the companion runs the collectors on it.
     func hand(_ snapshot: LiveProcessSnapshot) { copied.give(snapshot) }
 
+    /// Offers the unwind stage's threads: the companion takes its share once its own work is done.
+    func offer(_ share: UnwindShare) { unwinding.give(share) }
+
     /// Waits for the companion and files its products into `capture`: each collector's section and
     /// run where the chain puts it among the main thread's runs (`mainRuns`: the stage index of each
     /// run the main thread appended since `runsBefore`; `reached`: the stages the chain got to,
@@ -129,6 +141,7 @@ struct WindowCompanion {
     /// index into the snapshot and its list into `capture`.
     func finish(into capture: inout CaptureRecord, snapshot: LiveProcessSnapshot, runsBefore: Int,
                 mainRuns: [Int], reached: Int) {
+        unwinding.give(nil)  // nothing more to help with (ignored if a share was offered)
         let waitStart = Deadline.now()
         let products = thread.join()
         let waited = Deadline.millisecondsSince(waitStart)

@@ -16,10 +16,23 @@ public final class CachingMemoryReader: MemoryReader {
     private var owned: [UnsafeMutableRawBufferPointer] = []
     /// Reads that went to the underlying reader (for the benchmark and tests).
     public private(set) var missCount = 0
+    /// The reader whose prefetched blocks this one reads (kept alive: it owns their buffers).
+    private var blocksOwner: CachingMemoryReader?
 
     public init(_ base: any MemoryReader) { self.base = base }
 
     deinit { owned.forEach { $0.deallocate() } }
+
+    /// A reader for another thread (neither reader is thread-safe): its own page cache and its
+    /// own reader of the target for pages not prefetched, over the blocks this one prefetched
+    /// (only read from then on). Nil unless the base reader is a `ProcessVMReader`.
+    public func forAnotherThread() -> CachingMemoryReader? {
+        guard let vm = base as? ProcessVMReader else { return nil }
+        let reader = CachingMemoryReader(ProcessVMReader(pid: vm.pid))
+        reader.blocks = blocks
+        reader.blocksOwner = self
+        return reader
+    }
 
     /// The page the last read hit: unwinding reads neighbouring words, mostly in one page.
     private var lastPageNumber = UInt64.max

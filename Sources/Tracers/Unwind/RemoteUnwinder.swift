@@ -65,10 +65,11 @@ public final class RemoteUnwinder {
 
     /// `recordsRegisters`: keep each frame's registers (`RawFrame.registers`) for readers of
     /// variables; without, a frame costs no register reads beyond its pc and stack pointer.
-    public init(snapshot: any ProcessSnapshot, recordsRegisters: Bool = true) {
+    /// `memory` replaces the snapshot's (a reader of the same target for another thread).
+    public init(snapshot: any ProcessSnapshot, recordsRegisters: Bool = true, memory: (any MemoryReader)? = nil) {
         pid = snapshot.addressSpacePid
-        memory = snapshot.memory
-        cache = snapshot.memory as? CachingMemoryReader
+        self.memory = memory ?? snapshot.memory
+        cache = self.memory as? CachingMemoryReader
         self.recordsRegisters = recordsRegisters
         mappings = snapshot.mappings
         var accessors = unw_accessors_t()
