@@ -9,7 +9,8 @@ Measured (see bench/target/main.c for how the target measures):
   start-up to parked  fork of the helper until it has stopped itself (the server waits for this)
   parked RSS          the helper's resident memory while parked
   peak RSS            the helper's peak resident memory (wait4 rusage)
-  live freeze         longest time a spinning worker did not run during a live capture
+  live freeze         longest time a ticking worker did not run during a live capture, and the same
+                      with no tool at all over as long a window (the scheduler's floor)
   live wall           the capture tool's wall time
   variables downtime  crash downtime with the variables tracer (the crashing thread's frames, then
                       every thread's) against gdb's `bt full` and `thread apply all bt full`
@@ -130,13 +131,18 @@ def main():
         time.sleep(0.1)
     if not cached_files():
         raise RuntimeError(f"the warm-up crash stored nothing in the debug-info cache {cache_dir}")
-    live = {(tool, n): [] for tool in live_tools for n in thread_counts}
+    live = {(tool, n): [] for tool in list(live_tools) + ["no tool"] for n in thread_counts}
     for n in thread_counts:
         for run in range(args.runs):
             for tool, helper in helpers_and_variables.items():  # alternating: one run of each tool in turn
                 crash[(tool, n)].append(crash_run(bin_dir, helper, n, args.depth, log_dir))
             for tool, argv in live_tools.items():
                 live[(tool, n)].append(live_run(bin_dir, argv, n, args.depth))
+                if tool == "invoker":
+                    # The floor: the same target and window with no tool at all (a sleep as long as
+                    # invoker's capture just took). A worker's longest stall is never below it.
+                    idle_seconds = live[(tool, n)][-1]["wall_us"] / 1e6
+                    live[("no tool", n)].append(live_run(bin_dir, ["/bin/sleep", f"{idle_seconds:.3f}"], n, args.depth))
             print(f"threads={n} run {run + 1}/{args.runs} done", file=sys.stderr)
 
     def ms(us):
@@ -190,15 +196,23 @@ def main():
         lines.append(f"| {n} | " + " | ".join(f"{ms(m)} [{ms(lo)}–{ms(hi)}]" for m, lo, hi in (cached, uncached, eu, gdb))
                      + f" | {cached[0] / eu[0]:.2f} | {cached[0] / gdb[0]:.3f} | {uncached[0] / eu[0]:.2f} |")
     lines.append("\n## Live capture: freeze (longest stall of a worker) and wall time\n")
-    lines.append("| threads | " + " | ".join(f"{t} freeze | {t} wall" for t in live_tools) + " |")
-    lines.append("|---|" + "---|---|" * len(live_tools))
+    lines.append("A worker ticks every millisecond; its stall is the longest gap between two ticks beyond that "
+                 "millisecond, the worst of all workers over the window from the target being ready until the tool "
+                 "has exited. \"no tool\" is the same window with nothing attached (a sleep as long as invoker's "
+                 "capture of that run): the scheduler's own floor for N workers on this machine.\n")
+    lines.append("| threads | no tool freeze | " + " | ".join(f"{t} freeze | {t} wall" for t in live_tools)
+                 + " | invoker wall / eu-stack |")
+    lines.append("|---|---|" + "---|---|" * len(live_tools) + "---|")
     for n in thread_counts:
-        cells = []
+        floor = summary([s["freeze_us"] for s in live[("no tool", n)]])
+        cells = [f"{ms(floor[0])} [{ms(floor[1])}–{ms(floor[2])}]"]
+        walls = {}
         for tool in live_tools:
             freeze = summary([s["freeze_us"] for s in live[(tool, n)]])
             wall = summary([s["wall_us"] for s in live[(tool, n)]])
+            walls[tool] = wall[0]
             cells.append(f"{ms(freeze[0])} [{ms(freeze[1])}–{ms(freeze[2])}] | {ms(wall[0])}")
-        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+        lines.append(f"| {n} | " + " | ".join(cells) + f" | {walls['invoker'] / walls['eu-stack']:.2f} |")
     lines.append("\n## The helper at rest and at peak\n")
     lines.append("| helper | start-up to parked (ms) | parked RSS (MB) | peak RSS at N=" + str(thread_counts[-1]) + " (MB) |")
     lines.append("|---|---|---|---|")
