@@ -105,7 +105,7 @@ def main():
         with open(configs[which], "w") as out:
             # The same crash again and again is a crash loop to the crash store, which would skip
             # the variables tracer after the third: the store is off for these runs.
-            out.write((f'debug_info_cache = "{cache}"\n' if cache else "")
+            out.write((f'debug_info_cache = "{cache}"\n' if cache else 'debug_info_cache = ""\n')
                       + f'[store]\nenabled = false\n\n[[tracer]]\nuse = "unwind"\n[[tracer]]\nuse = "variables"\nthreads = "{threads}"\n'
                       f'max_frames = 64\ntimeout = 10\n')
     variables_helpers = {
