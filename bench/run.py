@@ -92,6 +92,9 @@ def main():
     }
     live_tools = {
         "invoker": [os.path.join(bin_dir, "invoker"), "snapshot", "--pid", "%p", "--stdout"],
+        # What an operator runs: the text log and the JSON report written into a directory.
+        "invoker, files": [os.path.join(bin_dir, "invoker"), "snapshot", "--pid", "%p", "--output",
+                           tempfile.mkdtemp(prefix="invoker-bench-snapshots-")],
         "eu-stack": ["/usr/bin/eu-stack", "-p", "%p"],
         "gdb": ["/usr/bin/gdb", "-batch", "-nx", "-p", "%p", "-ex", "thread apply all bt"],
     }
@@ -199,7 +202,10 @@ def main():
     lines.append("A worker ticks every millisecond; its stall is the longest gap between two ticks beyond that "
                  "millisecond, the worst of all workers over the window from the target being ready until the tool "
                  "has exited. \"no tool\" is the same window with nothing attached (a sleep as long as invoker's "
-                 "capture of that run): the scheduler's own floor for N workers on this machine.\n")
+                 "capture of that run): the scheduler's own floor for N workers on this machine. \"invoker\" prints "
+                 "its text log on standard output (--stdout), as the peers print theirs; \"invoker, files\" writes the "
+                 "text log and the JSON report into a directory, as an operator's `invoker snapshot --pid P` does. "
+                 "Both use the debug-info cache (on by default), filled by the first capture.\n")
     lines.append("| threads | no tool freeze | " + " | ".join(f"{t} freeze | {t} wall" for t in live_tools)
                  + " | invoker wall / eu-stack |")
     lines.append("|---|---|" + "---|---|" * len(live_tools) + "---|")
@@ -212,7 +218,8 @@ def main():
             wall = summary([s["wall_us"] for s in live[(tool, n)]])
             walls[tool] = wall[0]
             cells.append(f"{ms(freeze[0])} [{ms(freeze[1])}–{ms(freeze[2])}] | {ms(wall[0])}")
-        lines.append(f"| {n} | " + " | ".join(cells) + f" | {walls['invoker'] / walls['eu-stack']:.2f} |")
+        lines.append(f"| {n} | " + " | ".join(cells) + f" | {walls['invoker'] / walls['eu-stack']:.2f} "
+                     f"(files: {walls['invoker, files'] / walls['eu-stack']:.2f}) |")
     lines.append("\n## The helper at rest and at peak\n")
     lines.append("| helper | start-up to parked (ms) | parked RSS (MB) | peak RSS at N=" + str(thread_counts[-1]) + " (MB) |")
     lines.append("|---|---|---|---|")
