@@ -17,7 +17,7 @@ Measured (see bench/target/main.c for how the target measures):
 Peers run as crash helpers through bench/peer-helper, which parks like one and runs the tool on
 its parent once woken, so every tool is timed by the same clock in the same place.
 """
-import argparse, os, platform, statistics, subprocess, sys, tempfile, time
+import argparse, os, platform, re, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -63,11 +63,15 @@ def live_run(bin_dir, tool_argv, threads, depth):
         pid = int(ready.readline().split()[1])
     argv = [word.replace("%p", str(pid)) for word in tool_argv]
     start = time.monotonic()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    tool = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=600)
     wall_us = int((time.monotonic() - start) * 1e6)
     out, _ = target.communicate("done\n", timeout=60)
     values = parse(out)
     values["wall_us"] = wall_us
+    # invoker's own clock: its Capture Timing says how long its longest batch of threads was held.
+    held = re.search(rb"^  freeze: ([0-9.]+) s", tool.stdout, re.MULTILINE)
+    if held:
+        values["held_us"] = int(float(held.group(1)) * 1e6)
     return values
 
 
@@ -205,19 +209,27 @@ def main():
                  "capture of that run): the scheduler's own floor for N workers on this machine. \"invoker\" prints "
                  "its text log on standard output (--stdout), as the peers print theirs; \"invoker, files\" writes the "
                  "text log and the JSON report into a directory, as an operator's `invoker snapshot --pid P` does. "
-                 "Both use the debug-info cache (on by default), filled by the first capture.\n")
-    lines.append("| threads | no tool freeze | " + " | ".join(f"{t} freeze | {t} wall" for t in live_tools)
+                 "Both use the debug-info cache (on by default), filled by the first capture. \"invoker's longest hold\" "
+                 "is invoker's own clock (its report's `freeze` timing): the longest time one batch of its threads was "
+                 "held stopped, which is what a capture adds to a worker's stall beyond the scheduler's floor.\n")
+    lines.append("| threads | no tool freeze | invoker freeze | invoker's longest hold | "
+                 + " | ".join(f"{t} wall" if t == "invoker" else f"{t} freeze | {t} wall" for t in live_tools)
                  + " | invoker wall / eu-stack |")
-    lines.append("|---|---|" + "---|---|" * len(live_tools) + "---|")
+    lines.append("|---|---|---|" + "---|---|" * len(live_tools) + "---|")
     for n in thread_counts:
         floor = summary([s["freeze_us"] for s in live[("no tool", n)]])
         cells = [f"{ms(floor[0])} [{ms(floor[1])}–{ms(floor[2])}]"]
         walls = {}
+        held = [s["held_us"] for s in live[("invoker", n)] if "held_us" in s]
         for tool in live_tools:
             freeze = summary([s["freeze_us"] for s in live[(tool, n)]])
             wall = summary([s["wall_us"] for s in live[(tool, n)]])
             walls[tool] = wall[0]
-            cells.append(f"{ms(freeze[0])} [{ms(freeze[1])}–{ms(freeze[2])}] | {ms(wall[0])}")
+            if tool == "invoker":
+                hold = f"{ms(summary(held)[0])} [{ms(summary(held)[1])}–{ms(summary(held)[2])}]" if held else "–"
+                cells.append(f"{ms(freeze[0])} [{ms(freeze[1])}–{ms(freeze[2])}] | {hold} | {ms(wall[0])}")
+            else:
+                cells.append(f"{ms(freeze[0])} [{ms(freeze[1])}–{ms(freeze[2])}] | {ms(wall[0])}")
         lines.append(f"| {n} | " + " | ".join(cells) + f" | {walls['invoker'] / walls['eu-stack']:.2f} "
                      f"(files: {walls['invoker, files'] / walls['eu-stack']:.2f}) |")
     lines.append("\n## The helper at rest and at peak\n")
