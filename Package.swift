@@ -113,9 +113,21 @@ let package = Package(
             // glibc 2.36+): the loader no longer reads 2 MB of them at every start-up, which the
             // parked helper then kept resident (bench/README.md, start-up and parked RSS); and
             // lay out the start-up path's functions together (bench/startup-order.txt).
+            // --no-export-dynamic: SwiftPM and the static stdlib export every symbol of the
+            // executable (12,500); each library's symbol lookup searched that table first and
+            // dladdr (the runtime's, at start-up) walked it: 1.6 MB of the parked helper. What a
+            // shared library calls in us stays exported (lld exports a definition a linked DSO
+            // references: the unwinder shim's sigprocmask for libunwind).
+            // link/static comes first in the library path: its linker scripts make -lstdc++,
+            // -lgcc_s, -lsqlite3, -ldw, -lelf and -lz take Debian's static archives, so the loader
+            // maps and relocates 7 libraries instead of 13 (libstdc++ and SQLite alone made 3,200
+            // of its 3,600 symbol lookups). libunwind's archives are not PIC and stay shared, as do
+            // liblzma (which they need), libm and libc.
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
                                            "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/bench/startup-order.txt",
-                                           "-Xlinker", "--no-warn-symbol-ordering"],
+                                           "-Xlinker", "--no-warn-symbol-ordering",
+                                           "-Xlinker", "--no-export-dynamic",
+                                           "-L", "\(Context.packageDirectory)/link/static"],
                                           .when(configuration: .release))]
         ),
 

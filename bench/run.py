@@ -9,14 +9,15 @@ Measured (see bench/target/main.c for how the target measures):
   start-up to parked  fork of the helper until it has stopped itself (the server waits for this)
   parked RSS          the helper's resident memory while parked
   peak RSS            the helper's peak resident memory (wait4 rusage)
-  live freeze         longest time a spinning worker did not run during a live capture
+  live freeze         longest time a ticking worker did not run during a live capture, and the same
+                      with no tool at all over as long a window (the scheduler's floor)
   live wall           the capture tool's wall time
   variables downtime  crash downtime with the variables tracer (the crashing thread's frames, then
                       every thread's) against gdb's `bt full` and `thread apply all bt full`
 Peers run as crash helpers through bench/peer-helper, which parks like one and runs the tool on
 its parent once woken, so every tool is timed by the same clock in the same place.
 """
-import argparse, os, platform, statistics, subprocess, sys, tempfile, time
+import argparse, os, platform, re, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,11 +63,15 @@ def live_run(bin_dir, tool_argv, threads, depth):
         pid = int(ready.readline().split()[1])
     argv = [word.replace("%p", str(pid)) for word in tool_argv]
     start = time.monotonic()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    tool = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=600)
     wall_us = int((time.monotonic() - start) * 1e6)
     out, _ = target.communicate("done\n", timeout=60)
     values = parse(out)
     values["wall_us"] = wall_us
+    # invoker's own clock: its Capture Timing says how long its longest batch of threads was held.
+    held = re.search(rb"^  freeze: ([0-9.]+) s", tool.stdout, re.MULTILINE)
+    if held:
+        values["held_us"] = int(float(held.group(1)) * 1e6)
     return values
 
 
@@ -91,6 +96,9 @@ def main():
     }
     live_tools = {
         "invoker": [os.path.join(bin_dir, "invoker"), "snapshot", "--pid", "%p", "--stdout"],
+        # What an operator runs: the text log and the JSON report written into a directory.
+        "invoker, files": [os.path.join(bin_dir, "invoker"), "snapshot", "--pid", "%p", "--output",
+                           tempfile.mkdtemp(prefix="invoker-bench-snapshots-")],
         "eu-stack": ["/usr/bin/eu-stack", "-p", "%p"],
         "gdb": ["/usr/bin/gdb", "-batch", "-nx", "-p", "%p", "-ex", "thread apply all bt"],
     }
@@ -104,7 +112,7 @@ def main():
         with open(configs[which], "w") as out:
             # The same crash again and again is a crash loop to the crash store, which would skip
             # the variables tracer after the third: the store is off for these runs.
-            out.write((f'debug_info_cache = "{cache}"\n' if cache else "")
+            out.write((f'debug_info_cache = "{cache}"\n' if cache else 'debug_info_cache = ""\n')
                       + f'[store]\nenabled = false\n\n[[tracer]]\nuse = "unwind"\n[[tracer]]\nuse = "variables"\nthreads = "{threads}"\n'
                       f'max_frames = 64\ntimeout = 10\n')
     variables_helpers = {
@@ -130,13 +138,18 @@ def main():
         time.sleep(0.1)
     if not cached_files():
         raise RuntimeError(f"the warm-up crash stored nothing in the debug-info cache {cache_dir}")
-    live = {(tool, n): [] for tool in live_tools for n in thread_counts}
+    live = {(tool, n): [] for tool in list(live_tools) + ["no tool"] for n in thread_counts}
     for n in thread_counts:
         for run in range(args.runs):
             for tool, helper in helpers_and_variables.items():  # alternating: one run of each tool in turn
                 crash[(tool, n)].append(crash_run(bin_dir, helper, n, args.depth, log_dir))
             for tool, argv in live_tools.items():
                 live[(tool, n)].append(live_run(bin_dir, argv, n, args.depth))
+                if tool == "invoker":
+                    # The floor: the same target and window with no tool at all (a sleep as long as
+                    # invoker's capture just took). A worker's longest stall is never below it.
+                    idle_seconds = live[(tool, n)][-1]["wall_us"] / 1e6
+                    live[("no tool", n)].append(live_run(bin_dir, ["/bin/sleep", f"{idle_seconds:.3f}"], n, args.depth))
             print(f"threads={n} run {run + 1}/{args.runs} done", file=sys.stderr)
 
     def ms(us):
@@ -190,15 +203,35 @@ def main():
         lines.append(f"| {n} | " + " | ".join(f"{ms(m)} [{ms(lo)}–{ms(hi)}]" for m, lo, hi in (cached, uncached, eu, gdb))
                      + f" | {cached[0] / eu[0]:.2f} | {cached[0] / gdb[0]:.3f} | {uncached[0] / eu[0]:.2f} |")
     lines.append("\n## Live capture: freeze (longest stall of a worker) and wall time\n")
-    lines.append("| threads | " + " | ".join(f"{t} freeze | {t} wall" for t in live_tools) + " |")
-    lines.append("|---|" + "---|---|" * len(live_tools))
+    lines.append("A worker ticks every millisecond; its stall is the longest gap between two ticks beyond that "
+                 "millisecond, the worst of all workers over the window from the target being ready until the tool "
+                 "has exited. \"no tool\" is the same window with nothing attached (a sleep as long as invoker's "
+                 "capture of that run): the scheduler's own floor for N workers on this machine. \"invoker\" prints "
+                 "its text log on standard output (--stdout), as the peers print theirs; \"invoker, files\" writes the "
+                 "text log and the JSON report into a directory, as an operator's `invoker snapshot --pid P` does. "
+                 "Both use the debug-info cache (on by default), filled by the first capture. \"invoker's longest hold\" "
+                 "is invoker's own clock (its report's `freeze` timing): the longest time one batch of its threads was "
+                 "held stopped, which is what a capture adds to a worker's stall beyond the scheduler's floor.\n")
+    lines.append("| threads | no tool freeze | invoker freeze | invoker's longest hold | "
+                 + " | ".join(f"{t} wall" if t == "invoker" else f"{t} freeze | {t} wall" for t in live_tools)
+                 + " | invoker wall / eu-stack |")
+    lines.append("|---|---|---|" + "---|---|" * len(live_tools) + "---|")
     for n in thread_counts:
-        cells = []
+        floor = summary([s["freeze_us"] for s in live[("no tool", n)]])
+        cells = [f"{ms(floor[0])} [{ms(floor[1])}–{ms(floor[2])}]"]
+        walls = {}
+        held = [s["held_us"] for s in live[("invoker", n)] if "held_us" in s]
         for tool in live_tools:
             freeze = summary([s["freeze_us"] for s in live[(tool, n)]])
             wall = summary([s["wall_us"] for s in live[(tool, n)]])
-            cells.append(f"{ms(freeze[0])} [{ms(freeze[1])}–{ms(freeze[2])}] | {ms(wall[0])}")
-        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+            walls[tool] = wall[0]
+            if tool == "invoker":
+                hold = f"{ms(summary(held)[0])} [{ms(summary(held)[1])}–{ms(summary(held)[2])}]" if held else "–"
+                cells.append(f"{ms(freeze[0])} [{ms(freeze[1])}–{ms(freeze[2])}] | {hold} | {ms(wall[0])}")
+            else:
+                cells.append(f"{ms(freeze[0])} [{ms(freeze[1])}–{ms(freeze[2])}] | {ms(wall[0])}")
+        lines.append(f"| {n} | " + " | ".join(cells) + f" | {walls['invoker'] / walls['eu-stack']:.2f} "
+                     f"(files: {walls['invoker, files'] / walls['eu-stack']:.2f}) |")
     lines.append("\n## The helper at rest and at peak\n")
     lines.append("| helper | start-up to parked (ms) | parked RSS (MB) | peak RSS at N=" + str(thread_counts[-1]) + " (MB) |")
     lines.append("|---|---|---|---|")

@@ -7,8 +7,10 @@ Builds the release `invoker` (Swift stdlib static) and `bench-target`, lets benc
 helper under valgrind's callgrind (`--dump-before=raise`: the profile is written as the helper
 raises its SIGSTOP), and writes the invoker binary's functions of that profile, mangled, one a
 line: lld's `--symbol-ordering-file`, which lays them out together so the parked helper faults in
-fewer 64 KB fault-around windows of the binary's text (bench/README.md, start-up). Functions the file names that a later build no longer has are ignored by
-lld (`--no-warn-symbol-ordering`); regenerate it when the start-up path changes.
+fewer 64 KB fault-around windows of the binary's text (bench/README.md, start-up). A name that
+several local functions share is left out (see below). Functions the file names that a later
+build no longer has are ignored by lld (`--no-warn-symbol-ordering`); regenerate it when the
+start-up path changes.
 """
 
 import argparse, os, re, shutil, subprocess, sys, tempfile
@@ -67,10 +69,22 @@ def main():
                     order.append(name)
     if not order:
         raise RuntimeError(f"no function of {invoker} in {dumps}")
+    # A name that several local functions share (a partial-apply thunk or outlined copy that each
+    # object file has its own copy of, e.g. `$sSqwxx`) is left out: lld would move every section
+    # that defines one to the front, and in the packages and the Swift libraries a section is a
+    # whole source file or library (_RegexParser's .text is 475 KB): 67 files for one thunk,
+    # spreading the start-up path over 0.9 MB more of the parked helper's text.
+    local_names = [line.split()[2] for line in subprocess.run(["nm", invoker], check=True, capture_output=True,
+                                                               text=True).stdout.splitlines()
+                   if len(line.split()) == 3 and line.split()[1] == "t"]
+    seen, shared = set(), set()
+    for name in local_names:
+        (shared if name in seen else seen).add(name)
+    order = [name for name in order if not name.startswith("0x") and name not in shared]
     with open(args.out, "w") as out:
-        out.write("".join(name + "\n" for name in order if not name.startswith("0x")))
+        out.write("".join(name + "\n" for name in order))
     shutil.rmtree(work)
-    print(f"{len([n for n in order if not n.startswith('0x')])} functions written to {args.out}", file=sys.stderr)
+    print(f"{len(order)} functions written to {args.out} ({len(shared)} shared local names left out)", file=sys.stderr)
 
 
 if __name__ == "__main__":

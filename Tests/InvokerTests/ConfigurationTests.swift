@@ -22,7 +22,7 @@ import Tracers
         #expect(status == 1)
         let problems = output.split(separator: "\n").filter { $0.hasPrefix(bad + ":") }.map { String($0.dropFirst(bad.count)) }
         #expect(Set(problems) == [":1: deadline: must be a positive number of seconds, at most 86400 (one day)",
-                                  ":2: colour: unknown setting; known: output_dir, formats, deadline, failure_policy, max_output_bytes, retention, early_release, log_layout, group_threads, stop_timeout, stack_copy_limit, keep_core, keep_core_limit, debug_info_cache, tracer, sentry, store, notify",
+                                  ":2: colour: unknown setting; known: output_dir, formats, deadline, failure_policy, max_output_bytes, retention, early_release, log_layout, group_threads, stop_timeout, stack_copy_limit, keep_core, keep_core_limit, debug_info_cache, debug_info_cache_limit, tracer, sentry, store, notify",
                                   ":5: tracer[1].max_frames: must be an integer from 1 to 4096",
                                   ":9: tracer[2].timeout: must be a positive number of seconds, at most 86400 (one day)"], "\(output)")
         let good = try writeConfiguration("""
@@ -119,6 +119,13 @@ import Tracers
         #expect(!Configuration().keepCore && Configuration().keepCoreLimit == 1 << 30)
         let keep = try ConfigurationLoader.parse("keep_core = true\nkeep_core_limit = 65536\n", file: "keep.conf")
         #expect(keep.keepCore && keep.keepCoreLimit == 65536)
+        // The debug-info cache: root's, in /var/cache, 1 GiB at most, unless named or "" (none).
+        #expect(Configuration().debugInfoCache == "/var/cache/invoker/debug-info" && Configuration().debugInfoCacheIsDefault)
+        #expect(Configuration().debugInfoCacheLimit == 1 << 30)
+        let none = try ConfigurationLoader.parse("debug_info_cache = \"\"\n", file: "none.conf")
+        #expect(none.debugInfoCache == nil && !none.debugInfoCacheIsDefault)
+        let named = try ConfigurationLoader.parse("debug_info_cache = \"/srv/dbg/\"\ndebug_info_cache_limit = 0\n", file: "named.conf")
+        #expect(named.debugInfoCache == "/srv/dbg" && !named.debugInfoCacheIsDefault && named.debugInfoCacheLimit == 0)
     }
 
     /// Malformed files and the exact sentence each must get.
@@ -128,6 +135,7 @@ import Tracers
         ("deadline = -1\n", "bad.conf:1: deadline: must be a positive number of seconds"),
         ("keep_core = \"yes\"\n", "bad.conf:1: keep_core: must be true or false"),
         ("keep_core_limit = 0\n", "bad.conf:1: keep_core_limit: must be a positive number of bytes"),
+        ("\n\ndebug_info_cache_limit = -1\n", "bad.conf:3: debug_info_cache_limit: must be a number of bytes (0 keeps only the files the last run used)"),
         ("\nfailure_policy = \"sometimes\"\n", "bad.conf:2: failure_policy: must be \"continue\" or \"stop\""),
         ("formats = [\"xml\"]\n", "bad.conf:1: formats: \"xml\" is not a format; use \"text\" or \"json\""),
         ("[[tracer]]\nuse = \"unwind\"\n\n[[tracer]]\nexec = [\"gdb\", \"-p\", \"%p\"]\n",

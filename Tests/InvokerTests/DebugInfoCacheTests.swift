@@ -7,6 +7,7 @@ import Glibc
 #endif
 import Foundation
 import TestSupport
+import TracerKit
 import Testing
 
 @Suite(.timeLimit(.minutes(2)), .serialized, .enabled(if: ptraceUnavailableReason() == nil,
@@ -86,10 +87,10 @@ struct DebugInfoCacheTests {
         #expect(again == 0 && repeated.contains("already stored: ") && !repeated.contains("stored /"), "\(repeated)")
         let note = try #require(Self.debugFileNote(try snapshotReports(program.pid, config: config).json))
         #expect(note.read >= 1 && note.cached == note.read)
-        // Without a cache in the configuration there is nothing to fill: status 2 and the reason.
+        // With no cache ("") there is nothing to fill: status 2 and the reason.
         let (none, said) = try runInvoker(["cache-debug-info", "--pid", String(program.pid), "--config",
-                                           try writeConfiguration("[[tracer]]\nuse = \"unwind\"\n")])
-        #expect(none == 2 && said.contains("debug_info_cache is not set in the configuration"), "\(said)")
+                                           try writeConfiguration("debug_info_cache = \"\"\n[[tracer]]\nuse = \"unwind\"\n")])
+        #expect(none == 2 && said.contains("debug_info_cache is \"\" in the configuration: there is no cache to fill"), "\(said)")
         program.finish()
         #expect(leftoverProcesses().isEmpty)
     }
@@ -107,5 +108,37 @@ struct DebugInfoCacheTests {
         #expect(directoryEntries(cache).isEmpty)
         program.finish()
         #expect(leftoverProcesses().isEmpty)
+    }
+
+    @Test func pastItsLimitTheCacheRemovesTheLeastRecentlyUsedFilesButNeverTheRunsOwn() throws {
+        let directory = makeTemporaryDirectory() + "/debug-info"
+        let cache = DebugInfoCache(directory: directory)
+        #expect(cache.activate() == nil)
+        // Three stored files of 64 KiB, used in the order old, middle, new (their mtimes).
+        var paths: [String] = []
+        for (index, name) in ["aa/old", "bb/middle", "cc/new"].enumerated() {
+            let folder = directory + "/.build-id/" + name.prefix(2)
+            #expect(mkdir(directory + "/.build-id", 0o755) == 0 || errno == EEXIST)
+            #expect(mkdir(folder, 0o755) == 0)
+            let path = folder + "/" + name.dropFirst(3) + ".debug"
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(repeating: UInt8(index), count: 65536)))
+            var times = [timespec(tv_sec: 1_000_000 + index * 60, tv_nsec: 0), timespec(tv_sec: 1_000_000 + index * 60, tv_nsec: 0)]
+            #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+            paths.append(path)
+        }
+        // A temporary file of a store under way is not the cache's to count or remove.
+        #expect(FileManager.default.createFile(atPath: directory + "/.build-id/aa/.x.1.tmp", contents: Data(count: 65536)))
+        #expect(cache.storedFiles().map(\.path) == paths)
+        // The oldest is used again: now it is the most recent.
+        cache.markUsed([paths[0]])
+        #expect(cache.storedFiles().map(\.path) == [paths[1], paths[2], paths[0]])
+        // Room for two: the least recently used (middle) goes.
+        let total = cache.storedFiles().reduce(0) { $0 + $1.bytes }
+        #expect(cache.prune(limit: total - 1).map(\.path) == [paths[1]])
+        #expect(access(paths[1], F_OK) != 0 && access(paths[0], F_OK) == 0 && access(paths[2], F_OK) == 0)
+        // A limit of 0 keeps only what is spared (what the run used or stored).
+        #expect(cache.prune(limit: 0, sparing: [paths[2]]).map(\.path) == [paths[0]])
+        #expect(cache.storedFiles().map(\.path) == [paths[2]])
+        #expect(access(directory + "/.build-id/aa/.x.1.tmp", F_OK) == 0)
     }
 }

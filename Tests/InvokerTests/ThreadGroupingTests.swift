@@ -76,6 +76,10 @@ func constructedServerReport() -> CrashReport {
         ((0..<8).map { "[ET_AIO \($0):31]" }, "[ET_AIO 0..7:31]"),
         // A tie (two families either way): the last number varies.
         (["[ACCEPT 0:8080]", "[ACCEPT 0:8443]", "[ACCEPT 1:8080]"], "[ACCEPT 0:8080,8443], [ACCEPT 1:8080]"),
+        // Names that are not ASCII are read by Character: a digit that carries a combining mark
+        // is no digit; others number as ASCII names do.
+        (["wörker-1", "wörker-2", "wörker-3"], "wörker-1..3"),
+        (["w1\u{301}", "w2\u{301}"], "w1\u{301}, w2\u{301}"),
     ])
     func namesAreCompressedIntoFamiliesAndRuns(names: [String], compressed: String) {
         #expect(ThreadGrouping.compressedNames(names) == compressed)

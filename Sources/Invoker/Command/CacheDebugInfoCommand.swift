@@ -24,7 +24,7 @@ struct CacheDebugInfoCommand: ParsableCommand {
     func run() throws {
         let configuration = try ChainAssembly.forCommand(explicit: config)
         guard let directory = configuration.debugInfoCache else {
-            throw CommandFailure(.nothing, "invoker: debug_info_cache is not set in the configuration: there is no cache to fill")
+            throw CommandFailure(.nothing, "invoker: debug_info_cache is \"\" in the configuration: there is no cache to fill")
         }
         let cache = DebugInfoCache(directory: directory)
         if let failure = cache.activate() { throw CommandFailure(.nothing, "invoker: \(failure)") }
@@ -33,7 +33,8 @@ struct CacheDebugInfoCommand: ParsableCommand {
         }
         if let problem = modules.problem { throw CommandFailure(.nothing, "invoker: \(problem)") }
         var failures: [String] = []
-        for entry in cache.fill(from: modules) {
+        let entries = cache.fill(from: modules)
+        for entry in entries {
             switch entry.outcome {
             case .success(true): print("stored \(entry.file.path) as \(cache.path(forBuildID: entry.file.buildID))")
             case .success(false) where access(cache.path(forBuildID: entry.file.buildID), F_OK) == 0:
@@ -41,6 +42,12 @@ struct CacheDebugInfoCommand: ParsableCommand {
             case .success(false): print("nothing compressed, read as it is: \(entry.file.path)")
             case .failure(let failure): failures.append("invoker: \(failure)")
             }
+        }
+        // What this process uses stays; past debug_info_cache_limit the least recently used go.
+        cache.markUsed(entries.map(\.file.path))
+        let kept = Set(entries.map { cache.holds($0.file.path) ? $0.file.path : cache.path(forBuildID: $0.file.buildID) })
+        for removed in cache.prune(limit: configuration.debugInfoCacheLimit, sparing: kept) {
+            print("removed \(removed.path) (least recently used; debug_info_cache_limit is \(configuration.debugInfoCacheLimit) bytes)")
         }
         if !failures.isEmpty { throw CommandFailure(.partial, messages: failures) }
     }

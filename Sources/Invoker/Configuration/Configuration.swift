@@ -81,8 +81,15 @@ struct Configuration: Equatable {
     /// beyond it are read page by page as the unwinder needs them.
     var stackCopyLimit: Int = 64 << 20
     /// Where separate debug files are kept with their DWARF uncompressed (debug_info_cache), so
-    /// that no crash inflates zlib while the server is stopped; nil: not kept.
-    var debugInfoCache: String? = nil
+    /// that no crash inflates zlib while the server is stopped; nil: not kept ("").
+    var debugInfoCache: String? = Configuration.defaultDebugInfoCache
+    /// Whether `debugInfoCache` is the built-in default (not named in the file): a default that
+    /// cannot be used (not root, a read-only /var) is passed over in silence.
+    var debugInfoCacheIsDefault = true
+    /// The most the debug-info cache may hold (debug_info_cache_limit, bytes): past it, the files
+    /// least recently used are removed after a run has stored its own.
+    var debugInfoCacheLimit: UInt64 = 1 << 30
+    static let defaultDebugInfoCache = "/var/cache/invoker/debug-info"
     /// `invoker core` as a kernel.core_pattern pipe: keep the piped core, gzip-compressed, beside
     /// the report (keep_core), at most this many bytes of it (keep_core_limit, before compression).
     var keepCore = false

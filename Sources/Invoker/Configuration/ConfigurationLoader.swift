@@ -15,7 +15,7 @@ import Tracers
 enum ConfigurationLoader {
     static let globalKeys = ["output_dir", "formats", "deadline", "failure_policy", "max_output_bytes", "retention", "early_release",
                              "log_layout", "group_threads", "stop_timeout", "stack_copy_limit", "keep_core", "keep_core_limit",
-                             "debug_info_cache", "tracer", "sentry", "store", "notify"]
+                             "debug_info_cache", "debug_info_cache_limit", "tracer", "sentry", "store", "notify"]
     static let externalKeys = ["name", "exec", "timeout", "user", "env", "inherit_env", "cwd"]
     static let builtinKeys = ["use", "name"] + BuiltinRegistry.settingKeys
     static let placeholders: Set<Character> = ["p", "t", "s", "e", "o", "r", "%"]
@@ -185,6 +185,13 @@ enum ConfigurationLoader {
             }
             let trimmed = String(path.reversed().drop { $0 == "/" }.reversed())
             configuration.debugInfoCache = path.isEmpty ? nil : trimmed.isEmpty ? "/" : trimmed
+            configuration.debugInfoCacheIsDefault = false
+        }
+        if let value = table["debug_info_cache_limit"] {
+            guard let bytes = value.int, bytes >= 0 else {
+                throw fail("debug_info_cache_limit", "must be a number of bytes (0 keeps only the files the last run used)")
+            }
+            configuration.debugInfoCacheLimit = UInt64(bytes)
         }
         if let value = table["keep_core"] {
             guard let flag = value.bool else { throw fail("keep_core", "must be true or false") }

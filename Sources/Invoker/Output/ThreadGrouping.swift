@@ -96,19 +96,26 @@ enum ThreadGrouping {
         return result
     }
 
-    /// Members ordered by name family (first appearance), then number, then tid.
+    /// Members ordered by name family (first appearance), then number, then tid. Each name is
+    /// parsed once (a sort's comparisons would parse it at every comparison).
     private static func memberOrder(_ members: [Int], _ threads: [ThreadReport]) -> [Int] {
+        let names = members.map { threads[$0].name }
+        let position = NameFamily.numberPosition(for: names)
         var familyOrder: [NameFamily: Int] = [:]
-        let position = NameFamily.numberPosition(for: members.map { threads[$0].name })
-        for member in members {
-            let family = NameFamily.parse(threads[member].name, numberFromEnd: position).family
-            if familyOrder[family] == nil { familyOrder[family] = familyOrder.count }
+        var keys: [(family: Int, number: Int, tid: Int32, member: Int)] = []
+        keys.reserveCapacity(members.count)
+        for (member, name) in zip(members, names) {
+            let parsed = NameFamily.parse(name, numberFromEnd: position)
+            let family: Int
+            if let known = familyOrder[parsed.family] {
+                family = known
+            } else {
+                family = familyOrder.count
+                familyOrder[parsed.family] = family
+            }
+            keys.append((family, parsed.number ?? -1, threads[member].tid, member))
         }
-        return members.sorted { a, b in
-            let pa = NameFamily.parse(threads[a].name, numberFromEnd: position)
-            let pb = NameFamily.parse(threads[b].name, numberFromEnd: position)
-            return (familyOrder[pa.family]!, pa.number ?? -1, threads[a].tid) < (familyOrder[pb.family]!, pb.number ?? -1, threads[b].tid)
-        }
+        return keys.sorted { ($0.family, $0.number, $0.tid) < ($1.family, $1.number, $1.tid) }.map(\.member)
     }
 }
 
@@ -122,6 +129,12 @@ struct NameFamily: Hashable {
     /// `name` around its `numberFromEnd`-th number counted from the end (0: the last; a name with
     /// fewer numbers uses its first).
     static func parse(_ name: String, numberFromEnd position: Int = 0) -> (family: NameFamily, number: Int?) {
+        // Thread names are ASCII nearly always: their bytes are their characters. Otherwise a
+        // digit may carry a combining mark (one Character that is no digit): count in Characters.
+        let ascii = name.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.allSatisfy { $0 < 0x80 } ? parseASCII(bytes, numberFromEnd: position) : nil
+        }
+        if let ascii, let parsed = ascii { return parsed }
         let characters = Array(name)
         let runs = digitRuns(characters)
         guard !runs.isEmpty else { return (NameFamily(prefix: name, suffix: "", isNumbered: false), nil) }
@@ -134,15 +147,37 @@ struct NameFamily: Hashable {
                            isNumbered: true), number)
     }
 
+    /// `parse` for an all-ASCII name, on its bytes.
+    private static func parseASCII(_ bytes: UnsafeBufferPointer<UInt8>, numberFromEnd position: Int) -> (family: NameFamily, number: Int?) {
+        let runs = digitRuns(bytes)
+        let whole = String(decoding: bytes, as: UTF8.self)
+        guard !runs.isEmpty else { return (NameFamily(prefix: whole, suffix: "", isNumbered: false), nil) }
+        let run = runs[runs.count - 1 - min(position, runs.count - 1)]
+        guard run.count <= 9, run.count == 1 || bytes[run.lowerBound] != UInt8(ascii: "0") else {
+            return (NameFamily(prefix: whole, suffix: "", isNumbered: false), nil)
+        }
+        let number = bytes[run].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        return (NameFamily(prefix: String(decoding: UnsafeBufferPointer(rebasing: bytes[..<run.lowerBound]), as: UTF8.self),
+                           suffix: String(decoding: UnsafeBufferPointer(rebasing: bytes[run.upperBound...]), as: UTF8.self),
+                           isNumbered: true), number)
+    }
+
     /// Which number of the names varies: the position (from the end) that makes the fewest
     /// families, the last on a tie. "[ET_AIO 0:31]" … "[ET_AIO 7:31]" vary in their first number.
     /// A function of the set of names only, so every caller with the same names agrees.
     static func numberPosition(for names: [String]) -> Int {
-        let most = min(names.map { digitRuns(Array($0)).count }.max() ?? 0, 4)
+        let most = min(names.map(digitRunCount).max() ?? 0, 4)
         guard most > 1 else { return 0 }
-        return (0..<most).min { a, b in
-            (Set(names.map { parse($0, numberFromEnd: a).family }).count, a) < (Set(names.map { parse($0, numberFromEnd: b).family }).count, b)
-        } ?? 0
+        let families = (0..<most).map { position in Set(names.map { parse($0, numberFromEnd: position).family }).count }
+        return (0..<most).min { (families[$0], $0) < (families[$1], $1) } ?? 0
+    }
+
+    /// How many runs of ASCII digits `name` has (as `parse` counts them).
+    private static func digitRunCount(_ name: String) -> Int {
+        let ascii: Int?? = name.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.allSatisfy { $0 < 0x80 } ? digitRuns(bytes).count : nil
+        }
+        return (ascii ?? nil) ?? digitRuns(Array(name)).count
     }
 
     /// The ranges of ASCII digit runs in `characters`, in order.
@@ -153,6 +188,19 @@ struct NameFamily: Hashable {
             guard characters[index].isASCIIDigit else { index += 1; continue }
             let start = index
             while index < characters.count && characters[index].isASCIIDigit { index += 1 }
+            runs.append(start..<index)
+        }
+        return runs
+    }
+
+    /// The ranges of ASCII digit runs in an all-ASCII name's bytes, in order.
+    private static func digitRuns(_ bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        var index = 0
+        while index < bytes.count {
+            guard bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9") else { index += 1; continue }
+            let start = index
+            while index < bytes.count && bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9") { index += 1 }
             runs.append(start..<index)
         }
         return runs

@@ -1,25 +1,33 @@
 // Dispatcher+DebugInfoCache: after the report is written, and only once the server no longer
 // waits for us, the compressed separate debug files the run read are stored uncompressed in the
 // debug-info cache (debug_info_cache), so the next crash's variables tracer and symbolizer open
-// them without inflating zlib (DebugInfoCache says why that matters).
+// them without inflating zlib (DebugInfoCache says why that matters); past debug_info_cache_limit
+// the least recently used files go.
 
 import Logging
 import TracerKit
 
 extension Dispatcher {
-    /// Stores `files` (the run's separate debug files) in `cache`, uncompressed; what cannot be
-    /// stored is logged (the report is already written).
-    func fillDebugInfoCache(_ cache: DebugInfoCache, with files: [ModuleIndex.SeparateDebugFile]) {
+    /// Stores `files` (the run's separate debug files) in `cache`, uncompressed, marks the ones
+    /// read from it as used, and removes the least recently used files past `limit` bytes (never
+    /// this run's); what cannot be stored is logged (the report is already written).
+    func fillDebugInfoCache(_ cache: DebugInfoCache, with files: [ModuleIndex.SeparateDebugFile], limit: UInt64) {
+        cache.markUsed(files.map(\.path))
+        var kept = Set(files.map(\.path).filter(cache.holds))
         for file in files where !cache.holds(file.path) {
             let started = Deadline.now()
             switch cache.store(file.path, buildID: file.buildID) {
             case .success(true):
+                kept.insert(cache.path(forBuildID: file.buildID))
                 logger.info("stored \(file.path) uncompressed in the debug-info cache \(cache.directory) in \(Deadline.millisecondsSince(started)) ms")
             case .success(false):
-                break
+                kept.insert(cache.path(forBuildID: file.buildID))
             case .failure(let failure):
                 logger.warning("debug-info cache: \(failure)")
             }
+        }
+        for removed in cache.prune(limit: limit, sparing: kept) {
+            logger.info("removed \(removed.path) (\(removed.bytes >> 20) MiB, least recently used) from the debug-info cache: it holds at most \(limit >> 20) MiB (debug_info_cache_limit)")
         }
     }
 }

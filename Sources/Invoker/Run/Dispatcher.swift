@@ -59,8 +59,15 @@ struct Dispatcher {
         CrashGuard.install()
         // Before any module index exists: libdwfl then finds the uncompressed copies first.
         var debugInfoCache = configuration.debugInfoCache.map(DebugInfoCache.init(directory:))
-        let cacheProblem = debugInfoCache?.activate()
-        if cacheProblem != nil { debugInfoCache = nil }
+        var cacheProblem = debugInfoCache?.activate()
+        if let problem = cacheProblem {
+            debugInfoCache = nil
+            // The built-in default is for root: run by anyone else it is simply not used.
+            if configuration.debugInfoCacheIsDefault {
+                logger.debug("debug-info cache: \(problem)")
+                cacheProblem = nil
+            }
+        }
         var externals = externalSpecs()
         let loopGuard = CrashLoopGuard(directory: outputDirectory.path, settings: configuration.store,
                                        usesStore: mode == .crash && !toStandardOutput && configuration.store.enabled, logger: logger)
@@ -152,7 +159,7 @@ struct Dispatcher {
         }
         // Only once the server no longer waits for us (a crash's early release, or a snapshot).
         if let debugInfoCache, mode == .live || released {
-            fillDebugInfoCache(debugInfoCache, with: debugFiles)
+            fillDebugInfoCache(debugInfoCache, with: debugFiles, limit: configuration.debugInfoCacheLimit)
         }
         SentryForwarder.forwardAfterFinalReport(report, kind: writer.prefix, baseName: writer.baseName, directory: outputDirectory.path,
                                                 configuration: configuration, serverPID: pid, logger: logger, exitStatus: status)

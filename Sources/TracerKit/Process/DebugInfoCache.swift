@@ -61,13 +61,22 @@ public struct DebugInfoCache: Sendable, Equatable {
         }
     }
 
-    /// Checks the directory (creating it, mode 0755, when it is missing) and points libdwfl at it
-    /// ahead of the system's debug directory, for every module index from now on.
+    /// Checks the directory (creating it and its missing parents, mode 0755, when it is missing)
+    /// and points libdwfl at it ahead of the system's debug directory, for every module index
+    /// from now on.
     public func activate() -> Failure? {
-        if mkdir(directory, 0o755) != 0, errno != EEXIST {
-            return .system(operation: "create the debug-info cache", path: directory, errno: Errno(rawValue: errno))
-        }
         var info = stat()
+        // At a crash's wake (this runs in the downtime) the directory is normally there: one lstat.
+        if lstat(directory, &info) != 0 {
+            var parent = ""
+            for component in directory.split(separator: "/").dropLast() {
+                parent += "/" + component
+                _ = mkdir(parent, 0o755)
+            }
+            if mkdir(directory, 0o755) != 0, errno != EEXIST {
+                return .system(operation: "create the debug-info cache", path: directory, errno: Errno(rawValue: errno))
+            }
+        }
         guard lstat(directory, &info) == 0 else {
             return .system(operation: "examine the debug-info cache", path: directory, errno: Errno(rawValue: errno))
         }
@@ -222,5 +231,53 @@ extension DebugInfoCache {
         return modules.openedDebugFiles().map { file in
             Entry(file: file, outcome: holds(file.path) ? .success(false) : store(file.path, buildID: file.buildID))
         }
+    }
+}
+
+extension DebugInfoCache {
+    /// One stored debug file: where, how large on disk, when last used.
+    public struct StoredFile: Sendable, Equatable {
+        public var path: String
+        public var bytes: UInt64
+        public var lastUsed: Int
+    }
+
+    /// The debug files the cache holds (DIR/.build-id/xx/rest.debug), oldest use first.
+    public func storedFiles() -> [StoredFile] {
+        var files: [StoredFile] = []
+        let top = directory + "/.build-id"
+        for folder in ProcFile.entries(of: top) where folder.count == 2 && folder.allSatisfy(\.isHexDigit) {
+            for name in ProcFile.entries(of: top + "/" + folder) where name.hasSuffix(".debug") && !name.hasPrefix(".") {
+                let path = "\(top)/\(folder)/\(name)"
+                var info = stat()
+                guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+                files.append(StoredFile(path: path, bytes: UInt64(info.st_blocks) * 512, lastUsed: info.st_mtim.tv_sec))
+            }
+        }
+        return files.sorted { ($0.lastUsed, $0.path) < ($1.lastUsed, $1.path) }
+    }
+
+    /// Marks the cache's files in `paths` as used now (their modification time: the cache never
+    /// rewrites a file, so that time is free to say when a run last read it).
+    public func markUsed(_ paths: [String]) {
+        for path in paths where holds(path) {
+            _ = utimensat(AT_FDCWD, path, nil, AT_SYMLINK_NOFOLLOW)
+        }
+    }
+
+    /// Removes the least recently used files until the cache holds at most `limit` bytes, never
+    /// one of `sparing` (what the run just used or stored). Returns the removed files.
+    @discardableResult
+    public func prune(limit: UInt64, sparing: Set<String> = []) -> [StoredFile] {
+        let files = storedFiles()
+        var total = files.reduce(0) { $0 + $1.bytes }
+        var removed: [StoredFile] = []
+        for file in files where total > limit && !sparing.contains(file.path) {
+            if unlink(file.path) == 0 {
+                total -= file.bytes
+                removed.append(file)
+            }
+        }
+        return removed
     }
 }

@@ -1,0 +1,43 @@
+// Where a crash helper started without --log-dir writes its report, as Traffic Server's own
+// records.config says: the first `CONFIG proxy.config.log.logfile_dir STRING …` line, found on
+// the parked start-up path without splitting the rest of the file (comments, other keys).
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+@testable import Invoker
+import TestSupport
+
+@Suite(.timeLimit(.minutes(1))) struct LogDirectoryTests {
+    @Test func theFirstConfigLineOfTheKeyGivesTheDirectory() {
+        let text = """
+        # proxy.config.log.logfile_dir names where logs go; the default is the build's.
+        #CONFIG proxy.config.log.logfile_dir STRING /commented/out
+        CONFIG proxy.config.log.logfile_dir_suffix STRING /another/key
+        CONFIG proxy.config.log.logfile_dir STRING var/log/ats\r
+        CONFIG proxy.config.log.logfile_dir STRING /the/second
+        """
+        #expect(LogDirectory.logfileDirectory(inRecordsConfig: text) == "var/log/ats")
+    }
+
+    @Test(arguments: [
+        "",
+        "proxy.config.log.logfile_dir",
+        "CONFIG proxy.config.log.logfile_dir STRING",
+        "# CONFIG proxy.config.log.logfile_dir STRING /x\nCONFIG proxy.config.log.logging_enabled INT 3\n",
+        "LOCAL proxy.config.log.logfile_dir STRING /x",
+    ])
+    func aFileThatSetsNoDirectoryGivesNone(text: String) {
+        #expect(LogDirectory.logfileDirectory(inRecordsConfig: text) == nil)
+    }
+
+    @Test func aRelativeDirectoryIsUnderTheInstallPrefix() throws {
+        let root = makeTemporaryDirectory()
+        #expect(mkdir(root + "/etc", 0o755) == 0 && mkdir(root + "/etc/trafficserver", 0o755) == 0)
+        try TrafficServerSandbox.write("CONFIG proxy.config.exec_thread.autoconfig INT 1\nCONFIG proxy.config.log.logfile_dir STRING var/log/ats\n",
+                                       to: root + "/etc/trafficserver/records.config")
+        let chosen = LogDirectory.resolve(explicit: nil, runroot: nil, environment: ["TS_ROOT": root])
+        #expect(chosen.path == root + "/var/log/ats" && chosen.source == "records.config")
+    }
+}
