@@ -144,6 +144,10 @@ int ivk_become_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0
 // MARK: early release without copying the address space
 
 pid_t ivk_continue_in_child_and_exit(int status) {
+#if !defined(__x86_64__)
+    (void)status;
+    return -1;  // the asm below is x86_64's; elsewhere the caller forks
+#else
     // glibc keeps this thread's id in its thread descriptor, at the address the kernel clears
     // when the thread exits (set_tid_address): the child takes it over as fork() would.
     int *tid_address = NULL;
@@ -177,4 +181,5 @@ pid_t ivk_continue_in_child_and_exit(int status) {
     if (result < 0) syscall(SYS_set_tid_address, tid_address);  // no child: as we were
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return result < 0 ? -1 : 0;
+#endif
 }
