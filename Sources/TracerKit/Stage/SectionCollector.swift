@@ -23,6 +23,9 @@ public struct CollectorContext: Sendable {
 ///   must be quick and bounded by `context.deadline`.
 /// * Read the target only through `snapshot` and its /proc entries; never call ptrace, never
 ///   detach or resume the target; do not write files or print.
+/// * After a crash it runs on a second thread, alongside the unwinder (Dispatcher's
+///   WindowCompanion): read the snapshot's captured values (threads, mappings, command line),
+///   never `snapshot.memory` or `snapshot.modules`, which the other thread uses, and log nothing.
 /// * Never throw: what cannot be read is a note in the section (`SectionBuilder.note`).
 /// * Equal collectors (same settings) compare equal, so a configuration can be compared.
 public protocol SectionCollector: Sendable, Equatable {
