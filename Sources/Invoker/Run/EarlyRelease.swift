@@ -27,7 +27,14 @@ enum EarlyRelease {
         // The child: a session of its own, so a terminal's or the server's process-group
         // signals (a restart script's kill of the group) do not cut the report short.
         _ = setsid()
+        yieldToTheServer()
         return .child
+    }
+
+    /// The child finishes the report at a lower priority (nice 10): the server that just got its
+    /// threads back, or is restarting, comes first for the CPU; the report still completes.
+    static func yieldToTheServer() {
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
     }
 
     /// As `detachFromServer()`, but the parent side exits right here with `exitStatus` (never
@@ -36,6 +43,7 @@ enum EarlyRelease {
     static func detachFromServer(exitingWith exitStatus: Int32) -> Side {
         if ProcFile.numericEntries(of: "/proc/self/task").count == 1, ivk_continue_in_child_and_exit(exitStatus) == 0 {
             _ = setsid()
+            yieldToTheServer()
             return .child
         }
         let side = detachFromServer()
