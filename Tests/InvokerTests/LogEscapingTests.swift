@@ -13,6 +13,17 @@ import TracerKit
         #expect("\u{2028}\u{202E}\u{85}".escapedForLog == "\\u{2028}\\u{202e}\\x85")
     }
 
+    /// Plain ASCII text is cut into lines on its bytes; anything else by Character, with escapes.
+    /// Both give the same lines: none empty at the end, an empty text none at all.
+    @Test(arguments: [
+        ("", ""), ("a", "> a\n"), ("a\n", "> a\n"), ("a\n\n", "> a\n> \n"), ("\n", "> \n"),
+        ("Name:\tx\nPid: 1\n", "> Name:\tx\n> Pid: 1\n"),
+        ("é\nb", "> é\n> b\n"), ("a\r\nb\n", "> a\\r\\nb\n"), ("x\u{1B}\ny", "> x\\e\n> y\n"),
+    ])
+    func linesAreIndentedAndEscapedWhateverTheText(text: String, lines: String) {
+        #expect(text.escapedLines(indent: "> ") == lines)
+    }
+
     @Test func everyUntrustedFieldOfTheTextLogIsEscaped() {
         var report = CrashReport(pid: 42, executable: "/srv/bin/server\nSignal Status:", commandLine: ["server"],
                                  hostTriplet: nil, time: 0, fault: nil)

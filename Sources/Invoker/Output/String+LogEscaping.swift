@@ -28,9 +28,35 @@ extension String {
     /// Several lines: each escaped, each after `indent` (so none starts at column 0 unless the
     /// indent is empty), ending with a newline.
     func escapedLines(indent: String = "") -> String {
+        // Most of what comes here (/proc files, a tracer's output) is printable ASCII, tabs and
+        // newlines: then nothing needs an escape, and the lines are cut on their bytes.
+        if let plain = plainLines(indent: indent) { return plain }
         var lines = split(separator: "\n", omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
         return lines.map { indent + String($0).escapedForLog + "\n" }.joined()
+    }
+
+    /// `escapedLines` for text of printable ASCII, tabs and newlines only (nothing to escape, and
+    /// every newline a line's end); nil for any other text.
+    private func plainLines(indent: String) -> String? {
+        var text = self
+        return text.withUTF8 { bytes -> String? in
+            guard bytes.allSatisfy({ $0 == 0x09 || $0 == 0x0A || (0x20...0x7E).contains($0) }) else { return nil }
+            var result: [UInt8] = []
+            result.reserveCapacity(bytes.count + 64)
+            let prefix = Array(indent.utf8)
+            var start = 0
+            while start < bytes.count {
+                let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
+                result += prefix
+                result += bytes[start..<end]
+                result.append(0x0A)
+                start = end + 1
+            }
+            // As the general path: a text ending in a newline has no empty last line, an empty
+            // text no line at all.
+            return String(decoding: result, as: UTF8.self)
+        }
     }
 
     private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
