@@ -5,9 +5,6 @@
 // that shares the prefetched stacks (CachingMemoryReader.forAnotherThread). Each thread's outcome
 // lands in its slot; the stage merges them in thread order, so the result is the serial one's.
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import TracerKit
 
 /// Threads to unwind, taken one at a time by the stage's thread and at most one helper.
@@ -21,8 +18,8 @@ public final class UnwindShare: @unchecked Sendable {
         var moduleProblems: [String]
     }
 
-    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let helperDone = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// Guards `next`, `helping`, `outcomes` and `helped`; signalled when the helper stops.
+    private let lock = ConditionLock()
     private let count: Int
     private var next = 0
     private var helping = false
@@ -39,59 +36,45 @@ public final class UnwindShare: @unchecked Sendable {
         self.makeUnwinder = makeUnwinder
         self.unwind = unwind
         outcomes = Array(repeating: nil, count: count)
-        pthread_mutex_init(lock, nil)
-        pthread_cond_init(helperDone, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(helperDone)
-        pthread_mutex_destroy(lock)
-        lock.deallocate()
-        helperDone.deallocate()
     }
 
     /// The next thread not yet taken, or nil.
     private func take() -> Int? {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        guard next < count else { return nil }
-        next += 1
-        return next - 1
+        lock.withLock {
+            guard next < count else { return nil }
+            next += 1
+            return next - 1
+        }
     }
 
     private func store(_ outcome: Outcome, at index: Int, byHelper: Bool) {
-        pthread_mutex_lock(lock)
-        outcomes[index] = outcome
-        if byHelper { helped += 1 }
-        pthread_mutex_unlock(lock)
+        lock.withLock {
+            outcomes[index] = outcome
+            if byHelper { helped += 1 }
+        }
     }
 
     /// On the helper's thread: takes threads until none is left (returns at once if none is).
     public func help() {
-        pthread_mutex_lock(lock)
-        guard next < count, !helping else {
-            pthread_mutex_unlock(lock)
-            return
+        let joins = lock.withLock {
+            guard next < count, !helping else { return false }
+            helping = true
+            return true
         }
-        helping = true
-        pthread_mutex_unlock(lock)
+        guard joins else { return }
         if let unwinder = makeUnwinder() {
             while let index = take() { store(unwind(index, unwinder), at: index, byHelper: true) }
         }
-        pthread_mutex_lock(lock)
-        helping = false
-        pthread_cond_signal(helperDone)
-        pthread_mutex_unlock(lock)
+        lock.withLock {
+            helping = false
+            lock.signal()
+        }
     }
 
     /// On the stage's thread: takes threads until none is left, waits for the helper's last
     /// one, and returns every outcome in thread order.
     func run(with unwinder: RemoteUnwinder) -> [Outcome] {
         while let index = take() { store(unwind(index, unwinder), at: index, byHelper: false) }
-        pthread_mutex_lock(lock)
-        while helping { pthread_cond_wait(helperDone, lock) }
-        let all = outcomes
-        pthread_mutex_unlock(lock)
-        return all.map { $0! }
+        return lock.withLock(when: { !helping }) { outcomes.map { $0! } }
     }
 }
