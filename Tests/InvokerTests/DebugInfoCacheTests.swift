@@ -140,5 +140,11 @@ struct DebugInfoCacheTests {
         #expect(cache.prune(limit: 0, sparing: [paths[2]]).map(\.path) == [paths[0]])
         #expect(cache.storedFiles().map(\.path) == [paths[2]])
         #expect(access(directory + "/.build-id/aa/.x.1.tmp", F_OK) == 0)
+        // After a run: what it stored (found under its build-id) stays, whatever the limit.
+        #expect(mkdir(directory + "/.build-id/dd", 0o755) == 0)
+        #expect(FileManager.default.createFile(atPath: directory + "/.build-id/dd/fresh.debug", contents: Data(count: 4096)))
+        let read = ModuleIndex.SeparateDebugFile(buildID: "ddfresh", path: "/usr/lib/debug/.build-id/dd/fresh.debug")
+        #expect(cache.keep(within: 0, afterRunThatRead: [read]).map(\.path) == [paths[2]])
+        #expect(cache.storedFiles().map(\.path) == [directory + "/.build-id/dd/fresh.debug"])
     }
 }

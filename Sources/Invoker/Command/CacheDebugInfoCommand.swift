@@ -44,9 +44,7 @@ struct CacheDebugInfoCommand: ParsableCommand {
             }
         }
         // What this process uses stays; past debug_info_cache_limit the least recently used go.
-        cache.markUsed(entries.map(\.file.path))
-        let kept = Set(entries.map { cache.holds($0.file.path) ? $0.file.path : cache.path(forBuildID: $0.file.buildID) })
-        for removed in cache.prune(limit: configuration.debugInfoCacheLimit, sparing: kept) {
+        for removed in cache.keep(within: configuration.debugInfoCacheLimit, afterRunThatRead: entries.map(\.file)) {
             print("removed \(removed.path) (least recently used; debug_info_cache_limit is \(configuration.debugInfoCacheLimit) bytes)")
         }
         if !failures.isEmpty { throw CommandFailure(.partial, messages: failures) }

@@ -12,21 +12,18 @@ extension Dispatcher {
     /// read from it as used, and removes the least recently used files past `limit` bytes (never
     /// this run's); what cannot be stored is logged (the report is already written).
     func fillDebugInfoCache(_ cache: DebugInfoCache, with files: [ModuleIndex.SeparateDebugFile], limit: UInt64) {
-        cache.markUsed(files.map(\.path))
-        var kept = Set(files.map(\.path).filter(cache.holds))
         for file in files where !cache.holds(file.path) {
             let started = Deadline.now()
             switch cache.store(file.path, buildID: file.buildID) {
             case .success(true):
-                kept.insert(cache.path(forBuildID: file.buildID))
                 logger.info("stored \(file.path) uncompressed in the debug-info cache \(cache.directory) in \(Deadline.millisecondsSince(started)) ms")
             case .success(false):
-                kept.insert(cache.path(forBuildID: file.buildID))
+                break
             case .failure(let failure):
                 logger.warning("debug-info cache: \(failure)")
             }
         }
-        for removed in cache.prune(limit: limit, sparing: kept) {
+        for removed in cache.keep(within: limit, afterRunThatRead: files) {
             logger.info("removed \(removed.path) (\(removed.bytes >> 20) MiB, least recently used) from the debug-info cache: it holds at most \(limit >> 20) MiB (debug_info_cache_limit)")
         }
     }

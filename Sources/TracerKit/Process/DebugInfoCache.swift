@@ -265,8 +265,17 @@ extension DebugInfoCache {
         }
     }
 
+    /// After a run that read `files` (and stored what it could): marks those the cache held as
+    /// used, then removes the least recently used files past `limit` bytes, never one of `files`
+    /// (as read from the cache, or as stored under its build-id). Returns the removed files.
+    @discardableResult
+    public func keep(within limit: UInt64, afterRunThatRead files: [ModuleIndex.SeparateDebugFile]) -> [StoredFile] {
+        markUsed(files.map(\.path))
+        return prune(limit: limit, sparing: Set(files.map { holds($0.path) ? $0.path : path(forBuildID: $0.buildID) }))
+    }
+
     /// Removes the least recently used files until the cache holds at most `limit` bytes, never
-    /// one of `sparing` (what the run just used or stored). Returns the removed files.
+    /// one of `sparing`. Returns the removed files.
     @discardableResult
     public func prune(limit: UInt64, sparing: Set<String> = []) -> [StoredFile] {
         let files = storedFiles()

@@ -13,6 +13,11 @@ extension ModuleIndex {
         public var buildID: String
         /// The debug file's path.
         public var path: String
+
+        public init(buildID: String, path: String) {
+            self.buildID = buildID
+            self.path = path
+        }
     }
 
     /// The separate debug files opened so far (modules whose DWARF nobody asked for have none).
