@@ -132,34 +132,28 @@ struct NameFamily: Hashable {
         // Thread names are ASCII nearly always: their bytes are their characters. Otherwise a
         // digit may carry a combining mark (one Character that is no digit): count in Characters.
         let ascii = name.utf8.withContiguousStorageIfAvailable { bytes in
-            bytes.allSatisfy { $0 < 0x80 } ? parseASCII(bytes, numberFromEnd: position) : nil
+            bytes.allSatisfy { $0 < 0x80 }
+                ? parse(bytes, of: name, numberFromEnd: position, isDigit: isASCIIDigit, text: { String(decoding: $0, as: UTF8.self) })
+                : nil
         }
         if let ascii, let parsed = ascii { return parsed }
-        let characters = Array(name)
-        let runs = digitRuns(characters)
+        return parse(Array(name), of: name, numberFromEnd: position, isDigit: \.isASCIIDigit, text: { String($0) })
+    }
+
+    /// `parse` over the elements of `name` (its bytes, or its Characters).
+    private static func parse<Elements: RandomAccessCollection>(
+        _ elements: Elements, of name: String, numberFromEnd position: Int, isDigit: (Elements.Element) -> Bool,
+        text: (Elements.SubSequence) -> String
+    ) -> (family: NameFamily, number: Int?) where Elements.Index == Int {
+        let runs = digitRuns(elements, isDigit: isDigit)
         guard !runs.isEmpty else { return (NameFamily(prefix: name, suffix: "", isNumbered: false), nil) }
         let run = runs[runs.count - 1 - min(position, runs.count - 1)]
-        let digits = String(characters[run])
+        let digits = text(elements[run])
         guard digits.count <= 9, digits == "0" || !digits.hasPrefix("0"), let number = Int(digits) else {
             return (NameFamily(prefix: name, suffix: "", isNumbered: false), nil)
         }
-        return (NameFamily(prefix: String(characters[..<run.lowerBound]), suffix: String(characters[run.upperBound...]),
-                           isNumbered: true), number)
-    }
-
-    /// `parse` for an all-ASCII name, on its bytes.
-    private static func parseASCII(_ bytes: UnsafeBufferPointer<UInt8>, numberFromEnd position: Int) -> (family: NameFamily, number: Int?) {
-        let runs = digitRuns(bytes)
-        let whole = String(decoding: bytes, as: UTF8.self)
-        guard !runs.isEmpty else { return (NameFamily(prefix: whole, suffix: "", isNumbered: false), nil) }
-        let run = runs[runs.count - 1 - min(position, runs.count - 1)]
-        guard run.count <= 9, run.count == 1 || bytes[run.lowerBound] != UInt8(ascii: "0") else {
-            return (NameFamily(prefix: whole, suffix: "", isNumbered: false), nil)
-        }
-        let number = bytes[run].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-        return (NameFamily(prefix: String(decoding: UnsafeBufferPointer(rebasing: bytes[..<run.lowerBound]), as: UTF8.self),
-                           suffix: String(decoding: UnsafeBufferPointer(rebasing: bytes[run.upperBound...]), as: UTF8.self),
-                           isNumbered: true), number)
+        return (NameFamily(prefix: text(elements[..<run.lowerBound]), suffix: text(elements[run.upperBound...]), isNumbered: true),
+                number)
     }
 
     /// Which number of the names varies: the position (from the end) that makes the fewest
@@ -175,32 +169,22 @@ struct NameFamily: Hashable {
     /// How many runs of ASCII digits `name` has (as `parse` counts them).
     private static func digitRunCount(_ name: String) -> Int {
         let ascii: Int?? = name.utf8.withContiguousStorageIfAvailable { bytes in
-            bytes.allSatisfy { $0 < 0x80 } ? digitRuns(bytes).count : nil
+            bytes.allSatisfy { $0 < 0x80 } ? digitRuns(bytes, isDigit: isASCIIDigit).count : nil
         }
-        return (ascii ?? nil) ?? digitRuns(Array(name)).count
+        return (ascii ?? nil) ?? digitRuns(Array(name), isDigit: \.isASCIIDigit).count
     }
 
-    /// The ranges of ASCII digit runs in `characters`, in order.
-    private static func digitRuns(_ characters: [Character]) -> [Range<Int>] {
-        var runs: [Range<Int>] = []
-        var index = 0
-        while index < characters.count {
-            guard characters[index].isASCIIDigit else { index += 1; continue }
-            let start = index
-            while index < characters.count && characters[index].isASCIIDigit { index += 1 }
-            runs.append(start..<index)
-        }
-        return runs
-    }
+    private static func isASCIIDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
-    /// The ranges of ASCII digit runs in an all-ASCII name's bytes, in order.
-    private static func digitRuns(_ bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
+    /// The ranges of the runs of digits in `elements`, in order.
+    private static func digitRuns<Elements: RandomAccessCollection>(_ elements: Elements, isDigit: (Elements.Element) -> Bool)
+        -> [Range<Int>] where Elements.Index == Int {
         var runs: [Range<Int>] = []
-        var index = 0
-        while index < bytes.count {
-            guard bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9") else { index += 1; continue }
+        var index = elements.startIndex
+        while index < elements.endIndex {
+            guard isDigit(elements[index]) else { index += 1; continue }
             let start = index
-            while index < bytes.count && bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9") { index += 1 }
+            while index < elements.endIndex && isDigit(elements[index]) { index += 1 }
             runs.append(start..<index)
         }
         return runs
