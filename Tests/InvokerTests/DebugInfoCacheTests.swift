@@ -6,8 +6,10 @@
 import Glibc
 #endif
 import Foundation
+import Logging
 import TestSupport
 import TracerKit
+@testable import Invoker
 import Testing
 
 @Suite(.timeLimit(.minutes(2)), .serialized, .enabled(if: ptraceUnavailableReason() == nil,
@@ -146,5 +148,29 @@ struct DebugInfoCacheTests {
         let read = ModuleIndex.SeparateDebugFile(buildID: "ddfresh", path: "/usr/lib/debug/.build-id/dd/fresh.debug")
         #expect(cache.keep(within: 0, afterRunThatRead: [read]).map(\.path) == [paths[2]])
         #expect(cache.storedFiles().map(\.path) == [directory + "/.build-id/dd/fresh.debug"])
+    }
+
+    /// The built-in default cannot be used (here: a file stands where the directory would be):
+    /// the run goes on without a cache and its report says nothing. A cache named in the file is
+    /// the operator's wish: the same failure is a problem of the report.
+    @Test func aDefaultCacheThatCannotBeUsedIsPassedOverInSilenceANamedOneIsSaid() throws {
+        let blocked = makeTemporaryDirectory() + "/debug-info"
+        #expect(FileManager.default.createFile(atPath: blocked, contents: Data()))
+        func activation(_ path: String, isDefault: Bool) -> (cache: DebugInfoCache?, problem: DebugInfoCache.Failure?) {
+            var configuration = Configuration()
+            configuration.debugInfoCache = path
+            configuration.debugInfoCacheIsDefault = isDefault
+            return Dispatcher(configuration: configuration, outputDirectory: LogDirectory(path: "/tmp", source: "test", problem: nil),
+                              serverUser: nil, hostTriplet: nil, toStandardOutput: true, logger: Logger(label: "test"))
+                .activateDebugInfoCache()
+        }
+        let quiet = activation(blocked, isDefault: true)
+        #expect(quiet.cache == nil && quiet.problem == nil)
+        let named = activation(blocked, isDefault: false)
+        #expect(named.cache == nil && named.problem == .notADirectory(blocked))
+        // A usable default is used, made with its missing parents.
+        let fresh = makeTemporaryDirectory() + "/var/cache/invoker/debug-info"
+        #expect(activation(fresh, isDefault: true).cache?.directory == fresh)
+        #expect(directoryEntries(fresh).isEmpty && access(fresh, W_OK) == 0)
     }
 }

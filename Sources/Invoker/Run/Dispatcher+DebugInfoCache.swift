@@ -8,6 +8,20 @@ import Logging
 import TracerKit
 
 extension Dispatcher {
+    /// The configured cache, activated (libdwfl searches it first from now on), or nil; and what
+    /// keeps it from being used, for the report. The built-in default is for root: when it cannot
+    /// be used (another user, a read-only /var) that is only logged, not a problem of the report.
+    func activateDebugInfoCache() -> (cache: DebugInfoCache?, problem: DebugInfoCache.Failure?) {
+        guard let directory = configuration.debugInfoCache else { return (nil, nil) }
+        let cache = DebugInfoCache(directory: directory)
+        guard let failure = cache.activate() else { return (cache, nil) }
+        if configuration.debugInfoCacheIsDefault {
+            logger.debug("debug-info cache: \(failure)")
+            return (nil, nil)
+        }
+        return (nil, failure)
+    }
+
     /// Stores `files` (the run's separate debug files) in `cache`, uncompressed, marks the ones
     /// read from it as used, and removes the least recently used files past `limit` bytes (never
     /// this run's); what cannot be stored is logged (the report is already written).

@@ -58,16 +58,7 @@ struct Dispatcher {
         let deadline = start.adding(seconds: configuration.deadline)
         CrashGuard.install()
         // Before any module index exists: libdwfl then finds the uncompressed copies first.
-        var debugInfoCache = configuration.debugInfoCache.map(DebugInfoCache.init(directory:))
-        var cacheProblem = debugInfoCache?.activate()
-        if let problem = cacheProblem {
-            debugInfoCache = nil
-            // The built-in default is for root: run by anyone else it is simply not used.
-            if configuration.debugInfoCacheIsDefault {
-                logger.debug("debug-info cache: \(problem)")
-                cacheProblem = nil
-            }
-        }
+        let (debugInfoCache, cacheProblem) = activateDebugInfoCache()
         var externals = externalSpecs()
         let loopGuard = CrashLoopGuard(directory: outputDirectory.path, settings: configuration.store,
                                        usesStore: mode == .crash && !toStandardOutput && configuration.store.enabled, logger: logger)
