@@ -7,6 +7,7 @@ import Glibc
 #endif
 import ArgumentParser
 import Logging
+import TracerKit
 
 struct SnapshotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,7 +33,8 @@ struct SnapshotCommand: AsyncParsableCommand {
         let logger = Logger(label: "invoker")
         let configuration = try ChainAssembly.forCommand(explicit: config)
         // --output names where this snapshot should go: made if it is not there yet (as mkdir -p).
-        if let output, !stdout { Self.makeDirectories(output) }
+        // (Mode 0750; a failure shows in the directory check that follows.)
+        if let output, !stdout { Directories.make(output, mode: 0o750) }
         let directory = LogDirectory.forSnapshot(explicit: output ?? configuration.outputDirectory)
         if !stdout, let problem = directory.problem {
             throw CommandFailure(.nothing, problem)
@@ -41,15 +43,5 @@ struct SnapshotCommand: AsyncParsableCommand {
                                     hostTriplet: nil, toStandardOutput: stdout, logger: logger)
         let status = await dispatcher.run(pid: pid, fault: nil, mode: .live)
         if let failure = ExitStatus.ending(status) { throw failure }
-    }
-
-    /// Creates `path` and the directories above it that are missing (mode 0750; what exists is
-    /// left as it is). A failure shows in the directory check that follows.
-    static func makeDirectories(_ path: String) {
-        var current = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            current += "/" + component
-            _ = mkdir(current, 0o750)
-        }
     }
 }

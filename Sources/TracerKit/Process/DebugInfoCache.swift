@@ -67,15 +67,8 @@ public struct DebugInfoCache: Sendable, Equatable {
     public func activate() -> Failure? {
         var info = stat()
         // At a crash's wake (this runs in the downtime) the directory is normally there: one lstat.
-        if lstat(directory, &info) != 0 {
-            var parent = ""
-            for component in directory.split(separator: "/").dropLast() {
-                parent += "/" + component
-                _ = mkdir(parent, 0o755)
-            }
-            if mkdir(directory, 0o755) != 0, errno != EEXIST {
-                return .system(operation: "create the debug-info cache", path: directory, errno: Errno(rawValue: errno))
-            }
+        if lstat(directory, &info) != 0, let failure = Directories.make(directory, mode: 0o755) {
+            return .system(operation: "create the debug-info cache", path: directory, errno: failure)
         }
         guard lstat(directory, &info) == 0 else {
             return .system(operation: "examine the debug-info cache", path: directory, errno: Errno(rawValue: errno))
