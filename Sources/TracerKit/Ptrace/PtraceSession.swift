@@ -11,8 +11,9 @@
 //
 // Detach: PTRACE_DETACH every thread still held; also from `deinit`, so no error path can leave
 // the target stopped or traced. A helper that exits right after (a crash's early release) leaves
-// most threads to the kernel, which detaches an exiting tracer's tracees (detachWhatExitWouldNot). A seized thread that never stopped cannot be detached while it
-// runs (ESRCH): it is retried at detach, and the kernel releases it when the helper exits.
+// most threads to the kernel, which detaches an exiting tracer's tracees
+// (detachWhatExitWouldNot). A seized thread that never stopped cannot be detached while it runs
+// (ESRCH): it is retried at detach, and the kernel releases it when the helper exits.
 
 #if canImport(Glibc)
 import Glibc
