@@ -14,6 +14,7 @@
 // compressed name list ("[ET_NET 0..83]") and the tid list ("1201-1284") expand to the same
 // sequence, member by member.
 
+import Synchronization
 import TracerKit
 
 /// One set of threads with the same stack.
@@ -29,19 +30,42 @@ struct ThreadGroup: Equatable {
 }
 
 enum ThreadGrouping {
+    /// The threads grouped last, and their groups: a report's text log (for the crash guard,
+    /// then the file) and its JSON document group the same array, which is kept here so its
+    /// storage cannot be another's while it is compared (an array's storage, shared, is never
+    /// changed in place).
+    private static let last = Mutex<(threads: [ThreadReport], groups: [ThreadGroup])?>(nil)
+
     /// The groups of `threads`, in print order. Every thread is in exactly one group.
     static func groups(of threads: [ThreadReport]) -> [ThreadGroup] {
-        var order: [StackKey] = []
-        var membersByKey: [StackKey: [Int]] = [:]
+        let storage = threads.withUnsafeBufferPointer { $0.baseAddress }
+        if let known = last.withLock({ last in
+            last.flatMap { $0.threads.withUnsafeBufferPointer { $0.baseAddress } == storage && $0.threads.count == threads.count ? $0.groups : nil }
+        }) {
+            return known
+        }
+        let groups = computeGroups(of: threads)
+        last.withLock { $0 = (threads, groups) }
+        return groups
+    }
+
+    private static func computeGroups(of threads: [ThreadReport]) -> [ThreadGroup] {
+        // Each distinct stack's members, in order of its first thread; one hash of a stack each.
+        var stacks: [[Int]] = []
+        var stackByKey: [StackKey: Int] = [:]
         var crashing: [Int] = []
         for (index, thread) in threads.enumerated() {
             if thread.isCrashing { crashing.append(index); continue }
             let key = StackKey(thread)
-            if membersByKey[key] == nil { order.append(key) }
-            membersByKey[key, default: []].append(index)
+            if let stack = stackByKey[key] {
+                stacks[stack].append(index)
+            } else {
+                stackByKey[key] = stacks.count
+                stacks.append([index])
+            }
         }
-        let others = order.enumerated()
-            .map { (position: $0.offset, members: membersByKey[$0.element]!) }
+        let others = stacks.enumerated()
+            .map { (position: $0.offset, members: $0.element) }
             .sorted { ($0.members.count, $0.position) < ($1.members.count, $1.position) }
         var groups = crashing.map { ThreadGroup(id: 0, members: [$0], isCrashing: true) }
         groups += others.map { ThreadGroup(id: 0, members: memberOrder($0.members, threads), isCrashing: false) }
@@ -206,15 +230,27 @@ private struct StackKey: Hashable {
     }
     var frames: [FrameKey]
     var unwindStop: String?
+    /// The hash of the above, computed once: a dictionary hashes a key on every probe and resize.
+    private var hash: Int
 
     init(_ thread: ThreadReport) {
         frames = thread.flattenedFrames.map { frame in
             FrameKey(function: frame.function, file: frame.file, line: frame.line, module: frame.module,
                      moduleOffset: frame.function == nil ? frame.moduleOffset ?? frame.pc : nil,
                      isInlined: frame.isInlined, isSignalFrame: frame.isSignalFrame,
-                     variables: frame.variables.map { [$0.name, $0.value ?? "", $0.pointee ?? "", $0.note ?? ""].joined(separator: "\u{0}") })
+                     variables: frame.variables.isEmpty ? [] : frame.variables.map { [$0.name, $0.value ?? "", $0.pointee ?? "", $0.note ?? ""].joined(separator: "\u{0}") })
         }
         unwindStop = thread.unwindStop
+        var hasher = Hasher()
+        hasher.combine(frames)
+        hasher.combine(unwindStop)
+        hash = hasher.finalize()
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+
+    static func == (a: StackKey, b: StackKey) -> Bool {
+        a.hash == b.hash && a.unwindStop == b.unwindStop && a.frames == b.frames
     }
 }
 
