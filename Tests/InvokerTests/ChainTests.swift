@@ -293,6 +293,9 @@ struct ChainTests {
         #expect(main.functions.containsRun(["fixture_hang", "fixture_crash_middle", "fixture_crash_outer", "main"]), "\(main.lines)")
         #expect(log.text.contains("  freeze: "))
         #expect(log.text.contains("  stopped 4 threads 16 at a time (1 batch), each batch released once its registers and stacks were copied\n"))
+        // The collectors, the guard's report and a share of the unwinding ran on a second thread.
+        #expect(log.text.contains("the collectors and the crash guard's report on a second thread alongside the copy and the unwinder: "))
+        #expect(log.text.contains("\nProcess Details:\n") && log.threads.allSatisfy { !$0.name.isEmpty })
         // Every thread's stack was copied while its batch of threads was frozen (a page at least
         // each), so each batch is a consistent picture even though the process ran on.
         let copied = log.text.firstMatch(of: /registers, maps and ([0-9]+) KiB of stacks copied in/).flatMap { Int($0.1) }

@@ -38,11 +38,12 @@ extension Dispatcher {
         // A crash's window: what needs no tracer goes to a second thread (WindowCompanion), started
         // now so that it runs by the time every thread is stopped. The names and the module index
         // too, unless this thread reads them before the join.
+        // A live snapshot's too: the guard's report while the batches are copied, then the collectors
+        // and a share of the unwinding (the names and the modules stay on this thread).
         let abort = fault?.signal?.number == SIGABRT  // its message is found through the module index
-        let companion = mode == .crash
-            ? WindowCompanion(dispatcher: self, stages: stages,
-                              namesAndModules: loopGuard == nil && !abort && !stages.contains(where: \.isExpensive), deadline: deadline)
-            : nil
+        let companion = WindowCompanion(
+            dispatcher: self, stages: stages,
+            namesAndModules: mode == .crash && loopGuard == nil && !abort && !stages.contains(where: \.isExpensive), deadline: deadline)
         // Read before stopping the target, so Process Status shows the state the server was in.
         capture.processName = ProcFile.readText("/proc/\(pid)/comm", limit: 64)?.trimmingWhitespace()
         capture.processStatus = ProcFile.readText("/proc/\(pid)/status", limit: 64 * 1024)
@@ -59,7 +60,7 @@ extension Dispatcher {
         let guardPath = toStandardOutput ? nil : ReportWriter.plannedTextPath(
             directory: outputDirectory, prefix: mode == .crash ? "crash" : "snapshot", time: capture.time)
         // What a crash of ours from the stop on leaves: the fault, its registers and the process.
-        companion?.render(capture, path: guardPath)
+        companion.render(capture, path: guardPath)
         let attachStart = Deadline.now()
         let snapshot: LiveProcessSnapshot
         let vanished: [Int32]
@@ -82,12 +83,14 @@ extension Dispatcher {
                     hold: { CrashGuard.hold($0) })
                 snapshot = batched.snapshot
                 vanished = batched.vanishedThreads
+                companion.beginAfterBatches()
                 capture.notes.append("stopped \(snapshot.threads.count) threads \(LiveProcessSnapshot.liveBatchSize) at a time (\(batched.batches) batch\(batched.batches == 1 ? "" : "es")), each batch released once its registers and stacks were copied")
                 capture.notes.append("registers, maps and \(snapshot.copiedStackBytes / 1024) KiB of stacks copied in \(Deadline.millisecondsSince(attachStart)) ms"
                                      + (snapshot.stackCopyCut.map { " (\($0))" } ?? ""))
                 capture.runs.append(TracerRun(name: "freeze", seconds: batched.longestStop,
                                               outcome: "threads stopped \(LiveProcessSnapshot.liveBatchSize) at a time while their registers and stacks were copied (the longest stop)"))
             } catch {
+                companion.abandon()
                 logger.error("\(error.description)")
                 capture.problems.append(error.description)
                 return (capture, nil, nil)
@@ -97,7 +100,7 @@ extension Dispatcher {
             do {
                 held = try PtraceSession.attach(pid: pid, deadline: deadline, stopTimeout: configuration.stopTimeout)
             } catch {
-                companion?.abandon()
+                companion.abandon()
                 logger.error("\(error.description)")
                 capture.problems.append(error.description)
                 return (capture, nil, nil)
@@ -105,7 +108,7 @@ extension Dispatcher {
             session = held
             CrashGuard.hold(held.threads.map(\.tid))
             capture.notes.append("stopped \(held.threads.count) threads in \(Deadline.millisecondsSince(attachStart)) ms")
-            companion?.begin(with: held)
+            companion.begin(with: held)
             let snapshotStart = Deadline.now()
             snapshot = LiveProcessSnapshot.capture(session: held, fault: fault,
                                                    vectorRegisters: stages.contains(where: \.readsVectorRegisters),
@@ -114,28 +117,21 @@ extension Dispatcher {
                                  + (snapshot.stackCopyCut.map { " (\($0))" } ?? ""))
             vanished = held.vanishedThreads
         }
-        if companion?.namesAndModules != true { snapshot.readThreadNames() }
+        if !companion.namesAndModules { snapshot.readThreadNames() }
         capture.fault = snapshot.fault
         capture.executable = snapshot.executable
         capture.commandLine = snapshot.commandLine
         if !vanished.isEmpty {
             capture.problems.append("Threads \(vanished.map(String.init).joined(separator: ", ")) exited while the target was being stopped.")
         }
-        if let companion {
-            companion.hand(snapshot)
-        } else {
-            // What a crash of ours from here on leaves: the fault, the registers and the process.
-            CrashGuard.keep(ReportAssembler.assemble(capture), path: guardPath,
-                            layout: configuration.logLayout, groupThreads: configuration.groupThreads)
-        }
+        companion.hand(snapshot)
         // Classified before the stages run: the crash-loop check needs the fault kind.
         capture.fault?.classification = Self.classification(of: snapshot)
         let runsBefore = capture.runs.count
         let (mainRuns, reached) = runStages(stages, on: snapshot, into: &capture, deadline: deadline, loopGuard: loopGuard,
-                                            skipping: companion == nil ? { _ in false } : WindowCompanion.runs,
-                                            offerUnwinding: companion.map { companion in { companion.offer($0) } })
-        companion?.finish(into: &capture, snapshot: snapshot, runsBefore: runsBefore, mainRuns: mainRuns, reached: reached)
-        if companion?.namesAndModules != true {
+                                            skipping: WindowCompanion.runs, offerUnwinding: { companion.offer($0) })
+        companion.finish(into: &capture, snapshot: snapshot, runsBefore: runsBefore, mainRuns: mainRuns, reached: reached)
+        if !companion.namesAndModules {
             // The module list comes from /proc/PID/maps: take it while the target surely exists.
             let modulesStart = Deadline.now()
             capture.modules = snapshot.modules?.modules ?? []

@@ -1,6 +1,8 @@
 // WindowCompanion: the work of a crash's stopped window that needs no tracer, done on a second
 // thread (the machine's other core) while the main thread, which attached and alone may make
-// ptrace requests, stops the threads, copies their registers and stacks and unwinds them. Started
+// ptrace requests, stops the threads, copies their registers and stacks and unwinds them. A live
+// snapshot has one too (its caller waits for it, on a machine the target keeps busy): the guard's
+// report during the batches, then the collectors and a share of the unwinding. Started
 // before the attach (a new thread can take milliseconds to get a CPU on a busy machine): while
 // the main thread stops the threads it renders the crash guard's report (what a crash of ours
 // would leave: the fault, its registers and Process Status, read before the stop); handed the
@@ -46,10 +48,19 @@ struct WindowCompanion {
         var path: String?
     }
 
+    /// How the target's threads were stopped, or that they were not.
+    private enum Stop {
+        /// A crash's: every thread held by the session (which the companion only reads).
+        case held(PtraceSession)
+        /// A live snapshot's: a batch at a time, each released once copied; nothing is held.
+        case inBatches
+        /// Nothing was stopped: nothing to do after the guard's report.
+        case failed
+    }
+
     private let thread: JoinableThread<Products>
-    /// The stopped threads (nil: the attach failed, nothing to do).
     private let guardReport = Handoff<GuardReport>()
-    private let stopped = Handoff<PtraceSession?>()
+    private let stopped = Handoff<Stop>()
     private let copied = Handoff<LiveProcessSnapshot>()
     /// The unwind stage's threads to share (nil: no unwinding to help with).
     private let unwinding = Handoff<UnwindShare?>()
@@ -73,9 +84,10 @@ struct WindowCompanion {
             CrashGuard.keep(ReportAssembler.assemble(rendered.capture), path: rendered.path,
                             layout: configuration.logLayout, groupThreads: configuration.groupThreads)
             products.busy += Deadline.now().seconds(since: workStart)
-            guard let session = stopped.take() else { return products }
+            let stop = stopped.take()
+            if case .failed = stop { return products }
             workStart = Deadline.now()
-            if namesAndModules {
+            if namesAndModules, case .held(let session) = stop {
                 CrashGuard.stage("reading thread names and listing the modules on the second thread")
                 let tids = session.threads.map(\.tid)
                 products.threadNames = Dictionary(zip(tids, ProcFile.threadNames(pid: session.pid, tids: tids)),
@@ -120,11 +132,15 @@ struct WindowCompanion {
     }
 
     /// Every thread of the target is stopped (held by `session`, which the companion only reads).
-    func begin(with session: PtraceSession) { stopped.give(session) }
+    func begin(with session: PtraceSession) { stopped.give(.held(session)) }
+
+    /// A live snapshot's threads were stopped and copied a batch at a time (the main thread reads
+    /// the names and the modules: `namesAndModules` is false for it).
+    func beginAfterBatches() { stopped.give(.inBatches) }
 
     /// Nothing was stopped: the companion ends after the report it renders.
     func abandon() {
-        stopped.give(nil)
+        stopped.give(.failed)
         _ = thread.join()
     }
 
