@@ -12,6 +12,9 @@ struct JSONReportFormatter: ReportFormatter {
     }
 
     func renderBytes(_ report: CrashReport) -> [UInt8] {
-        ReportDocument(report: report, kind: options.kind, helperVersion: options.helperVersion).encoded()
+        if options.encodesConcurrently {
+            return ReportDocument.encodedConcurrently(report: report, kind: options.kind, helperVersion: options.helperVersion)
+        }
+        return ReportDocument(report: report, kind: options.kind, helperVersion: options.helperVersion).encoded()
     }
 }
