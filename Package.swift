@@ -43,6 +43,8 @@ let package = Package(
         // which CCurl loads with dlopen only when a report is sent (never in a parked helper).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CCurl", path: "Sources/CCurl", cSettings: [releaseCFunctionSections], linkerSettings: [.linkedLibrary("dl")]),
+        // The JSON report's writer: libyajl-dev's generator, from its static archive.
+        .systemLibrary(name: "CYajl", path: "Sources/CYajl"),
         // C shims, one per concern, each linking only what it calls: syscalls, payload layouts,
         // the crash guard and libdwfl's process callbacks (TracerKit's); libunwind's macro-named
         // entry points and the demanglers (the unwinder's and the symbolizer's, in Tracers).
@@ -100,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "Invoker",
             dependencies: [
-                "TracerKit", "Tracers", "CInvokerShim", "CCurl", "CZlib",
+                "TracerKit", "Tracers", "CInvokerShim", "CCurl", "CZlib", "CYajl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),

@@ -241,7 +241,7 @@ struct ChainTests {
         #expect(main.lines.contains { $0.contains("__restore_rt + 0x0 [signal frame]") })
         let json = try #require(directoryEntries(run.directory).first { $0.hasSuffix(".json") })
         let text = try #require(readFile(run.directory + "/" + json))
-        #expect(text.contains("\"recovery\" : \"signal-context\""))
+        #expect(text.contains("\"recovery\": \"signal-context\""))
     }
 
     @Test func checkConfigCommand() throws {

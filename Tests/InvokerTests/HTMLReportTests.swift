@@ -100,7 +100,7 @@ func htmlPage(_ report: CrashReport, fault: FaultContext? = nil) throws -> Strin
         for (name, time) in [("crash-2026-01-01-000000", 100), ("snapshot-2026-01-02-000000", 300), ("crash-2026-01-03-000000", 200)] {
             for ext in [".json", ".log"] {
                 let path = directory + "/" + name + ext
-                _ = AtomicFile.write("{}", directory: directory, name: name + ext, mode: 0o600)
+                _ = AtomicFile.write("{}".utf8, directory: directory, name: name + ext, mode: 0o600)
                 var times = [timespec(tv_sec: time, tv_nsec: 0), timespec(tv_sec: time, tv_nsec: 0)]
                 utimensat(AT_FDCWD, path, &times, 0)
             }

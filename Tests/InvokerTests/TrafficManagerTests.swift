@@ -132,8 +132,8 @@ struct TrafficManagerTests {
         // The JSON report has both too, and the published schema accepts it.
         let json = sandbox.root + "/log/" + logs[0].dropLast(".log".count) + ".json"
         let report = try #require(readFile(json))
-        #expect(report.contains("\"server_version\" : \"Traffic Server 9."))
-        #expect(report.contains("\"proxy.config.admin.user_id\" : \"trafficserver\""))
+        #expect(report.contains("\"server_version\": \"Traffic Server 9."))
+        #expect(report.contains("\"proxy.config.admin.user_id\": \"trafficserver\""))
         #expect(try schemaComplaint(reportPath: json) == nil)
         // Every thread, with its name and a stack reaching its entry point.
         let threadCount = log.text.split(separator: "\n").first { $0.hasPrefix("Threads:\t") }

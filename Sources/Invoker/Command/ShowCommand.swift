@@ -41,7 +41,7 @@ struct ShowCommand: ParsableCommand {
             let text = html ? try Self.html(jsonPath: resolved.jsonPath)
                 : try Self.text(resolved, allThreads: allThreads)
             if let output {
-                if case .failure(let failure) = AtomicFile.replace(output, with: text, mode: 0o600) {
+                if case .failure(let failure) = AtomicFile.replace(output, with: text.utf8, mode: 0o600) {
                     throw ShowError.cannotWrite(path: output, reason: failure.description)
                 }
             } else {

@@ -27,6 +27,14 @@ struct SnapshotCommand: AsyncParsableCommand {
     var stdout = false
 
     func run() async throws {
+        try await capture()
+    }
+
+    /// The snapshot, on the main thread as the crash helper's run is: the main thread's heap
+    /// grows by brk with glibc's top pad, where a concurrency worker's arena grows by an mprotect
+    /// per page touched (a 256-thread snapshot's report: thousands of them; bench/README.md).
+    @MainActor
+    private func capture() async throws {
         StandardDescriptors.ensureOpen()
         StandardDescriptors.raiseLimit()
         Diagnostics.bootstrap(syslog: false, ident: "invoker")

@@ -18,9 +18,9 @@ enum AtomicFile {
     /// Where temporary files of ours start and end: `.NAME.RANDOM.tmp` (pruned when stale).
     static let temporarySuffix = ".tmp"
 
-    /// Writes `text` as a new file `name` in `directory` (its path: `directoryPath`, for
+    /// Writes `content` as a new file `name` in `directory` (its path: `directoryPath`, for
     /// messages) with `mode`; if the name is taken, another (see above). Returns the name used.
-    static func write(_ text: String, in directory: FileDescriptor, directoryPath: String, name: String,
+    static func write(_ content: some Collection<UInt8>, in directory: FileDescriptor, directoryPath: String, name: String,
                       mode: mode_t) -> Result<String, AtomicFileError> {
         let (stem, ext) = split(name)
         var candidates = [name] + (1...9).map { "\(stem)-\($0)\(ext)" }
@@ -28,7 +28,7 @@ enum AtomicFile {
 
         if let fd = try? unnamedFile(in: directory, mode: mode) {
             defer { try? fd.close() }
-            if let failure = fill(fd, with: text, path: directoryPath + "/" + name) { return .failure(failure) }
+            if let failure = fill(fd, with: content, path: directoryPath + "/" + name) { return .failure(failure) }
             // linkat(2) of /proc/self/fd/N: AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH.
             let source = "/proc/self/fd/\(fd.rawValue)"
             for candidate in candidates {
@@ -37,7 +37,7 @@ enum AtomicFile {
             }
         }
         let temporary: String
-        switch namedTemporary(text, in: directory, directoryPath: directoryPath, name: name, mode: mode) {
+        switch namedTemporary(content, in: directory, directoryPath: directoryPath, name: name, mode: mode) {
         case .success(let value): temporary = value
         case .failure(let failure): return .failure(failure)
         }
@@ -53,11 +53,11 @@ enum AtomicFile {
         return .failure(AtomicFileError(operation: "find a free name for \(name)", errno: .fileExists))
     }
 
-    /// Atomically replaces our own file `name` (written earlier in this run) with `text`.
-    static func replace(_ name: String, in directory: FileDescriptor, directoryPath: String, with text: String,
+    /// Atomically replaces our own file `name` (written earlier in this run) with `content`.
+    static func replace(_ name: String, in directory: FileDescriptor, directoryPath: String, with content: some Collection<UInt8>,
                         mode: mode_t) -> Result<String, AtomicFileError> {
         let temporary: String
-        switch namedTemporary(text, in: directory, directoryPath: directoryPath, name: name, mode: mode) {
+        switch namedTemporary(content, in: directory, directoryPath: directoryPath, name: name, mode: mode) {
         case .success(let value): temporary = value
         case .failure(let failure): return .failure(failure)
         }
@@ -72,18 +72,18 @@ enum AtomicFile {
     /// `write(_:in:directoryPath:name:mode:)` for a directory given by path (opened as it is:
     /// report directories go through LogDirectory.open, which refuses symbolic links). Returns
     /// the final path.
-    static func write(_ text: String, directory: String, name: String, mode: mode_t) -> Result<String, AtomicFileError> {
+    static func write(_ content: some Collection<UInt8>, directory: String, name: String, mode: mode_t) -> Result<String, AtomicFileError> {
         let opened: FileDescriptor
         switch openDirectory(directory) {
         case .success(let fd): opened = fd
         case .failure(let error): return .failure(error)
         }
         defer { try? opened.close() }
-        return write(text, in: opened, directoryPath: directory, name: name, mode: mode).map { directory + "/" + $0 }
+        return write(content, in: opened, directoryPath: directory, name: name, mode: mode).map { directory + "/" + $0 }
     }
 
     /// Atomically replaces (or creates) the file at `path`, a path a user gave (`invoker show -o`).
-    static func replace(_ path: String, with text: String, mode: mode_t) -> Result<String, AtomicFileError> {
+    static func replace(_ path: String, with content: some Collection<UInt8>, mode: mode_t) -> Result<String, AtomicFileError> {
         let slash = path.lastIndex(of: "/")
         let directoryPath = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
@@ -93,7 +93,7 @@ enum AtomicFile {
         case .failure(let error): return .failure(error)
         }
         defer { try? directory.close() }
-        return replace(name, in: directory, directoryPath: directoryPath, with: text, mode: mode).map { _ in path }
+        return replace(name, in: directory, directoryPath: directoryPath, with: content, mode: mode).map { _ in path }
     }
 
     /// The directory at `path`, opened to write relative to it.
@@ -113,7 +113,7 @@ enum AtomicFile {
     }
 
     /// `.NAME.RANDOM.tmp`, created exclusively (never through a symbolic link), written and synced.
-    private static func namedTemporary(_ text: String, in directory: FileDescriptor, directoryPath: String, name: String,
+    private static func namedTemporary(_ content: some Collection<UInt8>, in directory: FileDescriptor, directoryPath: String, name: String,
                                        mode: mode_t) -> Result<String, AtomicFileError> {
         for _ in 0..<16 {
             let temporary = ".\(name).\(randomHex())\(temporarySuffix)"
@@ -123,7 +123,7 @@ enum AtomicFile {
                 return .failure(AtomicFileError(operation: "create \(directoryPath)/\(temporary)", errno: Errno(rawValue: errno)))
             }
             let file = FileDescriptor(rawValue: fd)
-            let failure = fill(file, with: text, path: directoryPath + "/" + temporary)
+            let failure = fill(file, with: content, path: directoryPath + "/" + temporary)
             try? file.close()
             if let failure {
                 unlinkat(directory.rawValue, temporary, 0)
@@ -135,9 +135,9 @@ enum AtomicFile {
     }
 
     /// Writes (FileDescriptor.writeAll: short writes and EINTR retried) and syncs.
-    private static func fill(_ fd: FileDescriptor, with text: String, path: String) -> AtomicFileError? {
+    private static func fill(_ fd: FileDescriptor, with content: some Collection<UInt8>, path: String) -> AtomicFileError? {
         do {
-            _ = try fd.writeAll(text.utf8)
+            _ = try fd.writeAll(content)
         } catch {
             return AtomicFileError(operation: "write \(path)", errno: (error as? Errno) ?? .ioError)
         }

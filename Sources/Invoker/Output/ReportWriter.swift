@@ -62,6 +62,11 @@ struct ReportWriter {
         format.formatter(formatOptions).render(report)
     }
 
+    /// The report file's bytes in one format.
+    func content(_ format: ReportFormat, _ report: CrashReport) -> [UInt8] {
+        format.formatter(formatOptions).renderBytes(report)
+    }
+
     /// Writes the report as it stands, to claim its name; nil if the directory is unusable.
     func writeEarly(_ report: CrashReport) -> ReportLocation? {
         guard case .success(let fd) = directory.open() else { return nil }
@@ -70,7 +75,7 @@ struct ReportWriter {
         var stem: String? = nil
         for format in orderedFormats {
             let name = (stem ?? baseName) + format.fileExtension
-            switch AtomicFile.write(render(format, report), in: fd, directoryPath: directory.path, name: name, mode: 0o400) {
+            switch AtomicFile.write(content(format, report), in: fd, directoryPath: directory.path, name: name, mode: 0o400) {
             case .success(let written):
                 stem = stem ?? String(written.dropLast(format.fileExtension.count))
                 location.paths[format] = directory.path + "/" + written
@@ -100,11 +105,11 @@ struct ReportWriter {
         case .success(let fd):
             var stem: String? = nil
             for format in orderedFormats {
-                let content = render(format, report)
+                let bytes = content(format, report)
                 let result = if let earlyPath = early?.paths[format] {
-                    AtomicFile.replace(Self.fileName(earlyPath), in: fd, directoryPath: directory.path, with: content, mode: 0o400)
+                    AtomicFile.replace(Self.fileName(earlyPath), in: fd, directoryPath: directory.path, with: bytes, mode: 0o400)
                 } else {
-                    AtomicFile.write(content, in: fd, directoryPath: directory.path, name: (stem ?? baseName) + format.fileExtension, mode: 0o400)
+                    AtomicFile.write(bytes, in: fd, directoryPath: directory.path, name: (stem ?? baseName) + format.fileExtension, mode: 0o400)
                 }
                 switch result {
                 case .success(let name):

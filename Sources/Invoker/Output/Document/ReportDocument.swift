@@ -309,13 +309,18 @@ extension ReportDocument {
          ("host", host == nil), ("process.executable", process.executable == nil)].filter(\.1).map(\.0)
     }
 
-    /// The document as the report file has it: pretty-printed, keys sorted, a final newline.
-    func encodedText() -> String {
+    /// The document as the report file has it: pretty-printed (two-space indents), keys sorted, a
+    /// final newline. YAJL writes it (JSONTree); a tree it refuses, Foundation's JSONEncoder.
+    func encoded() -> [UInt8] {
+        if let tree = try? JSONTreeEncoder.tree(of: self), let bytes = tree.prettyPrinted() { return bytes }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(self) else { return "{}\n" }
-        return String(decoding: data, as: UTF8.self) + "\n"
+        guard let data = try? encoder.encode(self) else { return Array("{}\n".utf8) }
+        return Array(data) + [UInt8(ascii: "\n")]
     }
+
+    /// `encoded()` as text.
+    func encodedText() -> String { String(decoding: encoded(), as: UTF8.self) }
 
     /// Decodes a report file; the error says which field is missing or of the wrong type.
     static func decode(_ bytes: [UInt8]) throws -> ReportDocument {

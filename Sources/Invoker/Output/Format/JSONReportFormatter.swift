@@ -8,6 +8,10 @@ struct JSONReportFormatter: ReportFormatter {
     var options: ReportFormatOptions
 
     func render(_ report: CrashReport) -> String {
-        ReportDocument(report: report, kind: options.kind, helperVersion: options.helperVersion).encodedText()
+        String(decoding: renderBytes(report), as: UTF8.self)
+    }
+
+    func renderBytes(_ report: CrashReport) -> [UInt8] {
+        ReportDocument(report: report, kind: options.kind, helperVersion: options.helperVersion).encoded()
     }
 }

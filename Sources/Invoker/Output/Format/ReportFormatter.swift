@@ -12,6 +12,14 @@ import TracerKit
 protocol ReportFormatter {
     /// The report file's whole content.
     func render(_ report: CrashReport) -> String
+
+    /// The same as UTF-8 bytes, as the file gets them (a formatter whose writer makes bytes
+    /// gives them as they are).
+    func renderBytes(_ report: CrashReport) -> [UInt8]
+}
+
+extension ReportFormatter {
+    func renderBytes(_ report: CrashReport) -> [UInt8] { Array(render(report).utf8) }
 }
 
 /// What a formatter may need besides the report: set once per run from the configuration.
