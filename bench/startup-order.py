@@ -80,6 +80,21 @@ def main():
     seen, shared = set(), set()
     for name in local_names:
         (shared if name in seen else seen).add(name)
+    # Unless every copy lies in a target of ours: these are compiled with a section per function,
+    # so lld moves only the copies (an outlined copy the built-in tracers' files each have). A name
+    # that a package's object file or one of the toolchain's static libraries also defines stays out.
+    ours = {"Invoker", "TracerKit", "Tracers", "CInvokerShim", "CUnwindShim", "CDemangleShim", "CCurl"}
+    others = [os.path.join(folder, name) for entry in os.listdir(bin_dir)
+              if entry.endswith(".build") and entry[:-len(".build")] not in ours
+              for folder, _, names in os.walk(os.path.join(bin_dir, entry)) for name in names if name.endswith(".o")]
+    swift = os.path.realpath(shutil.which("swift"))
+    static_libs = os.path.join(os.path.dirname(os.path.dirname(swift)), "lib", "swift_static", "linux")
+    others += [os.path.join(static_libs, name) for name in os.listdir(static_libs) if name.endswith(".a")]
+    elsewhere = set()
+    for path in others:
+        listing = subprocess.run(["nm", "--defined-only", path], capture_output=True, text=True).stdout
+        elsewhere.update(line.split()[2] for line in listing.splitlines() if len(line.split()) == 3)
+    shared &= elsewhere
     order = [name for name in order if not name.startswith("0x") and name not in shared]
     with open(args.out, "w") as out:
         out.write("".join(name + "\n" for name in order))

@@ -39,4 +39,8 @@ import Testing
     func anythingUnusualIsLeftToArgumentParser(words: [String]) {
         #expect(HelperOptions(serverArguments: words) == nil)
     }
+
+    @Test func theWordsAreReadFromArgvAsTheStandardLibraryReadsThem() {
+        #expect(InvokerCommand.serverWords() == Array(CommandLine.arguments.dropFirst()))
+    }
 }

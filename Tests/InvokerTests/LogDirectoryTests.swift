@@ -40,4 +40,33 @@ import TestSupport
         let chosen = LogDirectory.resolve(explicit: nil, runroot: nil, environment: ["TS_ROOT": root])
         #expect(chosen.path == root + "/var/log/ats" && chosen.source == "records.config")
     }
+
+    @Test(arguments: [
+        ("/var/log/trafficserver", ["var", "log", "trafficserver"]),
+        ("//var//log/./ats/", ["var", "log", "ats"]),
+        ("logs/crash", ["logs", "crash"]),
+        ("./logs/../crash", ["logs", "..", "crash"]),
+        ("/", []),
+        ("/journal/été", ["journal", "été"]),
+    ])
+    func theDirectoryIsOpenedOneComponentAtATime(path: String, components: [String]) {
+        #expect(LogDirectory.components(of: path) == components)
+    }
+
+    @Test func theParkedStartUpReadsOnlyTheVariablesItUses() {
+        let earlier = getenv("INVOKER_LOG_DIR").map { String(cString: $0) }
+        setenv("INVOKER_LOG_DIR", "/from/the/environment", 1)
+        setenv("INVOKER_UNRELATED_TEST_VARIABLE", "x", 1)
+        defer {
+            if let earlier { setenv("INVOKER_LOG_DIR", earlier, 1) } else { unsetenv("INVOKER_LOG_DIR") }
+            unsetenv("INVOKER_UNRELATED_TEST_VARIABLE")
+        }
+        let environment = LogDirectory.currentEnvironment(only: LogDirectory.startupVariables)
+        #expect(environment["INVOKER_LOG_DIR"] == "/from/the/environment")
+        #expect(environment["INVOKER_UNRELATED_TEST_VARIABLE"] == nil)
+        #expect(Set(environment.keys).isSubset(of: LogDirectory.startupVariables))
+        for name in LogDirectory.startupVariables {
+            #expect(environment[name] == getenv(name).map { String(cString: $0) })
+        }
+    }
 }

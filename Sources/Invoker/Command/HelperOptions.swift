@@ -170,7 +170,7 @@ extension HelperOptions {
         if !unrecognized.isEmpty {
             logger.warning("ignoring unrecognized arguments: \(unrecognized.joined(separator: " "))")
         }
-        let environment = LogDirectory.currentEnvironment()
+        let environment = LogDirectory.currentEnvironment(only: LogDirectory.startupVariables)
         let configuration: Configuration
         var configurationProblem: String? = nil
         do {

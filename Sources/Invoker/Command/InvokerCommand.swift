@@ -27,7 +27,7 @@ struct InvokerCommand: AsyncParsableCommand {
     static func main() async {
         // `invoker --help` is the helper's help too: the helper is what Traffic Server runs, and
         // its options would otherwise show only under `invoker help helper`.
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        let arguments = serverWords()
         // A server's command line parks without argument-parser (HelperOptions' header says why).
         if let options = HelperOptions(serverArguments: arguments) {
             let status = await options.runParkingFirst()
@@ -52,5 +52,22 @@ struct InvokerCommand: AsyncParsableCommand {
         } catch {
             ExitStatus.exit(for: error)
         }
+    }
+
+    /// The words after the program name, from argv. Not `CommandLine.arguments`: its getter (the
+    /// standard library's own code) makes the runtime's first lookup of a type by mangled name
+    /// and walks the standard library's code, 0.8 MB of the parked helper (bench/README.md).
+    /// argv is read up to its terminating null (`CommandLine.argc`'s getter lies in another part of
+    /// the standard library's code, one more 64 KB window).
+    static func serverWords() -> [String] {
+        let argv = CommandLine.unsafeArgv
+        var words: [String] = []
+        guard argv[0] != nil else { return words }
+        var index = 1
+        while let word = argv[index] {
+            words.append(String(cString: word))
+            index += 1
+        }
+        return words
     }
 }

@@ -22,7 +22,8 @@ enum ChainAssembly {
                 message: "\(given.count) tracers given; at most \(maxCommandLineTracers) are accepted; the rest are ignored").description)
             given = Array(given.prefix(maxCommandLineTracers))
         }
-        let words = given + [environmentTracer].compactMap { $0?.isEmpty == false ? $0 : nil }
+        var words = given
+        if let environmentTracer, !environmentTracer.isEmpty { words.append(environmentTracer) }
         for (index, text) in words.enumerated() {
             let origin = index < given.count ? "--tracer" : "INVOKER_TRACER"
             do throws(ConfigurationError) {

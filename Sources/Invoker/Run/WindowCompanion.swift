@@ -78,6 +78,7 @@ struct WindowCompanion {
         thread = JoinableThread {
             var products = Products()
             ivk_guard_protect_this_thread()
+            RuntimeWarmUp.captureConformances()
             let rendered = guardReport.take()
             var workStart = Deadline.now()
             CrashGuard.stage("rendering the crash guard's report on the second thread")
