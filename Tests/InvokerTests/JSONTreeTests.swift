@@ -2,8 +2,7 @@
 // JSONEncoder, the writer it replaced: the same bytes but for the key separator (`"key": `
 // where JSONEncoder writes `"key" : `), for a complete report and for a live snapshot of 64
 // real threads; strings JSONEncoder escapes come back the same; numbers have JSONEncoder's text;
-// a NaN is null instead of costing the report; a tree deeper than YAJL's limit is still written;
-// a large report made on two threads has the bytes of one made on one.
+// a NaN is null instead of costing the report; a tree deeper than YAJL's limit is still written.
 
 import Foundation
 import TestSupport
@@ -47,51 +46,6 @@ private func withYAJLSeparators(_ text: String) throws -> String {
         #expect(written == (try withYAJLSeparators(try foundationText(document))))
         target.finish()
         #expect(leftoverProcesses().isEmpty)
-    }
-
-    /// A snapshot's large report is made on two threads: the same bytes as on one.
-    @Test func aReportMadeOnTwoThreadsHasTheBytesOfOneMadeOnOne() throws {
-        var report = completeReport()
-        let model = report.threads
-        report.threads = (0..<150).map { index in
-            var thread = model[index % model.count]
-            thread.tid = 5000 + Int32(index)
-            thread.name = "worker \(index % 7)"
-            return thread
-        }
-        let one = ReportDocument(report: report, kind: "snapshot", helperVersion: "test").encoded()
-        let two = ReportDocument.encodedConcurrently(report: report, kind: "snapshot", helperVersion: "test")
-        #expect(two == one)
-        let decoded = try ReportDocument.decode(two)
-        #expect(decoded.threads.map(\.tid) == report.threads.map(\.tid))
-        #expect(decoded.threads.count >= ReportDocument.concurrentEncodingThreshold)
-    }
-
-    /// The second thread's half: items another generator wrote go in as if written in place.
-    @Test func itemsWrittenByAnotherGeneratorGoInAsIfWrittenInPlace() throws {
-        let items: [JSONTree] = (0..<5).map { index in
-            let item = JSONTreeObject()
-            item.set(.number(String(index)), for: "n")
-            item.set(.string("item \(index)"), for: "name")
-            let nested = JSONTreeArray()
-            nested.elements = [.bool(true), .null]
-            item.set(.array(nested), for: "list")
-            return .object(item)
-        }
-        func document(_ threads: [JSONTree]) -> JSONTree {
-            let array = JSONTreeArray()
-            array.elements = threads
-            let root = JSONTreeObject()
-            root.set(.string("invoker-report/1"), for: "schema")
-            root.set(.array(array), for: "threads")
-            root.set(.number("7"), for: "time_unix")
-            return .object(root)
-        }
-        let whole = try #require(document(items).prettyPrinted())
-        let text = try #require(JSONTree.itemsText(Array(items[2...]), inArray: "threads"))
-        #expect(text.first == UInt8(ascii: "{") && text.last == UInt8(ascii: "}"))
-        #expect(try #require(document(Array(items[..<2]) + [.written(text)]).prettyPrinted()) == whole)
-        #expect(JSONTree.itemsText([], inArray: "threads") == nil)
     }
 
     @Test func stringsComeBackAsTheyWere() throws {

@@ -54,8 +54,7 @@ struct ReportWriter {
 
     /// What the formatters are made with: the report's kind is its prefix ("crash", "snapshot").
     var formatOptions: ReportFormatOptions {
-        ReportFormatOptions(kind: prefix, helperVersion: InvokerCommand.version, layout: layout, groupThreads: groupThreads,
-                            encodesConcurrently: prefix == "snapshot")
+        ReportFormatOptions(kind: prefix, helperVersion: InvokerCommand.version, layout: layout, groupThreads: groupThreads)
     }
 
     /// The report in one format, by that format's formatter.

@@ -18,9 +18,6 @@ enum JSONTree {
     case null
     case array(JSONTreeArray)
     case object(JSONTreeObject)
-    /// Items of an array as another generator wrote them at this one's depth
-    /// (`itemsText(_:inArray:)`): YAJL prints a number's text as given, so they go in as one item.
-    case written([UInt8])
 
     /// The pretty-printed text, or nil when YAJL refuses the tree (deeper than its 128 levels).
     func prettyPrinted() -> [UInt8]? {
@@ -33,29 +30,6 @@ enum JSONTree {
         guard yajl_gen_get_buf(generator, &buffer, &length) == yajl_gen_status_ok, let buffer else { return nil }
         // YAJL ends a pretty-printed document with a newline already.
         return Array(UnsafeBufferPointer(start: buffer, count: length))
-    }
-
-    /// The text YAJL writes for `items` as the items of the array member `key` of a top-level
-    /// object, from the first item's first byte to the last item's last (for `.written`): the
-    /// same bytes that writing them in place gives. Nil if YAJL refuses them.
-    static func itemsText(_ items: [JSONTree], inArray key: String) -> [UInt8]? {
-        guard !items.isEmpty, let generator = ivk_yajl_indenting_generator() else { return nil }
-        defer { yajl_gen_free(generator) }
-        var writer = JSONTreeWriter(generator: generator)
-        guard yajl_gen_map_open(generator) == yajl_gen_status_ok, writer.write(.string(key)),
-              yajl_gen_array_open(generator) == yajl_gen_status_ok else { return nil }
-        var buffer: UnsafePointer<UInt8>?
-        var opened = 0
-        guard yajl_gen_get_buf(generator, &buffer, &opened) == yajl_gen_status_ok else { return nil }
-        for item in items where !writer.write(item) { return nil }
-        var length = 0
-        guard yajl_gen_get_buf(generator, &buffer, &length) == yajl_gen_status_ok, let buffer else { return nil }
-        // The first item's indentation (two levels) goes: where the text goes in, YAJL writes the
-        // separator and the indentation before it as before any item.
-        let indentation = Array("    ".utf8)
-        let written = UnsafeBufferPointer(start: buffer + opened, count: length - opened)
-        guard written.starts(with: indentation) else { return nil }
-        return Array(written.dropFirst(indentation.count))
     }
 }
 
@@ -84,10 +58,6 @@ private struct JSONTreeWriter {
             guard yajl_gen_array_open(generator) == yajl_gen_status_ok else { return false }
             for element in array.elements where !write(element) { return false }
             return yajl_gen_array_close(generator) == yajl_gen_status_ok
-        case .written(let text):
-            return text.withUnsafeBufferPointer { bytes in
-                bytes.withMemoryRebound(to: CChar.self) { yajl_gen_number(generator, $0.baseAddress, bytes.count) }
-            } == yajl_gen_status_ok
         case .object(let object):
             guard yajl_gen_map_open(generator) == yajl_gen_status_ok else { return false }
             let members = object.members
@@ -148,10 +118,5 @@ final class JSONTreeObject {
 
     func set(_ value: JSONTree, for key: String) {
         members.append((key, value))
-    }
-
-    /// The value of `key` (the last set).
-    func value(for key: String) -> JSONTree? {
-        members.last { $0.key == key }?.value
     }
 }

@@ -9,11 +9,10 @@ import TracerKit
 
 extension ReportDocument {
     /// The document of `report`, a capture of `kind` ("crash" or "snapshot") by invoker `helperVersion`
-    /// on `hostname`; with `threadsUpTo`, only the threads before that index (the rest are made by
-    /// `threads(of:from:)`).
-    init(report: CrashReport, kind: String, helperVersion: String, hostname: String = ReportDocument.hostname(),
-         threadsUpTo end: Int? = nil) {
+    /// on `hostname`.
+    init(report: CrashReport, kind: String, helperVersion: String, hostname: String = ReportDocument.hostname()) {
         let groups = ThreadGrouping.groups(of: report.threads)
+        let groupIDs = ThreadGrouping.groupIDs(groups, threadCount: report.threads.count)
         self.init(
             schema: Self.currentSchema,
             generator: Generator(name: "invoker", version: helperVersion),
@@ -27,7 +26,11 @@ extension ReportDocument {
             occurrence: report.occurrence.map {
                 Occurrence(state: $0.state.rawValue, groupCount: $0.groupCount, compact: $0.compact, detail: $0.detail)
             },
-            threads: Self.threads(of: report, in: 0..<(end ?? report.threads.count), groups: groups),
+            threads: report.threads.enumerated().map { index, thread in
+                Thread(tid: thread.tid, name: thread.name, crashed: thread.isCrashing, group: groupIDs[index],
+                       registers: thread.registers.map(Self.registers), frames: Self.frames(of: thread),
+                       unwindStop: thread.unwindStop)
+            },
             threadGroups: groups.map { group in
                 let members = group.members.map { report.threads[$0] }
                 return ThreadGroup(id: group.id, count: group.count, crashed: group.isCrashing, tids: members.map(\.tid),
@@ -43,18 +46,6 @@ extension ReportDocument {
             },
             problems: report.problems,
             timing: report.notes)
-    }
-
-    /// The documents of `report`'s threads in `range`, each with the id of its group among `groups`
-    /// (ThreadGrouping's of the report).
-    static func threads(of report: CrashReport, in range: Range<Int>, groups: [Invoker.ThreadGroup]) -> [Thread] {
-        let groupIDs = ThreadGrouping.groupIDs(groups, threadCount: report.threads.count)
-        return range.map { index in
-            let thread = report.threads[index]
-            return Thread(tid: thread.tid, name: thread.name, crashed: thread.isCrashing, group: groupIDs[index],
-                          registers: thread.registers.map(Self.registers), frames: Self.frames(of: thread),
-                          unwindStop: thread.unwindStop)
-        }
     }
 
     /// A thread's stack as the document lists it, innermost first: each physical frame's inlined

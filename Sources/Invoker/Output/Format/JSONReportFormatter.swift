@@ -12,9 +12,6 @@ struct JSONReportFormatter: ReportFormatter {
     }
 
     func renderBytes(_ report: CrashReport) -> [UInt8] {
-        if options.encodesConcurrently {
-            return ReportDocument.encodedConcurrently(report: report, kind: options.kind, helperVersion: options.helperVersion)
-        }
-        return ReportDocument(report: report, kind: options.kind, helperVersion: options.helperVersion).encoded()
+        ReportDocument(report: report, kind: options.kind, helperVersion: options.helperVersion).encoded()
     }
 }

@@ -32,7 +32,4 @@ struct ReportFormatOptions {
     var layout: LogLayout? = nil
     /// Threads with identical stacks printed once in the text log (group_threads).
     var groupThreads = true
-    /// A large JSON report is made on two threads (a live snapshot's, whose caller waits for it;
-    /// a crash's is written after the server was released, by the helper's child).
-    var encodesConcurrently = false
 }
