@@ -84,27 +84,37 @@ private struct KeyedTreeContainer<Key: CodingKey>: KeyedEncodingContainerProtoco
     mutating func superEncoder(forKey key: Key) -> any Encoder { SuperEncoder(object: object, key: key.stringValue) }
 }
 
-private struct UnkeyedTreeContainer: UnkeyedEncodingContainer {
+/// A container that takes one value at a time (an array's next element, or the encoder's one
+/// value): every primitive becomes its JSONTree here, once for both.
+private protocol TreeValueSink {
+    mutating func put(_ value: JSONTree)
+}
+
+extension TreeValueSink {
+    mutating func encodeNil() throws { put(.null) }
+    mutating func encode(_ value: Bool) throws { put(.bool(value)) }
+    mutating func encode(_ value: String) throws { put(.string(value)) }
+    mutating func encode(_ value: Double) throws { put(JSONTreeEncoder.number(value)) }
+    mutating func encode(_ value: Float) throws { put(JSONTreeEncoder.number(value)) }
+    mutating func encode(_ value: Int) throws { put(.number(String(value))) }
+    mutating func encode(_ value: Int8) throws { put(.number(String(value))) }
+    mutating func encode(_ value: Int16) throws { put(.number(String(value))) }
+    mutating func encode(_ value: Int32) throws { put(.number(String(value))) }
+    mutating func encode(_ value: Int64) throws { put(.number(String(value))) }
+    mutating func encode(_ value: UInt) throws { put(.number(String(value))) }
+    mutating func encode(_ value: UInt8) throws { put(.number(String(value))) }
+    mutating func encode(_ value: UInt16) throws { put(.number(String(value))) }
+    mutating func encode(_ value: UInt32) throws { put(.number(String(value))) }
+    mutating func encode(_ value: UInt64) throws { put(.number(String(value))) }
+    mutating func encode<T: Encodable>(_ value: T) throws { put(try JSONTreeEncoder.tree(of: value)) }
+}
+
+private struct UnkeyedTreeContainer: UnkeyedEncodingContainer, TreeValueSink {
     let array: JSONTreeArray
     var codingPath: [any CodingKey] { [] }
     var count: Int { array.elements.count }
 
-    mutating func encodeNil() throws { array.elements.append(.null) }
-    mutating func encode(_ value: Bool) throws { array.elements.append(.bool(value)) }
-    mutating func encode(_ value: String) throws { array.elements.append(.string(value)) }
-    mutating func encode(_ value: Double) throws { array.elements.append(JSONTreeEncoder.number(value)) }
-    mutating func encode(_ value: Float) throws { array.elements.append(JSONTreeEncoder.number(value)) }
-    mutating func encode(_ value: Int) throws { array.elements.append(.number(String(value))) }
-    mutating func encode(_ value: Int8) throws { array.elements.append(.number(String(value))) }
-    mutating func encode(_ value: Int16) throws { array.elements.append(.number(String(value))) }
-    mutating func encode(_ value: Int32) throws { array.elements.append(.number(String(value))) }
-    mutating func encode(_ value: Int64) throws { array.elements.append(.number(String(value))) }
-    mutating func encode(_ value: UInt) throws { array.elements.append(.number(String(value))) }
-    mutating func encode(_ value: UInt8) throws { array.elements.append(.number(String(value))) }
-    mutating func encode(_ value: UInt16) throws { array.elements.append(.number(String(value))) }
-    mutating func encode(_ value: UInt32) throws { array.elements.append(.number(String(value))) }
-    mutating func encode(_ value: UInt64) throws { array.elements.append(.number(String(value))) }
-    mutating func encode<T: Encodable>(_ value: T) throws { array.elements.append(try JSONTreeEncoder.tree(of: value)) }
+    mutating func put(_ value: JSONTree) { array.elements.append(value) }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         let nested = JSONTreeObject()
@@ -121,26 +131,11 @@ private struct UnkeyedTreeContainer: UnkeyedEncodingContainer {
     mutating func superEncoder() -> any Encoder { SuperEncoder(array: array) }
 }
 
-private struct SingleValueTreeContainer: SingleValueEncodingContainer {
+private struct SingleValueTreeContainer: SingleValueEncodingContainer, TreeValueSink {
     let encoder: TreeEncoder
     var codingPath: [any CodingKey] { [] }
 
-    mutating func encodeNil() throws { encoder.result = .null }
-    mutating func encode(_ value: Bool) throws { encoder.result = .bool(value) }
-    mutating func encode(_ value: String) throws { encoder.result = .string(value) }
-    mutating func encode(_ value: Double) throws { encoder.result = JSONTreeEncoder.number(value) }
-    mutating func encode(_ value: Float) throws { encoder.result = JSONTreeEncoder.number(value) }
-    mutating func encode(_ value: Int) throws { encoder.result = .number(String(value)) }
-    mutating func encode(_ value: Int8) throws { encoder.result = .number(String(value)) }
-    mutating func encode(_ value: Int16) throws { encoder.result = .number(String(value)) }
-    mutating func encode(_ value: Int32) throws { encoder.result = .number(String(value)) }
-    mutating func encode(_ value: Int64) throws { encoder.result = .number(String(value)) }
-    mutating func encode(_ value: UInt) throws { encoder.result = .number(String(value)) }
-    mutating func encode(_ value: UInt8) throws { encoder.result = .number(String(value)) }
-    mutating func encode(_ value: UInt16) throws { encoder.result = .number(String(value)) }
-    mutating func encode(_ value: UInt32) throws { encoder.result = .number(String(value)) }
-    mutating func encode(_ value: UInt64) throws { encoder.result = .number(String(value)) }
-    mutating func encode<T: Encodable>(_ value: T) throws { encoder.result = try JSONTreeEncoder.tree(of: value) }
+    mutating func put(_ value: JSONTree) { encoder.result = value }
 }
 
 /// A class's superclass part: encoded as a member ("super" or the key given) or an array element.
