@@ -72,6 +72,11 @@ func completeReport() -> CrashReport {
     return report
 }
 
+extension ReportDocument {
+    /// The report file's text (`encoded()`), to compare with a file read as text.
+    func encodedText() -> String { String(decoding: encoded(), as: UTF8.self) }
+}
+
 /// Checks that the JSON report at `jsonPath` decodes and encodes back to its very bytes.
 func expectRoundTrip(jsonPath: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
     let written = try #require(readFile(jsonPath), sourceLocation: sourceLocation)

@@ -319,9 +319,6 @@ extension ReportDocument {
         return Array(data) + [UInt8(ascii: "\n")]
     }
 
-    /// `encoded()` as text.
-    func encodedText() -> String { String(decoding: encoded(), as: UTF8.self) }
-
     /// Decodes a report file; the error says which field is missing or of the wrong type.
     static func decode(_ bytes: [UInt8]) throws -> ReportDocument {
         let decoder = JSONDecoder()
