@@ -8,6 +8,7 @@ import Glibc
 import Testing
 @testable import Invoker
 import TestSupport
+import TracerKit
 
 @Suite(.timeLimit(.minutes(1))) struct LogDirectoryTests {
     @Test func theFirstConfigLineOfTheKeyGivesTheDirectory() {
@@ -50,7 +51,7 @@ import TestSupport
         ("/journal/été", ["journal", "été"]),
     ])
     func theDirectoryIsOpenedOneComponentAtATime(path: String, components: [String]) {
-        #expect(LogDirectory.components(of: path) == components)
+        #expect(Directories.components(of: path) == components)
     }
 
     @Test func theParkedStartUpReadsOnlyTheVariablesItUses() {

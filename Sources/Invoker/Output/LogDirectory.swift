@@ -61,7 +61,7 @@ struct LogDirectory {
         var current = Glibc.open(path.hasPrefix("/") ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard current >= 0 else { return .failure(LogDirectoryError(path: path, reason: .cannotOpen(path, Errno(rawValue: errno)))) }
         var walked = path.hasPrefix("/") ? "" : "."
-        let steps = Self.components(of: path)
+        let steps = Directories.components(of: path)
         for (index, component) in steps.enumerated() {
             walked += "/" + component
             // On the way: O_PATH (search permission is enough); the directory itself: readable.
@@ -77,22 +77,6 @@ struct LogDirectory {
             current = next
         }
         return .success(FileDescriptor(rawValue: current))
-    }
-
-    /// The path's components that name a directory to step into (not empty, not "."), split at
-    /// the "/" bytes: a Character split's closure thunk lies apart from the parked helper's other
-    /// code, one more 64 KB window of it (bench/README.md, parked RSS).
-    static func components(of path: String) -> [String] {
-        let bytes = path.utf8
-        var result: [String] = []
-        var start = bytes.startIndex
-        while start < bytes.endIndex {
-            let end = bytes[start...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
-            let component = String(path[start..<end])
-            if !component.isEmpty && component != "." { result.append(component) }
-            start = end < bytes.endIndex ? bytes.index(after: end) : end
-        }
-        return result
     }
 
     static func usabilityProblem(_ chosen: LogDirectory) -> String? {
