@@ -97,6 +97,19 @@ func constructedServerReport() -> CrashReport {
         #expect(ThreadGrouping.groups(of: threads).map(\.count) == [1, 2])
     }
 
+    /// The last grouping is kept for the same threads (the guard's text, the log and the JSON of
+    /// one report): a changed copy of them is grouped again, and the original still has its own.
+    @Test func aChangedCopyOfTheThreadsIsGroupedAgain() {
+        let report = constructedServerReport()
+        let original = ThreadGrouping.groups(of: report.threads)
+        var changed = report.threads
+        changed[changed.count - 1].frames[0].symbol.line = 30  // [ET_NET 84] now waits as the others do
+        let regrouped = ThreadGrouping.groups(of: changed)
+        #expect(regrouped.map(\.count) == [1, 1, 2, 85])
+        #expect(ThreadGrouping.groups(of: report.threads) == original)
+        #expect(original.map(\.count) == [1, 1, 1, 2, 84])
+    }
+
     @Test func textLogPrintsGroupsOnceAndEveryThreadWhenAsked() {
         let report = constructedServerReport()
         let grouped = CrashLogWriter(report: report, helperVersion: "test").render()
