@@ -35,11 +35,10 @@ extension Dispatcher {
             capture.problems.append("\(configurationProblem); the built-in chain ran instead.")
         }
         capture.problems += fault?.problems ?? []
-        // A crash's window: what needs no tracer goes to a second thread (WindowCompanion), started
-        // now so that it runs by the time every thread is stopped. The names and the module index
-        // too, unless this thread reads them before the join.
-        // A live snapshot's too: the guard's report while the batches are copied, then the collectors
-        // and a share of the unwinding (the names and the modules stay on this thread).
+        // What needs no tracer goes to a second thread (WindowCompanion), started now so that it
+        // runs by the time every thread is stopped: the guard's report, the collectors, a share of
+        // the unwinding; for a crash also the names and the module index, unless this thread reads
+        // them before the join (a live snapshot reads them here, after its batches).
         let abort = fault?.signal?.number == SIGABRT  // its message is found through the module index
         let companion = WindowCompanion(
             dispatcher: self, stages: stages,
