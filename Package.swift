@@ -17,6 +17,14 @@ let fixtureFlags: [CSetting] = [
 let releaseFunctionSections: SwiftSetting = .unsafeFlags(["-Xfrontend", "-function-sections"], .when(configuration: .release))
 let releaseCFunctionSections: CSetting = .unsafeFlags(["-ffunction-sections"], .when(configuration: .release))
 
+// Linker flags that leave the C++ standard streams out of the executable: the two calls every
+// <iostream> file makes before main go to no-op functions (Sources/CInvokerShim/standard_streams.c),
+// and a reference to any of the eight stream objects fails the link.
+let standardStreamsLeftOut: [String] =
+    ["_ZNSt8ios_base4InitC1Ev", "_ZNSt8ios_base4InitD1Ev",
+     "_ZSt3cin", "_ZSt4cout", "_ZSt4cerr", "_ZSt4clog", "_ZSt4wcin", "_ZSt5wcout", "_ZSt5wcerr", "_ZSt5wclog"]
+    .flatMap { ["-Xlinker", "--wrap=\($0)"] }
+
 let package = Package(
     name: "invoker",
     products: [
@@ -125,7 +133,10 @@ let package = Package(
             // maps and relocates 7 libraries instead of 13 (libstdc++ and SQLite alone made 3,200
             // of its 3,600 symbol lookups). libunwind's archives are not PIC and stay shared, as do
             // liblzma (which they need), libm and libc.
-            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+            // The C++ standard streams' static initializer becomes a no-op and std::cout and the
+            // rest a link error (Sources/CInvokerShim/standard_streams.c says why).
+            linkerSettings: [.unsafeFlags(standardStreamsLeftOut),
+                             .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
                                            "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/bench/startup-order.txt",
                                            "-Xlinker", "--no-warn-symbol-ordering",
                                            "-Xlinker", "--no-export-dynamic",

@@ -10,7 +10,15 @@ line: lld's `--symbol-ordering-file`, which lays them out together so the parked
 fewer 64 KB fault-around windows of the binary's text (bench/README.md, start-up). A name that
 several local functions share is left out (see below). Functions the file names that a later
 build no longer has are ignored by lld (`--no-warn-symbol-ordering`); regenerate it when the
-start-up path changes.
+start-up path changes. After the functions come the few data symbols the Swift runtime reads at
+image registration (dynamic_replacements below), which lld places at the start of .rodata.
+
+With --keep-sequence the committed file's sequence is kept: the names it lists that still run stay
+where they are, the ones that no longer run are dropped and the new ones follow at the end. The
+sequence decides where the big sections (the standard library's one .text section, whole files of
+the packages) fall among the start-up functions, and so how many 64 KB windows the parked helper
+touches: a fresh sequence of the same functions can cost 0.3 MB (bench/README.md), so a change
+that adds or removes a few start-up functions keeps the rest in place.
 """
 
 import argparse, os, re, shutil, subprocess, sys, tempfile
@@ -21,6 +29,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "startup-order.txt"))
+    parser.add_argument("--keep-sequence", action="store_true",
+                        help="keep the sequence of the file --out names; drop what no longer runs, append what is new")
     args = parser.parse_args()
     for command in (["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "invoker"],
                     ["swift", "build", "-c", "release", "--product", "bench-target"]):
@@ -96,10 +106,34 @@ def main():
         elsewhere.update(line.split()[2] for line in listing.splitlines() if len(line.split()) == 3)
     shared &= elsewhere
     order = [name for name in order if not name.startswith("0x") and name not in shared]
+    # Data too: the Swift runtime's image registration (before main) reads every dynamic replacement
+    # of the linked modules (Foundation's of FoundationEssentials' hooks): each module's table
+    # (`l_unnamed_dynamic_replacements`) and each replaced entity's key (a mangled name ending in `Tx`).
+    # They are sections of a few bytes each, scattered over .rodata with their object files: listed
+    # here, lld puts them together at the start of .rodata, one 64 KB window instead of five.
+    order += dynamic_replacements(invoker)
+    if args.keep_sequence:
+        running = set(order)
+        committed = [line.strip() for line in open(args.out) if line.strip()]
+        kept = [name for name in committed if name in running]
+        print(f"kept {len(kept)} of the {len(committed)} committed names; "
+              f"{len(committed) - len(kept)} no longer run, {len(order) - len(kept)} new", file=sys.stderr)
+        order = kept + [name for name in order if name not in set(kept)]
     with open(args.out, "w") as out:
         out.write("".join(name + "\n" for name in order))
     shutil.rmtree(work)
-    print(f"{len(order)} functions written to {args.out} ({len(shared)} shared local names left out)", file=sys.stderr)
+    print(f"{len(order)} names written to {args.out} ({len(shared)} shared local names left out)", file=sys.stderr)
+
+
+def dynamic_replacements(binary):
+    """The data symbols the runtime reads when it registers the binary's dynamic replacements."""
+    names = set()
+    for line in subprocess.run(["nm", binary], check=True, capture_output=True, text=True).stdout.splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[1] in "dDrR" and (fields[2] == "l_unnamed_dynamic_replacements"
+                                                         or (fields[2].startswith("$s") and fields[2].endswith("Tx"))):
+            names.add(fields[2])
+    return sorted(names)
 
 
 if __name__ == "__main__":
