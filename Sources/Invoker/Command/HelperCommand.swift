@@ -81,11 +81,4 @@ struct HelperCommand: AsyncParsableCommand {
         let status = await options.run()
         if let failure = ExitStatus.ending(status) { throw failure }
     }
-
-    /// The root command's main() runs this on the main thread (HelperOptions.runParkingFirst).
-    @MainActor
-    func runParkingFirst() async throws {
-        let status = await options.runParkingFirst()
-        if let failure = ExitStatus.ending(status) { throw failure }
-    }
 }

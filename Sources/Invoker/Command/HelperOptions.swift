@@ -126,16 +126,26 @@ struct HelperOptions: Equatable {
 }
 
 extension HelperOptions {
-    /// Runs the helper on the calling (main) thread: everything up to and including parking and
-    /// waking is synchronous (no Swift concurrency worker thread exists while the helper is
-    /// parked; see CrashHelper.parkAndWake), then the capture runs. Returns the exit status.
+    /// What is left of a helper's run once `parkFirst()` returns.
+    enum Remainder {
+        /// Nothing to capture (a clean shutdown, --version, parking failed): exit with this status.
+        case exit(Int32)
+        /// The capture (or --client's serving), on the main actor; it returns the exit status.
+        case run(@MainActor () async -> Int32)
+    }
+
+    /// Sets the helper up, parks and wakes, synchronously on the calling (main) thread, before the
+    /// Swift concurrency runtime has made a task or looked up its main executor (InvokerMain): the
+    /// parked helper is one thread and keeps none of that runtime's pages (CrashHelper.parkAndWake).
+    /// The capture that follows a wake is returned, to run as the main actor's first task.
     @MainActor
-    func runParkingFirst() async -> Int32 {
-        if client { return await runClient() }
-        guard let helper = makeHelper() else { return 0 }
+    func parkFirst() -> Remainder {
+        if client { return .run { await runClient() } }
+        guard let helper = makeHelper() else { return .exit(0) }
         return switch helper.parkAndWake() {
-        case .exit(let status): status
-        case let .capture(pid, fault, regain, start): await helper.capture(pid: pid, fault: fault, regain: regain, start: start)
+        case .exit(let status): .exit(status)
+        case let .capture(pid, fault, regain, start):
+            .run { await helper.capture(pid: pid, fault: fault, regain: regain, start: start) }
         }
     }
 

@@ -82,8 +82,8 @@ struct CrashHelper {
     }
 
     /// Runs the chain on the woken-for process; `start` is when its deadline began. On the
-    /// caller's executor (the main thread, from HelperOptions.runParkingFirst): no worker thread
-    /// starts before the server is released.
+    /// caller's executor (the main thread: InvokerMain runs it as the main actor's first task): no
+    /// worker thread starts before the server is released.
     nonisolated(nonsending) func capture(pid: Int32, fault: FaultContext?, regain: RootRegain, start: Deadline) async -> Int32 {
         await dispatcher.run(pid: pid, fault: fault, mode: .crash, regain: regain, start: start)
     }
