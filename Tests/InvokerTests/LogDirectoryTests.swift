@@ -54,20 +54,30 @@ import TracerKit
         #expect(Directories.components(of: path) == components)
     }
 
-    @Test func theParkedStartUpReadsOnlyTheVariablesItUses() {
-        let earlier = getenv("INVOKER_LOG_DIR").map { String(cString: $0) }
-        setenv("INVOKER_LOG_DIR", "/from/the/environment", 1)
-        setenv("INVOKER_UNRELATED_TEST_VARIABLE", "x", 1)
+    /// The helper's start-up reads each variable where it uses it, from the process's environment
+    /// as it is at that moment (EnvironmentVariables.process): no list of names kept elsewhere can
+    /// leave one out.
+    @Test func theStartUpReadsEachVariableFromTheProcessEnvironment() throws {
+        let names = ["TS_ROOT", "PROXY_CONFIG_LOG_LOGFILE_DIR", "INVOKER_CONFIG", "INVOKER_LOG_DIR"]
+        let earlier = names.map { name in getenv(name).map { String(cString: $0) } }
         defer {
-            if let earlier { setenv("INVOKER_LOG_DIR", earlier, 1) } else { unsetenv("INVOKER_LOG_DIR") }
-            unsetenv("INVOKER_UNRELATED_TEST_VARIABLE")
+            for (name, value) in zip(names, earlier) {
+                if let value { setenv(name, value, 1) } else { unsetenv(name) }
+            }
         }
-        let environment = LogDirectory.currentEnvironment(only: LogDirectory.startupVariables)
-        #expect(environment["INVOKER_LOG_DIR"] == "/from/the/environment")
-        #expect(environment["INVOKER_UNRELATED_TEST_VARIABLE"] == nil)
-        #expect(Set(environment.keys).isSubset(of: LogDirectory.startupVariables))
-        for name in LogDirectory.startupVariables {
-            #expect(environment[name] == getenv(name).map { String(cString: $0) })
-        }
+        let root = makeTemporaryDirectory()
+        setenv("TS_ROOT", root, 1)
+        setenv("PROXY_CONFIG_LOG_LOGFILE_DIR", "var/log/from-the-environment", 1)
+        setenv("INVOKER_CONFIG", root + "/invoker.conf", 1)
+        setenv("INVOKER_LOG_DIR", root + "/client-reports", 1)
+        let chosen = LogDirectory.resolve(explicit: nil, runroot: nil)
+        #expect(chosen.path == root + "/var/log/from-the-environment" && chosen.source == "PROXY_CONFIG_LOG_LOGFILE_DIR")
+        #expect(ConfigurationLoader.locate(explicit: nil) == root + "/invoker.conf")
+        let client = LogDirectory.forClient(explicit: nil, configured: "/configured")
+        #expect(client.path == root + "/client-reports" && client.source == "INVOKER_LOG_DIR")
+        unsetenv("PROXY_CONFIG_LOG_LOGFILE_DIR")
+        unsetenv("INVOKER_LOG_DIR")
+        #expect(LogDirectory.resolve(explicit: nil, runroot: nil).source != "PROXY_CONFIG_LOG_LOGFILE_DIR")
+        #expect(LogDirectory.forClient(explicit: nil, configured: "/configured").source == "output_dir")
     }
 }

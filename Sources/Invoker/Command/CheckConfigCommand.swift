@@ -22,7 +22,7 @@ struct CheckConfigCommand: ParsableCommand {
     static let maxProblems = 100
 
     func run() throws {
-        guard let path = ConfigurationLoader.locate(explicit: file, environment: LogDirectory.currentEnvironment()) else {
+        guard let path = ConfigurationLoader.locate(explicit: file) else {
             print("no configuration file (none given, INVOKER_CONFIG unset, no /etc/invoker/invoker.conf): the built-in chain runs")
             return
         }

@@ -180,7 +180,7 @@ extension HelperOptions {
         if !unrecognized.isEmpty {
             logger.warning("ignoring unrecognized arguments: \(unrecognized.joined(separator: " "))")
         }
-        let environment = LogDirectory.currentEnvironment(only: LogDirectory.startupVariables)
+        let environment = EnvironmentVariables.process
         let configuration: Configuration
         var configurationProblem: String? = nil
         do {

@@ -43,7 +43,7 @@ struct SendCommand: ParsableCommand {
         let environment = LogDirectory.currentEnvironment()
         let configuration = try ChainAssembly.forCommand(explicit: config)
         let directory = LogDirectory.resolve(explicit: logDirectory ?? configuration.outputDirectory, runroot: runroot,
-                                             environment: environment).path
+                                             environment: EnvironmentVariables(environment)).path
         guard let forwarder = SentryForwarder.make(configuration: configuration, reportDirectory: directory,
                                                    environment: environment, logger: logger) else {
             throw CommandFailure(.nothing, "no Sentry DSN: set dsn in the [sentry] table of invoker.conf, or SENTRY_DSN")

@@ -55,10 +55,9 @@ struct ShowCommand: ParsableCommand {
     /// Where `latest` and report names are looked for.
     private func reportDirectory() -> String {
         if let logDirectory { return logDirectory }
-        let environment = LogDirectory.currentEnvironment()
-        let configured = ConfigurationLoader.locate(explicit: config, environment: environment)
+        let configured = ConfigurationLoader.locate(explicit: config)
             .flatMap { try? ConfigurationLoader.load(path: $0) }?.outputDirectory
-        return configured ?? LogDirectory.resolve(explicit: nil, runroot: nil, environment: environment).path
+        return configured ?? LogDirectory.resolve(explicit: nil, runroot: nil).path
     }
 
     /// The JSON report, decoded.

@@ -48,7 +48,7 @@ enum ChainAssembly {
     /// error and ExitStatus.nothing.
     static func forCommand(explicit: String?) throws -> Configuration {
         do {
-            return try configuration(file: ConfigurationLoader.locate(explicit: explicit, environment: LogDirectory.currentEnvironment()),
+            return try configuration(file: ConfigurationLoader.locate(explicit: explicit),
                                      commandLineTracers: [], environmentTracer: nil, exec: nil)
         } catch {
             throw CommandFailure(.nothing, "invoker: \(error.description)")

@@ -22,7 +22,7 @@ enum ConfigurationLoader {
 
     /// Where the configuration comes from: --config, then INVOKER_CONFIG, then
     /// /etc/invoker/invoker.conf if it exists; nil means the built-in defaults.
-    static func locate(explicit: String?, environment: [String: String]) -> String? {
+    static func locate(explicit: String?, environment: EnvironmentVariables = .process) -> String? {
         if let explicit { return explicit }
         if let path = environment["INVOKER_CONFIG"], !path.isEmpty { return path }
         return access("/etc/invoker/invoker.conf", F_OK) == 0 ? "/etc/invoker/invoker.conf" : nil

@@ -10,7 +10,7 @@ extension LogDirectory {
     /// The default report directory of client programs.
     static let clientDefault = "/var/crash/invoker"
 
-    static func forClient(explicit: String?, configured: String?, environment: [String: String]) -> LogDirectory {
+    static func forClient(explicit: String?, configured: String?, environment: EnvironmentVariables = .process) -> LogDirectory {
         var chosen: LogDirectory
         if let explicit {
             chosen = LogDirectory(path: explicit, source: "--log-dir")

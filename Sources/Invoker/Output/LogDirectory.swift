@@ -27,7 +27,7 @@ struct LogDirectory {
     /// A warning for the operator when the directory is not usable.
     var problem: String?
 
-    static func resolve(explicit: String?, runroot: String?, environment: [String: String] = currentEnvironment()) -> LogDirectory {
+    static func resolve(explicit: String?, runroot: String?, environment: EnvironmentVariables = .process) -> LogDirectory {
         let prefix = environment["TS_ROOT"].flatMap { $0.isEmpty ? nil : $0 } ?? "/"
         func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : (prefix == "/" ? "/" : prefix + "/") + path }
         var chosen: LogDirectory
@@ -150,24 +150,6 @@ struct LogDirectory {
     static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-    }
-
-    /// The variables the helper reads before it parks: the configuration's location, the extra
-    /// tracer, and where the reports go (`resolve`, `forClient`).
-    static let startupVariables = ["INVOKER_CONFIG", "INVOKER_TRACER", "INVOKER_LOG_DIR", "TS_ROOT", "TS_RUNROOT",
-                                   "PROXY_CONFIG_LOG_LOGFILE_DIR"]
-
-    /// Those of `names` that are set (getenv), and nothing else. The parked helper's start-up reads
-    /// these instead of `currentEnvironment()`: with none of them set the dictionary stays the empty
-    /// singleton, and the runtime's first instantiation of `_DictionaryStorage<String, String>`
-    /// (a scan of every protocol conformance record for String: Hashable, 0.8 MB of the binary
-    /// brought in by 64 KB fault-around windows) is not part of the parked helper's memory.
-    static func currentEnvironment(only names: [String]) -> [String: String] {
-        var result: [String: String] = [:]
-        for name in names {
-            if let value = getenv(name) { result[name] = String(cString: value) }
-        }
-        return result
     }
 
     /// The whole environment, by name.

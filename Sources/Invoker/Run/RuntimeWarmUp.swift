@@ -6,7 +6,7 @@
 // runtime look up its key's conformance (String: Hashable) by a scan of every protocol conformance
 // record of the binary, about 0.4 million instructions each: more than a tenth of the main
 // thread's work between the wake and the release (callgrind, N=16). The parked helper makes none
-// of these lookups (it builds no String-keyed dictionary: LogDirectory.startupVariables; each scan
+// of these lookups (it builds no String-keyed dictionary: EnvironmentVariables; each scan
 // would bring 0.8 MB of the binary into the parked helper by 64 KB fault-around windows,
 // bench/README.md). Made here first, they are cached when the main thread's attach, copy and
 // unwinder need them; should the main thread get there first, it makes the lookup itself, as

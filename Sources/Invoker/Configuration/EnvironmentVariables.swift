@@ -1,0 +1,34 @@
+// EnvironmentVariables: the environment as the helper's start-up reads it, one variable at a time
+// by name. What the configuration's location and the log directory depend on (INVOKER_CONFIG,
+// INVOKER_TRACER, INVOKER_LOG_DIR, TS_ROOT, TS_RUNROOT, PROXY_CONFIG_LOG_LOGFILE_DIR) is read
+// where it is used, with getenv: no dictionary of the whole environment is made before the helper
+// parks (the runtime's first String-keyed dictionary costs a scan of every protocol conformance
+// record, 0.8 MB of the parked helper: bench/README.md), and no list of the names to read has to
+// be kept beside the code that reads them. Tests give the values as a dictionary literal.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct EnvironmentVariables: ExpressibleByDictionaryLiteral, Sendable {
+    private let lookup: @Sendable (String) -> String?
+
+    /// The process's own environment.
+    static var process: EnvironmentVariables { EnvironmentVariables { name in getenv(name).map { String(cString: $0) } } }
+
+    private init(lookup: @escaping @Sendable (String) -> String?) {
+        self.lookup = lookup
+    }
+
+    /// Exactly these variables (a test's, or a copy of another process's environment).
+    init(_ values: [String: String]) {
+        self.init { values[$0] }
+    }
+
+    init(dictionaryLiteral elements: (String, String)...) {
+        self.init(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+
+    /// The variable's value; nil when it is not set.
+    subscript(name: String) -> String? { lookup(name) }
+}
