@@ -30,19 +30,30 @@ enum InvokerMain {
             print(InvokerCommand.helpMessage(for: HelperCommand.self))
             exit(0)
         }
+        runOnMainActor { await runCommand() }
+    }
+
+    /// Any other command line, parsed by argument-parser and run as the main actor's first task,
+    /// as an async main's body would run it. `invoker helper …` parks here too, on the main thread
+    /// before any worker exists, only later than a server's command line does.
+    @MainActor
+    static func runCommand() async -> Int32 {
         do {
             var command = try InvokerCommand.parseAsRoot()
             if let helper = command as? HelperCommand {
-                finish(helper.options.parkFirst())
-            } else if let asynchronous = command as? AsyncParsableCommand {
-                run(asynchronous)
+                return switch helper.options.parkFirst() {
+                case .exit(let status): status
+                case .run(let body): await body()
+                }
+            } else if var asynchronous = command as? AsyncParsableCommand {
+                try await asynchronous.run()
             } else {
                 try command.run()
-                exit(0)
             }
         } catch {
             ExitStatus.exit(for: error)
         }
+        return 0
     }
 
     /// Ends the process with what the helper left to do: its status, or the capture to run first.
@@ -57,25 +68,13 @@ enum InvokerMain {
     /// Runs `body` as the main actor's task and exits with the status it returns. It starts at
     /// once on this (the main) thread and runs there up to its first suspension, as an async
     /// main's body does (a crash's stopped window has none: no worker thread exists before the
-    /// server is released); then the main queue takes over, as after an async main's suspension.
+    /// server is released); then `dispatchMain()` runs the main actor's jobs on this thread, as
+    /// the runtime's drain does after an async main's body suspends. The body must be isolated
+    /// to the main actor: `invoker snapshot` captures there (its malloc heap is the main
+    /// thread's; a worker's arena grows by an mprotect per page, bench/README.md).
     @MainActor
     static func runOnMainActor(_ body: sending @escaping @MainActor () async -> Int32) -> Never {
         Task.immediate { @MainActor in exitWith(await body()) }
-        dispatchMain()
-    }
-
-    /// Runs a command other than the helper, as an async main would (its `run()` is not isolated to
-    /// the main actor: it starts on this thread and goes on on the runtime's executors), and exits.
-    nonisolated static func run(_ command: sending any AsyncParsableCommand) -> Never {
-        Task.immediate {
-            var command = command
-            do {
-                try await command.run()
-            } catch {
-                ExitStatus.exit(for: error)
-            }
-            exit(0)
-        }
         dispatchMain()
     }
 
