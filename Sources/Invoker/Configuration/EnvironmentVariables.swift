@@ -1,8 +1,7 @@
 // EnvironmentVariables: the environment as the helper's start-up reads it, one variable at a time
-// by name. What the configuration's location and the log directory depend on (INVOKER_CONFIG,
-// INVOKER_TRACER, INVOKER_LOG_DIR, TS_ROOT, TS_RUNROOT, PROXY_CONFIG_LOG_LOGFILE_DIR) is read
-// where it is used, with getenv: no dictionary of the whole environment is made before the helper
-// parks (the runtime's first String-keyed dictionary costs a scan of every protocol conformance
+// by name. Each variable the configuration's location, the extra tracer and the log directory
+// depend on is read where it is used, with getenv: no dictionary of the whole environment is made
+// before the helper parks (the runtime's first String-keyed dictionary costs a scan of every protocol conformance
 // record, 0.8 MB of the parked helper: bench/README.md), and no list of the names to read has to
 // be kept beside the code that reads them. Tests give the values as a dictionary literal.
 
