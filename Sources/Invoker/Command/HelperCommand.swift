@@ -77,8 +77,11 @@ struct HelperCommand: AsyncParsableCommand {
         return options
     }
 
+    /// InvokerMain runs a parsed HelperCommand itself (`parkThenRun()` in its main-actor task, so
+    /// the helper parks on the main thread before any worker exists); this is argument-parser's
+    /// way in, the same run.
     func run() async throws {
-        let status = await options.run()
+        let status = await options.parkThenRun()
         if let failure = ExitStatus.ending(status) { throw failure }
     }
 }

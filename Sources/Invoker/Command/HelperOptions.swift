@@ -149,11 +149,14 @@ extension HelperOptions {
         }
     }
 
-    /// Runs the helper (as a subcommand: `invoker helper …`). Returns the exit status.
-    func run() async -> Int32 {
-        if client { return await runClient() }
-        guard let helper = makeHelper() else { return 0 }
-        return await helper.run()
+    /// `parkFirst()` and then what it left to run, in a task already running (`invoker helper …`,
+    /// which argument-parser reads). Returns the exit status.
+    @MainActor
+    func parkThenRun() async -> Int32 {
+        switch parkFirst() {
+        case .exit(let status): status
+        case .run(let body): await body()
+        }
     }
 
     /// With --client: serve a program armed by libinvoker-client (ClientHelper).

@@ -41,10 +41,7 @@ enum InvokerMain {
         do {
             var command = try InvokerCommand.parseAsRoot()
             if let helper = command as? HelperCommand {
-                return switch helper.options.parkFirst() {
-                case .exit(let status): status
-                case .run(let body): await body()
-                }
+                return await helper.options.parkThenRun()
             } else if var asynchronous = command as? AsyncParsableCommand {
                 try await asynchronous.run()
             } else {

@@ -25,14 +25,6 @@ struct CrashHelper {
         case capture(pid: Int32, fault: FaultContext?, regain: RootRegain, start: Deadline)
     }
 
-    /// Runs and returns the process exit status.
-    func run() async -> Int32 {
-        switch parkAndWake() {
-        case .exit(let status): status
-        case let .capture(pid, fault, regain, start): await capture(pid: pid, fault: fault, regain: regain, start: start)
-        }
-    }
-
     /// Parks (with --wait) and reads the payload, synchronously on the calling thread. Called on
     /// the main thread before any Swift concurrency worker exists, the parked helper is one
     /// thread: libdispatch creates its workers with a QoS priority that setpriority refuses
