@@ -70,7 +70,7 @@ enum InvokerMain {
     /// to the main actor: `invoker snapshot` captures there (its malloc heap is the main
     /// thread's; a worker's arena grows by an mprotect per page, bench/README.md).
     @MainActor
-    static func runOnMainActor(_ body: sending @escaping @MainActor () async -> Int32) -> Never {
+    static func runOnMainActor(_ body: @escaping @MainActor () async -> Int32) -> Never {
         Task.immediate { @MainActor in exitWith(await body()) }
         dispatchMain()
     }

@@ -42,8 +42,7 @@ struct SendCommand: ParsableCommand {
         let logger = Logger(label: "invoker")
         let environment = LogDirectory.currentEnvironment()
         let configuration = try ChainAssembly.forCommand(explicit: config)
-        let directory = LogDirectory.resolve(explicit: logDirectory ?? configuration.outputDirectory, runroot: runroot,
-                                             environment: EnvironmentVariables(environment)).path
+        let directory = LogDirectory.resolve(explicit: logDirectory ?? configuration.outputDirectory, runroot: runroot).path
         guard let forwarder = SentryForwarder.make(configuration: configuration, reportDirectory: directory,
                                                    environment: environment, logger: logger) else {
             throw CommandFailure(.nothing, "no Sentry DSN: set dsn in the [sentry] table of invoker.conf, or SENTRY_DSN")

@@ -19,13 +19,10 @@ struct EnvironmentVariables: ExpressibleByDictionaryLiteral, Sendable {
         self.lookup = lookup
     }
 
-    /// Exactly these variables (a test's, or a copy of another process's environment).
-    init(_ values: [String: String]) {
-        self.init { values[$0] }
-    }
-
+    /// Exactly these variables (a test's).
     init(dictionaryLiteral elements: (String, String)...) {
-        self.init(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+        let values = Dictionary(elements, uniquingKeysWith: { _, last in last })
+        self.init { values[$0] }
     }
 
     /// The variable's value; nil when it is not set.
